@@ -1,0 +1,411 @@
+//! The `Hub`: this node's registry of connections, channels and
+//! subscriptions, and the one place every door goes through to subscribe,
+//! publish, read history and presence. It knows nothing about sockets.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Weak};
+
+use parking_lot::{Mutex, RwLock};
+use rand::Rng;
+
+use crate::broker::{Broker, BrokerHandler, Direction, HistoryPage, HistoryQuery, PublishRequest};
+use crate::channel::ChannelName;
+use crate::connection::{Connection, ConnectionInit};
+use crate::error::{DisconnectReason, ErrorCode, HeraldError};
+use crate::namespace::{NamespaceOptions, Namespaces};
+use crate::position::Position;
+use crate::presence::ChannelPresence;
+use crate::publication::{Payload, Publication, PublisherInfo};
+use crate::recovery::{self, Recovery};
+use crate::subscription::{Delivered, Subscription};
+use crate::wire::{ChannelEvent, ClientInfo, EncodeCache};
+
+/// Hub limits. Every field has a documented default.
+#[derive(Debug, Clone)]
+pub struct HubConfig {
+    /// Most channels one connection may subscribe to. Default 128.
+    pub max_channels_per_connection: usize,
+    /// Most live publications buffered per subscription while its history is
+    /// read; past that the connection is cut as a slow consumer. Default 10,000.
+    pub recovery_buffer_max: usize,
+    /// Most publications one history request returns. Default 1000.
+    pub history_page_max: usize,
+}
+
+impl Default for HubConfig {
+    fn default() -> Self {
+        Self { max_channels_per_connection: 128, recovery_buffer_max: 10_000, history_page_max: 1000 }
+    }
+}
+
+#[derive(Default)]
+struct ChannelEntry {
+    subscribers: RwLock<HashMap<Arc<str>, Arc<Subscription>>>,
+    presence: Mutex<ChannelPresence>,
+}
+
+/// Who is publishing.
+#[derive(Clone, Copy)]
+pub enum Publisher<'a> {
+    /// A client connection: namespace rules for clients apply.
+    Client(&'a Connection),
+    /// The app's back end (HTTP API): trusted.
+    Server,
+}
+
+/// The result of a subscribe, before the subscription goes live.
+pub struct PendingSubscription {
+    hub: Weak<Hub>,
+    sub: Option<Arc<Subscription>>,
+    /// The channel's position the subscription continues from.
+    pub top: Position,
+    /// The recovery outcome, when the client asked to recover.
+    pub recovery: Option<Recovery>,
+    /// Presence members at subscribe time, when the namespace tracks presence.
+    pub presence: bool,
+}
+
+impl PendingSubscription {
+    /// Call after the subscribe reply is queued: buffered publications
+    /// follow it, then live ones.
+    pub fn activate(mut self) {
+        let Some(sub) = self.sub.take() else { return };
+        let Some(hub) = self.hub.upgrade() else { return };
+        if !sub.go_live(self.top.epoch.clone(), self.top.offset) {
+            let conn = sub.connection.clone();
+            let channel = sub.channel.clone();
+            hub.remove_subscription(&conn, &channel);
+            return;
+        }
+        if self.presence {
+            hub.presence_join(&sub);
+        }
+    }
+}
+
+impl Drop for PendingSubscription {
+    fn drop(&mut self) {
+        if let (Some(sub), Some(hub)) = (self.sub.take(), self.hub.upgrade()) {
+            hub.remove_subscription(&sub.connection, &sub.channel);
+        }
+    }
+}
+
+/// Counts for the HTTP API and metrics.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct ChannelInfo {
+    /// Channel name.
+    pub channel: ChannelName,
+    /// Local subscriptions.
+    pub subscribers: usize,
+    /// Distinct presence members.
+    pub presence: usize,
+}
+
+/// This node's hub.
+pub struct Hub {
+    me: Weak<Hub>,
+    config: HubConfig,
+    namespaces: Namespaces,
+    broker: Arc<dyn Broker>,
+    channels: RwLock<HashMap<ChannelName, Arc<ChannelEntry>>>,
+    connections: RwLock<HashMap<Arc<str>, Arc<Connection>>>,
+    node_prefix: String,
+    next_id: std::sync::atomic::AtomicU64,
+}
+
+impl Hub {
+    /// A hub over `broker`; attaches itself to the broker.
+    pub fn new(config: HubConfig, namespaces: Namespaces, broker: Arc<dyn Broker>) -> Arc<Self> {
+        let mut rng = rand::rng();
+        let node_prefix: String = (0..6).map(|_| char::from(b'a' + rng.random_range(0..26u8))).collect();
+        let hub = Arc::new_cyclic(|me| Hub {
+            me: me.clone(),
+            config,
+            namespaces,
+            broker: broker.clone(),
+            channels: RwLock::new(HashMap::new()),
+            connections: RwLock::new(HashMap::new()),
+            node_prefix,
+            next_id: std::sync::atomic::AtomicU64::new(1),
+        });
+        broker.attach(hub.clone());
+        hub
+    }
+
+    /// The broker this hub publishes through.
+    pub fn broker(&self) -> &Arc<dyn Broker> {
+        &self.broker
+    }
+
+    /// The namespace table.
+    pub fn namespaces(&self) -> &Namespaces {
+        &self.namespaces
+    }
+
+    /// Options for `channel`, or `unknown_namespace`.
+    pub fn options(&self, channel: &ChannelName) -> Result<&NamespaceOptions, HeraldError> {
+        self.namespaces.options(channel)
+    }
+
+    /// Register a new connection.
+    pub fn connect(&self, init: ConnectionInit) -> Arc<Connection> {
+        let n = self.next_id.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let id: Arc<str> = Arc::from(format!("{}-{n}", self.node_prefix));
+        let conn = Arc::new(Connection::new(id.clone(), init));
+        self.connections.write().insert(id, conn.clone());
+        metrics::gauge!("herald_connections").increment(1.0);
+        conn
+    }
+
+    /// Forget a connection and all its subscriptions.
+    pub fn disconnect(&self, conn: &Arc<Connection>) {
+        for channel in conn.channels() {
+            self.remove_subscription(conn, &channel);
+        }
+        if self.connections.write().remove(conn.id()).is_some() {
+            metrics::gauge!("herald_connections").decrement(1.0);
+        }
+    }
+
+    /// Close every connection of `user` with `reason`. Returns how many.
+    pub fn disconnect_user(&self, user: &str, reason: DisconnectReason) -> usize {
+        let conns: Vec<_> =
+            self.connections.read().values().filter(|c| c.user().is_some_and(|u| &**u == user)).cloned().collect();
+        for c in &conns {
+            c.outbound.close(reason, false);
+        }
+        conns.len()
+    }
+
+    /// Close every connection (graceful shutdown); queued frames are flushed first.
+    pub fn close_all(&self, reason: DisconnectReason) {
+        for c in self.connections.read().values() {
+            c.outbound.close(reason, true);
+        }
+    }
+
+    /// Number of connections on this node.
+    pub fn connection_count(&self) -> usize {
+        self.connections.read().len()
+    }
+
+    /// Subscribe `conn` to `channel`, recovering from `since` if given.
+    /// Queue the reply, then call [`PendingSubscription::activate`].
+    pub async fn subscribe(
+        &self,
+        conn: &Arc<Connection>,
+        channel: ChannelName,
+        since: Option<Position>,
+    ) -> Result<PendingSubscription, HeraldError> {
+        let opts = self.namespaces.options(&channel)?.clone();
+        {
+            let mut chans = conn.channels.lock();
+            if chans.contains(&channel) {
+                return Err(HeraldError::new(ErrorCode::AlreadySubscribed, format!("already subscribed to {channel}")));
+            }
+            if chans.len() >= self.config.max_channels_per_connection {
+                return Err(HeraldError::new(
+                    ErrorCode::LimitExceeded,
+                    format!("at most {} channels per connection", self.config.max_channels_per_connection),
+                ));
+            }
+            chans.insert(channel.clone());
+        }
+        let sub = Arc::new(Subscription::buffering(channel.clone(), conn.clone(), self.config.recovery_buffer_max));
+        {
+            let mut channels = self.channels.write();
+            let entry = channels.entry(channel.clone()).or_default();
+            entry.subscribers.write().insert(conn.id().clone(), sub.clone());
+        }
+        metrics::gauge!("herald_subscriptions").increment(1.0);
+        // From here on, dropping `pending` unregisters the subscription.
+        let mut pending = PendingSubscription {
+            hub: self.me.clone(),
+            sub: Some(sub),
+            top: Position { epoch: crate::position::Epoch::from_string(""), offset: 0 },
+            recovery: None,
+            presence: opts.presence,
+        };
+        self.broker.watch(&channel).await?;
+        let limit = if since.is_some() { opts.recovery_max + 1 } else { 0 };
+        let query = HistoryQuery {
+            since: since.as_ref().map(|s| s.offset),
+            before: None,
+            limit,
+            direction: Direction::Forward,
+        };
+        let page = self.broker.history(&channel, query).await?;
+        pending.top = page.top.clone();
+        if let Some(since) = since {
+            let rec = recovery::decide(&since, page, opts.recovery_max);
+            metrics::counter!("herald_recoveries_total", "recovered" => if rec.recovered { "true" } else { "false" })
+                .increment(1);
+            pending.recovery = Some(rec);
+        }
+        Ok(pending)
+    }
+
+    /// Unsubscribe `conn` from `channel`.
+    pub fn unsubscribe(&self, conn: &Arc<Connection>, channel: &ChannelName) -> Result<(), HeraldError> {
+        if !conn.is_subscribed(channel) {
+            return Err(HeraldError::new(ErrorCode::NotSubscribed, format!("not subscribed to {channel}")));
+        }
+        self.remove_subscription(conn, channel);
+        Ok(())
+    }
+
+    fn remove_subscription(&self, conn: &Arc<Connection>, channel: &ChannelName) {
+        if !conn.channels.lock().remove(channel) {
+            return;
+        }
+        let entry = self.channels.read().get(channel).cloned();
+        let Some(entry) = entry else { return };
+        let removed = entry.subscribers.write().remove(conn.id());
+        if let Some(sub) = removed {
+            sub.end();
+            metrics::gauge!("herald_subscriptions").decrement(1.0);
+            let left = entry.presence.lock().remove(conn.client_info());
+            if left && self.options(channel).is_ok_and(|o| o.presence) {
+                self.broadcast_event(&entry, &ChannelEvent::Leave(channel, conn.client_info()), None);
+            }
+        }
+        let mut channels = self.channels.write();
+        if entry.subscribers.read().is_empty() && channels.get(channel).is_some_and(|e| Arc::ptr_eq(e, &entry)) {
+            channels.remove(channel);
+            drop(channels);
+            let broker = self.broker.clone();
+            let channel = channel.clone();
+            if let Ok(rt) = tokio::runtime::Handle::try_current() {
+                rt.spawn(async move { broker.unwatch(&channel).await });
+            }
+        }
+    }
+
+    fn presence_join(&self, sub: &Arc<Subscription>) {
+        let entry = self.channels.read().get(&sub.channel).cloned();
+        let Some(entry) = entry else { return };
+        let joined = entry.presence.lock().add(sub.connection.client_info());
+        if joined {
+            let info = sub.connection.client_info();
+            self.broadcast_event(&entry, &ChannelEvent::Join(&sub.channel, info), Some(sub.connection.id()));
+        }
+    }
+
+    fn broadcast_event(&self, entry: &ChannelEntry, event: &ChannelEvent<'_>, except: Option<&Arc<str>>) {
+        let mut cache = EncodeCache::new(*event);
+        for (id, sub) in entry.subscribers.read().iter() {
+            if except.is_some_and(|e| e == id) {
+                continue;
+            }
+            let frame = cache.frame(&sub.connection.encoder);
+            let _ = sub.connection.outbound.push_frame(frame);
+        }
+    }
+
+    /// Publish `data` to `channel`.
+    pub async fn publish(
+        &self,
+        publisher: Publisher<'_>,
+        channel: ChannelName,
+        data: Payload,
+        idempotency_key: Option<Arc<str>>,
+    ) -> Result<Arc<Publication>, HeraldError> {
+        let opts = self.namespaces.options(&channel)?;
+        if data.len() > opts.max_message_size {
+            return Err(HeraldError::new(
+                ErrorCode::MessageTooLarge,
+                format!("data is {} bytes; {} allows at most {}", data.len(), channel, opts.max_message_size),
+            ));
+        }
+        let publisher_info = match publisher {
+            Publisher::Client(conn) => {
+                if !opts.allow_client_publish {
+                    return Err(HeraldError::new(
+                        ErrorCode::PermissionDenied,
+                        format!("clients may not publish to {channel}"),
+                    ));
+                }
+                Some(PublisherInfo { client: conn.id().clone(), user: conn.user().cloned() })
+            }
+            Publisher::Server => None,
+        };
+        let req =
+            PublishRequest { channel, data, retention: opts.retention(), publisher: publisher_info, idempotency_key };
+        let started = std::time::Instant::now();
+        let result = self.broker.publish(req).await;
+        metrics::histogram!("herald_publish_seconds").record(started.elapsed().as_secs_f64());
+        if result.is_ok() {
+            metrics::counter!("herald_messages_published_total").increment(1);
+        }
+        result
+    }
+
+    /// A page of history, capped at the configured page size.
+    pub async fn history(&self, channel: &ChannelName, mut query: HistoryQuery) -> Result<HistoryPage, HeraldError> {
+        self.namespaces.options(channel)?;
+        query.limit = query.limit.min(self.config.history_page_max);
+        self.broker.history(channel, query).await
+    }
+
+    /// Presence members of `channel` on this node, with connection counts.
+    pub fn presence(&self, channel: &ChannelName) -> Result<Vec<(ClientInfo, usize)>, HeraldError> {
+        let opts = self.namespaces.options(channel)?;
+        if !opts.presence {
+            return Err(HeraldError::new(
+                ErrorCode::PermissionDenied,
+                format!("presence is not enabled for {channel}'s namespace"),
+            ));
+        }
+        Ok(self.channels.read().get(channel).map(|e| e.presence.lock().members()).unwrap_or_default())
+    }
+
+    /// Channels with local subscribers, optionally filtered by prefix.
+    pub fn channels(&self, prefix: Option<&str>) -> Vec<ChannelInfo> {
+        let channels = self.channels.read();
+        let mut out: Vec<_> = channels
+            .iter()
+            .filter(|(name, _)| prefix.is_none_or(|p| name.as_str().starts_with(p)))
+            .map(|(name, e)| ChannelInfo {
+                channel: name.clone(),
+                subscribers: e.subscribers.read().len(),
+                presence: e.presence.lock().len(),
+            })
+            .collect();
+        out.sort_by(|a, b| a.channel.cmp(&b.channel));
+        out
+    }
+
+    /// Counts for one channel (zeros when nobody is subscribed here).
+    pub fn channel_info(&self, channel: &ChannelName) -> ChannelInfo {
+        let channels = self.channels.read();
+        let (subscribers, presence) =
+            channels.get(channel).map(|e| (e.subscribers.read().len(), e.presence.lock().len())).unwrap_or((0, 0));
+        ChannelInfo { channel: channel.clone(), subscribers, presence }
+    }
+
+    fn fanout(&self, p: &Arc<Publication>) {
+        let entry = self.channels.read().get(&p.channel).cloned();
+        let Some(entry) = entry else { return };
+        let mut cache = EncodeCache::new(ChannelEvent::Publication(p));
+        let mut ended = Vec::new();
+        let mut delivered = 0u64;
+        for sub in entry.subscribers.read().values() {
+            match sub.deliver(p, &mut cache) {
+                Delivered::Ok => delivered += 1,
+                Delivered::Gap => ended.push(sub.connection.clone()),
+                Delivered::ConnectionClosed => {}
+            }
+        }
+        metrics::counter!("herald_messages_delivered_total").increment(delivered);
+        for conn in ended {
+            self.remove_subscription(&conn, &p.channel);
+        }
+    }
+}
+
+impl BrokerHandler for Hub {
+    fn on_publication(&self, publication: Arc<Publication>) {
+        self.fanout(&publication);
+    }
+}

@@ -1,0 +1,36 @@
+//! Herald's core: channels, subscriptions, presence, history positions,
+//! recovery and limits, as plain data structures and async traits
+//! ([`Broker`], [`HistoryStore`]). No sockets and no HTTP: every door
+//! (native WebSocket, SSE, HTTP API, protocol adapters) goes through [`Hub`].
+
+pub mod broker;
+pub mod channel;
+pub mod connection;
+pub mod embedded_broker;
+pub mod error;
+pub mod hub;
+pub mod memory_store;
+pub mod namespace;
+pub mod outbound;
+pub mod position;
+pub mod presence;
+pub mod publication;
+pub mod recovery;
+pub mod store;
+pub mod subscription;
+pub mod wire;
+
+pub use broker::{Broker, BrokerHandler, Direction, HistoryPage, HistoryQuery, PublishRequest};
+pub use channel::ChannelName;
+pub use connection::{Connection, ConnectionInit};
+pub use embedded_broker::{EmbeddedBroker, EmbeddedBrokerOptions};
+pub use error::{DisconnectReason, ErrorBody, ErrorCode, HeraldError};
+pub use hub::{ChannelInfo, Hub, HubConfig, PendingSubscription, Publisher};
+pub use memory_store::MemoryStore;
+pub use namespace::{NamespaceOptions, Namespaces, Retention};
+pub use outbound::{Outbound, Outgoing, QueueLimits};
+pub use position::{Epoch, Position};
+pub use publication::{Payload, Publication, PublisherInfo, now_ms};
+pub use recovery::Recovery;
+pub use store::{HistoryStore, StoreError, StreamMeta};
+pub use wire::{ChannelEvent, ClientInfo, WireEncoder};

@@ -1,0 +1,96 @@
+//! Namespaces: per-prefix channel options (`chat:` keeps history, `cursor:`
+//! does not, ...). A channel's namespace is the part of its name before the
+//! first `:`.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use crate::channel::ChannelName;
+use crate::error::{ErrorCode, HeraldError};
+
+/// Options of one namespace. Every field has a documented default.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct NamespaceOptions {
+    /// Publications kept per channel for history and recovery (0 = none). Default 1000.
+    pub history_size: usize,
+    /// How long publications are kept, in seconds (0 = forever). Default 300.
+    pub history_ttl_secs: u64,
+    /// Most publications a recovering client may be sent; a longer gap
+    /// answers `recovered: false`. Default 1000.
+    pub recovery_max: usize,
+    /// Whether subscribers are tracked in presence (join/leave pushes). Default false.
+    pub presence: bool,
+    /// Whether clients may publish (the HTTP API always may). Default true.
+    pub allow_client_publish: bool,
+    /// Largest `data` accepted, in bytes. Default 65536.
+    pub max_message_size: usize,
+}
+
+impl Default for NamespaceOptions {
+    fn default() -> Self {
+        Self {
+            history_size: 1000,
+            history_ttl_secs: 300,
+            recovery_max: 1000,
+            presence: false,
+            allow_client_publish: true,
+            max_message_size: 64 * 1024,
+        }
+    }
+}
+
+impl NamespaceOptions {
+    /// The history time-to-live, `None` for forever.
+    pub fn history_ttl(&self) -> Option<Duration> {
+        (self.history_ttl_secs > 0).then(|| Duration::from_secs(self.history_ttl_secs))
+    }
+
+    /// What a broker needs to know to keep this namespace's history.
+    pub fn retention(&self) -> Retention {
+        Retention { size: self.history_size, ttl: self.history_ttl() }
+    }
+}
+
+/// How much history a channel keeps.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Retention {
+    /// Publications kept (0 = none).
+    pub size: usize,
+    /// Age limit, `None` for forever.
+    pub ttl: Option<Duration>,
+}
+
+/// The namespace table: options for the default namespace and named ones.
+#[derive(Debug, Clone, Default)]
+pub struct Namespaces {
+    default: NamespaceOptions,
+    named: HashMap<String, NamespaceOptions>,
+    /// When true, channels in namespaces that are not configured are refused.
+    strict: bool,
+}
+
+impl Namespaces {
+    /// A table with the given default, named namespaces, and whether unknown
+    /// namespaces are refused (`strict`) or use the default options.
+    pub fn new(default: NamespaceOptions, named: HashMap<String, NamespaceOptions>, strict: bool) -> Self {
+        Self { default, named, strict }
+    }
+
+    /// The options that apply to `channel`.
+    pub fn options(&self, channel: &ChannelName) -> Result<&NamespaceOptions, HeraldError> {
+        let ns = channel.namespace();
+        if ns.is_empty() {
+            return Ok(&self.default);
+        }
+        match self.named.get(ns) {
+            Some(o) => Ok(o),
+            None if self.strict => {
+                Err(HeraldError::new(ErrorCode::UnknownNamespace, format!("namespace {ns:?} is not configured")))
+            }
+            None => Ok(&self.default),
+        }
+    }
+}

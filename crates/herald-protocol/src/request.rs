@@ -1,0 +1,221 @@
+//! Client → server frames.
+
+use serde::Deserialize;
+use serde_json::value::RawValue;
+
+use herald_core::{ChannelName, Direction, ErrorCode, HeraldError, Position};
+
+/// A parsed client frame. Borrowed from the frame text.
+#[derive(Debug)]
+pub struct Request<'a> {
+    /// The request id, echoed in the reply (absent only for `pong`).
+    pub id: Option<u64>,
+    /// The operation.
+    pub op: Op<'a>,
+}
+
+/// The operations of the native protocol.
+#[derive(Debug)]
+pub enum Op<'a> {
+    /// Open the session; must be the first frame.
+    Connect {
+        /// Connection token (JWT), if the server requires one.
+        token: Option<String>,
+        /// Client name and version, for logs.
+        client: Option<String>,
+    },
+    /// Subscribe, optionally recovering from a position.
+    Subscribe {
+        /// Channel name.
+        channel: ChannelName,
+        /// Last position seen; asks the server to recover what was missed.
+        since: Option<Position>,
+    },
+    /// Unsubscribe.
+    Unsubscribe {
+        /// Channel name.
+        channel: ChannelName,
+    },
+    /// Publish to a channel.
+    Publish {
+        /// Channel name.
+        channel: ChannelName,
+        /// Any JSON value.
+        data: &'a RawValue,
+        /// Retries with the same key return the first result.
+        idempotency_key: Option<String>,
+    },
+    /// Read history.
+    History {
+        /// Channel name.
+        channel: ChannelName,
+        /// Forward: offsets after this.
+        since: Option<u64>,
+        /// Backward: offsets before this.
+        before: Option<u64>,
+        /// Most publications (the server caps it). Default 100.
+        limit: usize,
+        /// `forward` (default) or `backward`.
+        direction: Direction,
+    },
+    /// Presence members.
+    Presence {
+        /// Channel name.
+        channel: ChannelName,
+    },
+    /// Answer to a server `ping` push.
+    Pong,
+}
+
+/// Every field any operation may carry; one pass over the frame.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Frame<'a> {
+    #[serde(default)]
+    id: Option<u64>,
+    #[serde(default)]
+    op: Option<std::borrow::Cow<'a, str>>,
+    #[serde(default)]
+    token: Option<String>,
+    #[serde(default)]
+    client: Option<String>,
+    #[serde(default)]
+    channel: Option<std::borrow::Cow<'a, str>>,
+    #[serde(default, borrow)]
+    since: Option<&'a RawValue>,
+    #[serde(default, borrow)]
+    data: Option<&'a RawValue>,
+    #[serde(default)]
+    idempotency_key: Option<String>,
+    #[serde(default)]
+    before: Option<u64>,
+    #[serde(default)]
+    limit: Option<usize>,
+    #[serde(default)]
+    direction: Option<Direction>,
+}
+
+/// Parse one client frame. Errors carry the request id when it could be read,
+/// so the reply can echo it.
+pub fn parse_request(text: &str) -> Result<Request<'_>, (Option<u64>, HeraldError)> {
+    let frame: Frame<'_> = serde_json::from_str(text).map_err(|e| (salvage_id(text), frame_error(&e)))?;
+    let id = frame.id;
+    let op = build_op(frame).map_err(|e| (id, e))?;
+    if id.is_none() && !matches!(op, Op::Pong) {
+        return Err((None, HeraldError::bad_request("request needs a numeric \"id\"")));
+    }
+    Ok(Request { id, op })
+}
+
+fn frame_error(e: &serde_json::Error) -> HeraldError {
+    if e.is_data() {
+        HeraldError::bad_request(format!("frame must be a JSON object of the documented fields: {e}"))
+    } else {
+        HeraldError::new(ErrorCode::MalformedJson, format!("frame is not valid JSON: {e}"))
+    }
+}
+
+/// Best effort: read `id` from a frame that failed to parse as a whole.
+fn salvage_id(text: &str) -> Option<u64> {
+    #[derive(Deserialize)]
+    struct OnlyId {
+        id: Option<u64>,
+    }
+    serde_json::from_str::<OnlyId>(text).ok().and_then(|f| f.id)
+}
+
+fn channel(name: Option<std::borrow::Cow<'_, str>>) -> Result<ChannelName, HeraldError> {
+    let name = name.ok_or_else(|| HeraldError::bad_request("\"channel\" is required"))?;
+    ChannelName::new(&name)
+}
+
+fn build_op(f: Frame<'_>) -> Result<Op<'_>, HeraldError> {
+    let op = f.op.ok_or_else(|| HeraldError::bad_request("frame has no \"op\" field"))?;
+    Ok(match &*op {
+        "connect" => Op::Connect { token: f.token, client: f.client },
+        "subscribe" => {
+            let since = match f.since {
+                None => None,
+                Some(raw) => Some(serde_json::from_str::<Position>(raw.get()).map_err(|e| {
+                    HeraldError::bad_request(format!("\"since\" must be {{\"epoch\":string,\"offset\":number}}: {e}"))
+                })?),
+            };
+            Op::Subscribe { channel: channel(f.channel)?, since }
+        }
+        "unsubscribe" => Op::Unsubscribe { channel: channel(f.channel)? },
+        "publish" => Op::Publish {
+            channel: channel(f.channel)?,
+            data: f.data.ok_or_else(|| HeraldError::bad_request("\"data\" is required"))?,
+            idempotency_key: f.idempotency_key,
+        },
+        "history" => {
+            let since = match f.since {
+                None => None,
+                Some(raw) => Some(serde_json::from_str::<u64>(raw.get()).map_err(|_| {
+                    HeraldError::bad_request("\"since\" must be an offset (number) in a history request")
+                })?),
+            };
+            Op::History {
+                channel: channel(f.channel)?,
+                since,
+                before: f.before,
+                limit: f.limit.unwrap_or(100),
+                direction: f.direction.unwrap_or_default(),
+            }
+        }
+        "presence" => Op::Presence { channel: channel(f.channel)? },
+        "pong" => Op::Pong,
+        other => {
+            return Err(HeraldError::new(ErrorCode::UnknownOperation, format!("unknown operation {other:?}")));
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_subscribe_with_since() {
+        let r =
+            parse_request(r#"{"id":2,"op":"subscribe","channel":"chat:a","since":{"epoch":"e1","offset":5}}"#).unwrap();
+        assert_eq!(r.id, Some(2));
+        match r.op {
+            Op::Subscribe { channel, since } => {
+                assert_eq!(channel.as_str(), "chat:a");
+                assert_eq!(since.unwrap().offset, 5);
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn publish_keeps_raw_data() {
+        let r = parse_request(r#"{"id":3,"op":"publish","channel":"a","data":{"x":[1,2]}}"#).unwrap();
+        match r.op {
+            Op::Publish { data, .. } => assert_eq!(data.get(), r#"{"x":[1,2]}"#),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn errors_have_codes() {
+        assert_eq!(parse_request("{nope").unwrap_err().1.code, ErrorCode::MalformedJson);
+        assert_eq!(parse_request("[1]").unwrap_err().1.code, ErrorCode::BadRequest);
+        let (id, e) = parse_request(r#"{"id":9,"op":"dance"}"#).unwrap_err();
+        assert_eq!((id, e.code), (Some(9), ErrorCode::UnknownOperation));
+        let (id, e) = parse_request(r#"{"id":4,"op":"subscribe","channel":"bad name"}"#).unwrap_err();
+        assert_eq!((id, e.code), (Some(4), ErrorCode::InvalidChannel));
+        let (_, e) = parse_request(r#"{"op":"subscribe","channel":"a"}"#).unwrap_err();
+        assert_eq!(e.code, ErrorCode::BadRequest);
+        let (_, e) = parse_request(r#"{"id":1,"op":"subscribe"}"#).unwrap_err();
+        assert_eq!(e.code, ErrorCode::BadRequest);
+        let (id, e) = parse_request(r#"{"id":5,"op":"subscribe","channel":"a","bogus":1}"#).unwrap_err();
+        assert_eq!((id, e.code), (Some(5), ErrorCode::BadRequest));
+    }
+
+    #[test]
+    fn pong_needs_no_id() {
+        assert!(matches!(parse_request(r#"{"op":"pong"}"#).unwrap().op, Op::Pong));
+    }
+}
