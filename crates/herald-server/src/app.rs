@@ -1,0 +1,107 @@
+//! `App`: the server's shared state, built once from the configuration.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use herald_core::{
+    EmbeddedBroker, EmbeddedBrokerOptions, HistoryStore, Hub, HubConfig, MemoryStore, Namespaces, now_ms,
+};
+use metrics_exporter_prometheus::PrometheusHandle;
+
+use crate::config::Config;
+use crate::native::encoder::NativeEncoder;
+
+/// Shared state of a running server.
+pub struct App {
+    /// The configuration in force.
+    pub config: Config,
+    /// This node's hub.
+    pub hub: Arc<Hub>,
+    /// The native protocol's encoders, one per wire variant.
+    pub native_plain: Arc<NativeEncoder>,
+    /// Native protocol with permessage-deflate.
+    pub native_deflate: Arc<NativeEncoder>,
+    /// Renders `/metrics`.
+    pub metrics: Option<PrometheusHandle>,
+    shutting_down: AtomicBool,
+}
+
+/// Why the server could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// The embedded store could not be opened.
+    #[error("cannot open the store in {dir}: {message}")]
+    Store {
+        /// The data directory.
+        dir: String,
+        /// Why.
+        message: String,
+    },
+}
+
+impl App {
+    /// Open the store, start the broker and build the hub.
+    pub async fn build(config: Config, metrics: Option<PrometheusHandle>) -> Result<Arc<App>, StartError> {
+        let store: Arc<dyn HistoryStore> = if config.ephemeral {
+            Arc::new(MemoryStore::new())
+        } else {
+            let store = herald_store::SqliteStore::open(&config.data_dir, herald_store::SqliteOptions::default())
+                .await
+                .map_err(|e| StartError::Store {
+                    dir: config.data_dir.display().to_string(),
+                    message: e.to_string(),
+                })?;
+            Arc::new(store)
+        };
+        let broker = EmbeddedBroker::new(store.clone(), EmbeddedBrokerOptions::default());
+        let namespaces =
+            Namespaces::new(config.default_namespace.clone(), config.namespaces.clone(), config.strict_namespaces);
+        let hub_config = HubConfig {
+            max_channels_per_connection: config.connection.max_channels,
+            recovery_buffer_max: config.connection.recovery_buffer_max,
+            history_page_max: config.connection.history_page_max,
+        };
+        let hub = Hub::new(hub_config, namespaces, broker.clone());
+        spawn_history_sweeper(store, broker, Duration::from_secs(config.history_sweep_secs.max(1)));
+        let ws = &config.websocket;
+        let app = App {
+            native_plain: Arc::new(NativeEncoder::plain()),
+            native_deflate: Arc::new(NativeEncoder::deflate(ws.compression_level, ws.compression_threshold)),
+            config,
+            hub,
+            metrics,
+            shutting_down: AtomicBool::new(false),
+        };
+        Ok(Arc::new(app))
+    }
+
+    /// Whether shutdown has begun.
+    pub fn shutting_down(&self) -> bool {
+        self.shutting_down.load(Ordering::Acquire)
+    }
+
+    /// Mark shutdown as begun (`/readyz` turns false, new connections are refused).
+    pub fn begin_shutdown(&self) {
+        self.shutting_down.store(true, Ordering::Release);
+    }
+}
+
+fn spawn_history_sweeper(store: Arc<dyn HistoryStore>, broker: Arc<EmbeddedBroker>, every: Duration) {
+    let store = Arc::downgrade(&store);
+    let broker = Arc::downgrade(&broker);
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(every);
+        tick.tick().await;
+        loop {
+            tick.tick().await;
+            let (Some(store), Some(broker)) = (store.upgrade(), broker.upgrade()) else { return };
+            match store.remove_expired(now_ms()).await {
+                Ok(n) if n > 0 => tracing::debug!(removed = n, "expired history removed"),
+                Ok(_) => {}
+                Err(e) => tracing::warn!(error = %e, "removing expired history failed"),
+            }
+            broker.evict_idle();
+        }
+    });
+}

@@ -1,0 +1,263 @@
+//! Configuration: defaults, then `herald.toml` (or `--config FILE`), then
+//! `HERALD_*` environment variables, then command-line flags. Every limit is
+//! a named value with a documented default (`docs/configuration.md`).
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use herald_core::{NamespaceOptions, QueueLimits};
+use serde::Deserialize;
+
+/// The whole configuration.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// Address to listen on. Default `127.0.0.1:7700`.
+    pub listen: SocketAddr,
+    /// Where the embedded store keeps its data. Default `./herald-data`.
+    pub data_dir: PathBuf,
+    /// Keep history in memory only (lost on restart). Default false.
+    pub ephemeral: bool,
+    /// Bearer key for the HTTP API. Unset: the API answers loopback callers only.
+    pub api_key: Option<String>,
+    /// `pretty` or `json`. Default `pretty`.
+    pub log_format: LogFormat,
+    /// Connection limits and timers.
+    pub connection: ConnectionConfig,
+    /// WebSocket transport options.
+    pub websocket: WebSocketConfig,
+    /// Options of channels outside any configured namespace.
+    pub default_namespace: NamespaceOptions,
+    /// Named namespaces (`[namespaces.chat]`).
+    pub namespaces: HashMap<String, NamespaceOptions>,
+    /// Refuse channels whose namespace is not configured. Default false.
+    pub strict_namespaces: bool,
+    /// Seconds to wait for clients to leave on shutdown. Default 5.
+    pub shutdown_grace_secs: u64,
+    /// Seconds between removals of expired history. Default 60.
+    pub history_sweep_secs: u64,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            listen: SocketAddr::from(([127, 0, 0, 1], 7700)),
+            data_dir: PathBuf::from("./herald-data"),
+            ephemeral: false,
+            api_key: None,
+            log_format: LogFormat::Pretty,
+            connection: ConnectionConfig::default(),
+            websocket: WebSocketConfig::default(),
+            default_namespace: NamespaceOptions::default(),
+            namespaces: HashMap::new(),
+            strict_namespaces: false,
+            shutdown_grace_secs: 5,
+            history_sweep_secs: 60,
+        }
+    }
+}
+
+/// Log output format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Pretty,
+    /// One JSON object per line.
+    Json,
+}
+
+/// Per-connection limits and timers.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ConnectionConfig {
+    /// Largest client message (after decompression), bytes. Default 131072
+    /// (room for the largest `data` a namespace allows by default, plus the envelope).
+    pub max_message_size: usize,
+    /// Seconds between server pings. Default 25.
+    pub ping_interval_secs: u64,
+    /// Seconds a client has to answer a ping. Default 10.
+    pub pong_timeout_secs: u64,
+    /// Seconds a client has to send `connect`. Default 10.
+    pub connect_timeout_secs: u64,
+    /// Seconds one socket write may take before the client is dropped. Default 10.
+    pub write_timeout_secs: u64,
+    /// Most channels per connection. Default 128.
+    pub max_channels: usize,
+    /// The outbound queue bound.
+    pub queue: QueueLimits,
+    /// Live publications buffered per subscription during recovery. Default 10,000.
+    pub recovery_buffer_max: usize,
+    /// Most publications one history request returns. Default 1000.
+    pub history_page_max: usize,
+}
+
+impl Default for ConnectionConfig {
+    fn default() -> Self {
+        Self {
+            max_message_size: 128 * 1024,
+            ping_interval_secs: 25,
+            pong_timeout_secs: 10,
+            connect_timeout_secs: 10,
+            write_timeout_secs: 10,
+            max_channels: 128,
+            queue: QueueLimits::default(),
+            recovery_buffer_max: 10_000,
+            history_page_max: 1000,
+        }
+    }
+}
+
+/// WebSocket options.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct WebSocketConfig {
+    /// Negotiate permessage-deflate when the client offers it. Default false.
+    pub compression: bool,
+    /// Frames smaller than this many bytes are sent uncompressed. Default 256.
+    pub compression_threshold: usize,
+    /// zlib level 1–9. Default 1 (fastest).
+    pub compression_level: u32,
+}
+
+impl Default for WebSocketConfig {
+    fn default() -> Self {
+        Self { compression: false, compression_threshold: 256, compression_level: 1 }
+    }
+}
+
+/// Command-line and environment overrides (flags win over the environment,
+/// which wins over the file).
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct Overrides {
+    /// Config file. Default: `./herald.toml` if it exists.
+    #[arg(long, env = "HERALD_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// Address to listen on.
+    #[arg(long, env = "HERALD_LISTEN")]
+    pub listen: Option<SocketAddr>,
+    /// Data directory of the embedded store.
+    #[arg(long, env = "HERALD_DATA_DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// Keep history in memory only.
+    #[arg(long, env = "HERALD_EPHEMERAL", num_args = 0..=1, default_missing_value = "true")]
+    pub ephemeral: Option<bool>,
+    /// HTTP API bearer key.
+    #[arg(long, env = "HERALD_API_KEY")]
+    pub api_key: Option<String>,
+    /// Log format.
+    #[arg(long, env = "HERALD_LOG_FORMAT", value_enum)]
+    pub log_format: Option<LogFormat>,
+    /// Negotiate permessage-deflate.
+    #[arg(long, env = "HERALD_WS_COMPRESSION", num_args = 0..=1, default_missing_value = "true")]
+    pub ws_compression: Option<bool>,
+    /// Seconds between server pings.
+    #[arg(long, env = "HERALD_PING_INTERVAL_SECS")]
+    pub ping_interval_secs: Option<u64>,
+    /// Seconds a client has to answer a ping.
+    #[arg(long, env = "HERALD_PONG_TIMEOUT_SECS")]
+    pub pong_timeout_secs: Option<u64>,
+}
+
+/// A configuration problem, said plainly.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file could not be read.
+    #[error("cannot read config file {path}: {source}")]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The file is not valid.
+    #[error("config file {path} is invalid: {message}")]
+    Parse {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong.
+        message: String,
+    },
+}
+
+impl Config {
+    /// Load: defaults < file < environment < flags.
+    pub fn load(o: &Overrides) -> Result<Config, ConfigError> {
+        let default_path = Path::new("herald.toml");
+        let path = o.config.clone().or_else(|| default_path.exists().then(|| default_path.to_path_buf()));
+        let mut cfg = match path {
+            Some(path) => Self::from_file(&path)?,
+            None => Config::default(),
+        };
+        cfg.apply(o);
+        Ok(cfg)
+    }
+
+    /// Parse a TOML file.
+    pub fn from_file(path: &Path) -> Result<Config, ConfigError> {
+        let text =
+            std::fs::read_to_string(path).map_err(|source| ConfigError::Read { path: path.to_path_buf(), source })?;
+        toml::from_str(&text).map_err(|e| ConfigError::Parse { path: path.to_path_buf(), message: e.to_string() })
+    }
+
+    fn apply(&mut self, o: &Overrides) {
+        if let Some(v) = o.listen {
+            self.listen = v;
+        }
+        if let Some(v) = &o.data_dir {
+            self.data_dir = v.clone();
+        }
+        if let Some(v) = o.ephemeral {
+            self.ephemeral = v;
+        }
+        if let Some(v) = &o.api_key {
+            self.api_key = Some(v.clone()).filter(|k| !k.is_empty());
+        }
+        if let Some(v) = o.log_format {
+            self.log_format = v;
+        }
+        if let Some(v) = o.ws_compression {
+            self.websocket.compression = v;
+        }
+        if let Some(v) = o.ping_interval_secs {
+            self.connection.ping_interval_secs = v;
+        }
+        if let Some(v) = o.pong_timeout_secs {
+            self.connection.pong_timeout_secs = v;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn file_then_overrides() {
+        let cfg: Config = toml::from_str(
+            r#"
+            listen = "127.0.0.1:9000"
+            api_key = "from-file"
+            [connection]
+            ping_interval_secs = 5
+            [namespaces.chat]
+            history_size = 50
+            presence = true
+            "#,
+        )
+        .unwrap();
+        assert_eq!(cfg.listen.port(), 9000);
+        assert_eq!(cfg.namespaces["chat"].history_size, 50);
+        assert_eq!(cfg.namespaces["chat"].history_ttl_secs, 300);
+        let mut cfg = cfg;
+        cfg.apply(&Overrides { api_key: Some("flag".into()), ..Default::default() });
+        assert_eq!(cfg.api_key.as_deref(), Some("flag"));
+        assert_eq!(cfg.connection.ping_interval_secs, 5);
+    }
+
+    #[test]
+    fn unknown_keys_are_refused() {
+        assert!(toml::from_str::<Config>("lisen = \"x\"").is_err());
+    }
+}

@@ -1,0 +1,47 @@
+//! API key check. With `api_key` set, every `/api` call needs
+//! `Authorization: Bearer <key>`. Without one (development), only callers on
+//! the loopback interface are served.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::extract::{ConnectInfo, State};
+use axum::http::{Request, Response, header};
+use axum::middleware::Next;
+use herald_core::{ErrorCode, HeraldError};
+
+use crate::app::App;
+
+/// Constant-time comparison, so the key cannot be guessed byte by byte from timing.
+fn same(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+/// Middleware: refuse calls without the API key.
+pub async fn require_api_key(
+    State(app): State<Arc<App>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    req: Request<Body>,
+    next: Next,
+) -> Response<Body> {
+    let allowed = match &app.config.api_key {
+        Some(key) => req
+            .headers()
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .is_some_and(|given| same(given.trim().as_bytes(), key.as_bytes())),
+        None => peer.ip().is_loopback(),
+    };
+    if !allowed {
+        metrics::counter!("herald_api_unauthorized_total").increment(1);
+        let msg = if app.config.api_key.is_some() {
+            "missing or wrong API key: send Authorization: Bearer <api_key>"
+        } else {
+            "no API key is configured, so the HTTP API only answers loopback callers"
+        };
+        return super::error(&HeraldError::new(ErrorCode::Unauthorized, msg));
+    }
+    next.run(req).await
+}

@@ -1,0 +1,9 @@
+//! The `herald` server: wires the core hub to its doors (native WebSocket,
+//! HTTP API), its store, and operations (health, metrics, shutdown).
+
+pub mod app;
+pub mod config;
+pub mod http_api;
+pub mod native;
+pub mod observability;
+pub mod server;

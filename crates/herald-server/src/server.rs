@@ -1,0 +1,94 @@
+//! The HTTP server: routes, serving, and graceful shutdown.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use axum::Router;
+use axum::body::Body;
+use axum::extract::{DefaultBodyLimit, State};
+use axum::http::{Response, StatusCode, header};
+use axum::routing::get;
+use herald_core::DisconnectReason;
+
+use crate::app::App;
+
+/// Largest HTTP API request body, bytes.
+pub const MAX_HTTP_BODY: usize = 1024 * 1024;
+
+/// All routes.
+pub fn router(app: Arc<App>) -> Router {
+    Router::new()
+        .route("/ws", get(crate::native::upgrade::ws_upgrade))
+        .nest("/api", crate::http_api::router(app.clone()))
+        .route("/healthz", get(|| async { "ok" }))
+        .route("/readyz", get(readyz))
+        .route("/metrics", get(metrics))
+        .layer(DefaultBodyLimit::max(MAX_HTTP_BODY))
+        .with_state(app)
+}
+
+async fn readyz(State(app): State<Arc<App>>) -> Response<Body> {
+    let ready = !app.shutting_down() && app.hub.broker().ready().await;
+    let mut resp = Response::new(Body::from(if ready { "ready" } else { "not ready" }));
+    if !ready {
+        *resp.status_mut() = StatusCode::SERVICE_UNAVAILABLE;
+    }
+    resp
+}
+
+async fn metrics(State(app): State<Arc<App>>) -> Response<Body> {
+    let text = app.metrics.as_ref().map(|h| h.render()).unwrap_or_default();
+    let mut resp = Response::new(Body::from(text));
+    resp.headers_mut().insert(header::CONTENT_TYPE, header::HeaderValue::from_static("text/plain; version=0.0.4"));
+    resp
+}
+
+/// Serve on `listener` until `shutdown` resolves, then close every client
+/// with "server going away, reconnect", wait up to the grace period, and
+/// flush the store.
+pub async fn serve(
+    app: Arc<App>,
+    listener: tokio::net::TcpListener,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let service = router(app.clone()).into_make_service_with_connect_info::<SocketAddr>();
+    let server = axum::serve(listener, service).with_graceful_shutdown(async move {
+        let _ = stop_rx.await;
+    });
+    let server_task = tokio::spawn(async move { server.await });
+    shutdown.await;
+    tracing::info!("shutting down: telling clients to reconnect elsewhere");
+    app.begin_shutdown();
+    let _ = stop_tx.send(());
+    app.hub.close_all(DisconnectReason::Shutdown);
+    let grace = Duration::from_secs(app.config.shutdown_grace_secs);
+    let deadline = Instant::now() + grace;
+    while app.hub.connection_count() > 0 && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    app.hub.broker().close().await;
+    let _ = tokio::time::timeout(Duration::from_secs(1), server_task).await;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+/// Resolves on SIGTERM or SIGINT.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! { _ = ctrl_c => {}, _ = term => {} }
+}

@@ -1,0 +1,96 @@
+//! The HTTP API: API-key auth, publish/broadcast/channels/history/disconnect,
+//! and JSON errors with the protocol's codes.
+
+mod common;
+
+use std::time::Duration;
+
+use common::{Server, close_code, connect, http, publications};
+use serde_json::json;
+
+const CONFIG: &str = "api_key = \"s3cret\"\n";
+
+#[tokio::test]
+async fn the_api_key_is_required_when_configured() {
+    let server = Server::start(CONFIG).await;
+    let body = json!({"channel": "chat:a", "data": 1}).to_string();
+    let r = http(server.addr, "POST", "/api/publish", Some(body.as_bytes()), None).await.unwrap();
+    assert_eq!(r.status, 401);
+    assert_eq!(r.json()["error"]["code"], 101);
+    let r = http(server.addr, "POST", "/api/publish", Some(body.as_bytes()), Some("wrong")).await.unwrap();
+    assert_eq!(r.status, 401);
+    let r = http(server.addr, "POST", "/api/publish", Some(body.as_bytes()), Some("s3cret")).await.unwrap();
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.json()["offset"], 1);
+}
+
+#[tokio::test]
+async fn publish_broadcast_and_channel_queries() {
+    let server = Server::start(CONFIG).await;
+    let c = connect(&server).await;
+    c.subscribe("user:1", None).await.unwrap();
+    c.subscribe("user:2", None).await.unwrap();
+    let r =
+        server.post("/api/broadcast", &json!({"channels": ["user:1", "user:2"], "data": {"k": "v"}})).await.unwrap();
+    assert_eq!(r.status, 200, "{}", r.body);
+    let results = r.json()["results"].as_array().unwrap().clone();
+    assert_eq!(results.len(), 2);
+    assert!(results.iter().all(|x| x["offset"] == 1));
+    assert_eq!(publications(&c, "user:1", 1).await[0].1, json!({"k": "v"}));
+
+    let r = server.get("/api/channels?prefix=user:").await.unwrap();
+    let list = r.json()["channels"].as_array().unwrap().clone();
+    assert_eq!(list.len(), 2);
+    assert_eq!(list[0]["subscribers"], 1);
+    let r = server.get("/api/channels/user:1").await.unwrap();
+    assert_eq!(r.json()["offset"], 1);
+    assert_eq!(r.json()["subscribers"], 1);
+    let r = server.get("/api/history/user:1?direction=backward&limit=5").await.unwrap();
+    assert_eq!(r.json()["publications"][0]["data"], json!({"k": "v"}));
+}
+
+#[tokio::test]
+async fn idempotent_publish_over_http() {
+    let server = Server::start(CONFIG).await;
+    let body = json!({"channel": "chat:idem", "data": 1, "idempotency_key": "x"});
+    let a = server.post("/api/publish", &body).await.unwrap().json();
+    let b = server.post("/api/publish", &body).await.unwrap().json();
+    assert_eq!(a["offset"], b["offset"]);
+    let r = server.get("/api/channels/chat:idem").await.unwrap();
+    assert_eq!(r.json()["offset"], 1);
+}
+
+#[tokio::test]
+async fn bad_requests_get_json_errors_with_codes() {
+    let server = Server::start(CONFIG).await;
+    let key = Some("s3cret");
+    let cases: &[(&str, &str, &str, u16, u16)] = &[
+        ("POST", "/api/publish", "{oops", 400, 108),
+        ("POST", "/api/publish", r#"{"channel":"a"}"#, 400, 107),
+        ("POST", "/api/publish", r#"{"channel":"bad name","data":1}"#, 400, 109),
+        ("POST", "/api/broadcast", r#"{"channels":[],"data":1}"#, 400, 107),
+        ("GET", "/api/history/bad%20name", "", 400, 109),
+        ("GET", "/api/history/chat:a?limit=lots", "", 400, 107),
+    ];
+    for (method, path, body, status, code) in cases {
+        let b = (!body.is_empty()).then_some(body.as_bytes());
+        let r = http(server.addr, method, path, b, key).await.unwrap();
+        assert_eq!(r.status, *status, "{method} {path}: {}", r.body);
+        assert_eq!(r.json()["error"]["code"], *code, "{method} {path}: {}", r.body);
+        assert!(r.json()["error"]["message"].as_str().is_some_and(|m| !m.is_empty()));
+    }
+    let big = json!({"channel": "chat:big", "data": "x".repeat(70_000)});
+    let r = server.post("/api/publish", &big).await.unwrap();
+    assert_eq!((r.status, r.json()["error"]["code"].as_u64()), (413, Some(110)));
+}
+
+#[tokio::test]
+async fn disconnect_closes_a_users_connections() {
+    let server = Server::start("").await;
+    // Users come from tokens (auth issue); an anonymous connection has none,
+    // so disconnecting an unknown user closes nothing.
+    let c = connect(&server).await;
+    let r = server.post("/api/disconnect", &json!({"user": "nobody"})).await.unwrap();
+    assert_eq!(r.json()["disconnected"], 0);
+    assert!(close_code(&c, Duration::from_millis(300)).await.is_none());
+}

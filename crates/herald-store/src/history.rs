@@ -1,0 +1,277 @@
+//! [`HistoryStore`] over SQLite: the `streams` and `publications` tables.
+//!
+//! Semantics match `herald_core::MemoryStore`: a stream keeps at most
+//! `Retention.size` publications (the newest offsets), expired publications
+//! are never read, and `top` only grows.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use herald_core::{
+    ChannelName, Direction, Epoch, HistoryQuery, HistoryStore, Payload, Publication, PublisherInfo, Retention,
+    StoreError, StreamMeta,
+};
+use sqlx::Row;
+use sqlx::sqlite::SqliteRow;
+
+use crate::{SqliteStore, db_err};
+
+const SELECT_STREAM: &str = "SELECT epoch, top FROM streams WHERE channel = ?1";
+const CREATE_STREAM: &str =
+    "INSERT INTO streams (channel, epoch, top) VALUES (?1, ?2, 0) ON CONFLICT (channel) DO NOTHING";
+const SELECT_TOP: &str = "SELECT top FROM streams WHERE channel = ?1";
+const UPSERT_TOP: &str = "INSERT INTO streams (channel, epoch, top) VALUES (?1, ?2, ?3) \
+     ON CONFLICT (channel) DO UPDATE SET top = excluded.top";
+const INSERT_PUBLICATION: &str = "INSERT INTO publications \
+     (channel, \"offset\", epoch, time_ms, expires_ms, data, publisher_client, publisher_user, idempotency_key) \
+     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)";
+const TRIM: &str = "DELETE FROM publications WHERE channel = ?1 AND \"offset\" <= ?2";
+const READ_FORWARD: &str = "SELECT \"offset\", epoch, time_ms, data, publisher_client, publisher_user, idempotency_key \
+     FROM publications WHERE channel = ?1 AND \"offset\" > ?2 AND (expires_ms IS NULL OR expires_ms > ?3) \
+     ORDER BY \"offset\" ASC LIMIT ?4";
+const READ_BACKWARD: &str = "SELECT \"offset\", epoch, time_ms, data, publisher_client, publisher_user, idempotency_key \
+     FROM publications WHERE channel = ?1 AND \"offset\" < ?2 AND (expires_ms IS NULL OR expires_ms > ?3) \
+     ORDER BY \"offset\" DESC LIMIT ?4";
+/// Deletes at most [`EXPIRY_CHUNK`] rows, so that expiry never holds the
+/// single writer for long while publishes wait.
+const REMOVE_EXPIRED: &str = "DELETE FROM publications WHERE (channel, \"offset\") IN \
+     (SELECT channel, \"offset\" FROM publications WHERE expires_ms IS NOT NULL AND expires_ms <= ?1 LIMIT ?2)";
+const EXPIRY_CHUNK: i64 = 2000;
+
+/// A `u64` as SQLite's `INTEGER` (i64), saturating. Used for times and
+/// bounds, where `i64::MAX` (year 292 million) means "never".
+fn sat_i64(v: u64) -> i64 {
+    i64::try_from(v).unwrap_or(i64::MAX)
+}
+
+/// An offset as stored: offsets beyond `i64::MAX` cannot be stored.
+fn offset_i64(offset: u64) -> Result<i64, StoreError> {
+    i64::try_from(offset).map_err(|_| StoreError(format!("offset {offset} is too large to store")))
+}
+
+/// A stored non-negative integer back to `u64`.
+fn stored_u64(v: i64, what: &str) -> Result<u64, StoreError> {
+    u64::try_from(v).map_err(|_| StoreError(format!("corrupt history row: negative {what} {v}")))
+}
+
+/// When `p` expires under `r`, as stored (`None` = never).
+fn expires_ms(p: &Publication, r: &Retention) -> Option<i64> {
+    r.ttl.map(|t| sat_i64(p.time_ms.saturating_add(u64::try_from(t.as_millis()).unwrap_or(u64::MAX))))
+}
+
+/// Rebuild a publication from a `READ_*` row.
+fn decode(channel: &ChannelName, row: &SqliteRow) -> Result<Arc<Publication>, StoreError> {
+    let get = |e: sqlx::Error| StoreError(format!("corrupt history row in {channel}: {e}"));
+    let offset = stored_u64(row.try_get(0).map_err(get)?, "offset")?;
+    let epoch: String = row.try_get(1).map_err(get)?;
+    let time_ms = stored_u64(row.try_get(2).map_err(get)?, "time")?;
+    let data: String = row.try_get(3).map_err(get)?;
+    let client: Option<String> = row.try_get(4).map_err(get)?;
+    let user: Option<String> = row.try_get(5).map_err(get)?;
+    let key: Option<String> = row.try_get(6).map_err(get)?;
+    let data = Payload::from_json_text(data)
+        .map_err(|e| StoreError(format!("corrupt history row {channel}@{offset}: {}", e.message)))?;
+    Ok(Arc::new(Publication {
+        channel: channel.clone(),
+        epoch: Epoch::from_string(epoch),
+        offset,
+        data,
+        time_ms,
+        publisher: client.map(|c| PublisherInfo { client: Arc::from(c), user: user.map(Arc::from) }),
+        idempotency_key: key.map(Arc::from),
+    }))
+}
+
+/// The publications of one channel within a batch, in batch order.
+struct ChannelRows<'a> {
+    channel: &'a str,
+    /// The epoch of the channel's first publication in the batch, used if
+    /// the stream does not exist yet.
+    epoch: &'a str,
+    rows: Vec<&'a (Arc<Publication>, Retention)>,
+}
+
+/// Group a batch by channel, channels in order of first appearance.
+fn group(batch: &[(Arc<Publication>, Retention)]) -> Vec<ChannelRows<'_>> {
+    let mut index: HashMap<&str, usize> = HashMap::new();
+    let mut groups: Vec<ChannelRows<'_>> = Vec::new();
+    for item in batch {
+        let channel = item.0.channel.as_str();
+        let i = *index.entry(channel).or_insert_with(|| {
+            groups.push(ChannelRows { channel, epoch: item.0.epoch.as_str(), rows: Vec::new() });
+            groups.len() - 1
+        });
+        groups[i].rows.push(item);
+    }
+    groups
+}
+
+/// Walk one channel's rows as `MemoryStore` does, one at a time: `top` grows
+/// to each offset and the stream then keeps only offsets above
+/// `top - size`. Returns the final top and the highest such cutoff: every
+/// offset at or below it is gone once the batch is applied.
+fn top_and_cutoff(stored_top: u64, rows: &[&(Arc<Publication>, Retention)]) -> (u64, u64) {
+    let mut top = stored_top;
+    let mut cutoff = 0u64;
+    for (p, r) in rows {
+        top = top.max(p.offset);
+        cutoff = cutoff.max(top.saturating_sub(u64::try_from(r.size).unwrap_or(u64::MAX)));
+    }
+    (top, cutoff)
+}
+
+impl SqliteStore {
+    /// Apply one channel's part of a batch inside the append transaction.
+    async fn append_channel(
+        &self,
+        conn: &mut sqlx::SqliteConnection,
+        group: &ChannelRows<'_>,
+    ) -> Result<(), StoreError> {
+        let stored: Option<i64> = sqlx::query_scalar(SELECT_TOP)
+            .bind(group.channel)
+            .fetch_optional(&mut *conn)
+            .await
+            .map_err(db_err("read top"))?;
+        let stored_top = stored.map(|t| stored_u64(t, "top")).transpose()?.unwrap_or(0);
+        let (top, cutoff) = top_and_cutoff(stored_top, &group.rows);
+        sqlx::query(UPSERT_TOP)
+            .bind(group.channel)
+            .bind(group.epoch)
+            .bind(offset_i64(top)?)
+            .execute(&mut *conn)
+            .await
+            .map_err(db_err("update stream top"))?;
+        for (p, r) in &group.rows {
+            // Rows the retention drops within this batch are never written.
+            if p.offset <= cutoff {
+                continue;
+            }
+            let publisher = p.publisher.as_ref();
+            sqlx::query(INSERT_PUBLICATION)
+                .bind(group.channel)
+                .bind(offset_i64(p.offset)?)
+                .bind(p.epoch.as_str())
+                .bind(sat_i64(p.time_ms))
+                .bind(expires_ms(p, r))
+                .bind(p.data.as_str())
+                .bind(publisher.map(|x| &*x.client))
+                .bind(publisher.and_then(|x| x.user.as_deref()))
+                .bind(p.idempotency_key.as_deref())
+                .execute(&mut *conn)
+                .await
+                .map_err(db_err("insert publication"))?;
+        }
+        if cutoff > 0 {
+            sqlx::query(TRIM)
+                .bind(group.channel)
+                .bind(offset_i64(cutoff)?)
+                .execute(&mut *conn)
+                .await
+                .map_err(db_err("trim history"))?;
+        }
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl HistoryStore for SqliteStore {
+    /// Reads on a reader connection; a missing stream is created on the
+    /// writer (`INSERT .. ON CONFLICT DO NOTHING`, then `SELECT`), so
+    /// concurrent callers all get the epoch that was inserted first.
+    async fn stream_meta(&self, channel: &ChannelName) -> Result<StreamMeta, StoreError> {
+        let row = sqlx::query(SELECT_STREAM)
+            .bind(channel.as_str())
+            .fetch_optional(&self.readers)
+            .await
+            .map_err(db_err("read stream"))?;
+        let row = match row {
+            Some(row) => row,
+            None => {
+                let mut conn = self.writer.acquire().await.map_err(db_err("acquire writer"))?;
+                sqlx::query(CREATE_STREAM)
+                    .bind(channel.as_str())
+                    .bind(Epoch::generate().as_str())
+                    .execute(&mut *conn)
+                    .await
+                    .map_err(db_err("create stream"))?;
+                sqlx::query(SELECT_STREAM)
+                    .bind(channel.as_str())
+                    .fetch_one(&mut *conn)
+                    .await
+                    .map_err(db_err("read created stream"))?
+            }
+        };
+        let epoch: String = row.try_get(0).map_err(db_err("decode stream epoch"))?;
+        let top: i64 = row.try_get(1).map_err(db_err("decode stream top"))?;
+        Ok(StreamMeta { epoch: Epoch::from_string(epoch), top: stored_u64(top, "top")? })
+    }
+
+    /// One transaction for the whole batch: all publications or none.
+    async fn append(&self, batch: &[(Arc<Publication>, Retention)]) -> Result<(), StoreError> {
+        if batch.is_empty() {
+            return Ok(());
+        }
+        let groups = group(batch);
+        let mut tx = self.writer.begin().await.map_err(db_err("begin append"))?;
+        for g in &groups {
+            // On error the transaction rolls back when dropped.
+            self.append_channel(&mut tx, g).await?;
+        }
+        tx.commit().await.map_err(db_err("commit append"))
+    }
+
+    /// A corrupt row (not JSON, negative offset) fails the whole read with a
+    /// [`StoreError`] rather than being skipped: recovery must never return
+    /// a page with a silent hole in it.
+    async fn read(&self, channel: &ChannelName, q: &HistoryQuery) -> Result<Vec<Arc<Publication>>, StoreError> {
+        if q.limit == 0 {
+            return Ok(Vec::new());
+        }
+        let (sql, bound) = match q.direction {
+            Direction::Forward => (READ_FORWARD, sat_i64(q.since.unwrap_or(0))),
+            Direction::Backward => (READ_BACKWARD, sat_i64(q.before.unwrap_or(u64::MAX))),
+        };
+        let rows = sqlx::query(sql)
+            .bind(channel.as_str())
+            .bind(bound)
+            .bind(sat_i64(herald_core::now_ms()))
+            .bind(i64::try_from(q.limit).unwrap_or(i64::MAX))
+            .fetch_all(&self.readers)
+            .await
+            .map_err(db_err("read history"))?;
+        rows.iter().map(|row| decode(channel, row)).collect()
+    }
+
+    /// Deletes in chunks, each its own short transaction.
+    async fn remove_expired(&self, now_ms: u64) -> Result<u64, StoreError> {
+        let mut removed = 0u64;
+        loop {
+            let n = sqlx::query(REMOVE_EXPIRED)
+                .bind(sat_i64(now_ms))
+                .bind(EXPIRY_CHUNK)
+                .execute(&self.writer)
+                .await
+                .map_err(db_err("remove expired"))?
+                .rows_affected();
+            removed += n;
+            if n < EXPIRY_CHUNK as u64 {
+                return Ok(removed);
+            }
+        }
+    }
+
+    /// Checkpoints the WAL into the database file and closes every
+    /// connection; later calls fail with a [`StoreError`]. Idempotent.
+    async fn close(&self) {
+        if self.writer.is_closed() {
+            return;
+        }
+        self.readers.close().await;
+        if let Err(e) = sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)").execute(&self.writer).await {
+            tracing::warn!(error = %e, path = %self.path.display(), "wal checkpoint at close failed");
+        }
+        self.writer.close().await;
+        tracing::info!(path = %self.path.display(), "sqlite store closed");
+    }
+}
