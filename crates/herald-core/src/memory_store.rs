@@ -88,12 +88,16 @@ impl HistoryStore for MemoryStore {
     async fn remove_expired(&self, now_ms: u64) -> Result<u64, StoreError> {
         let mut removed = 0u64;
         let mut streams = self.streams.lock();
-        for s in streams.values_mut() {
+        streams.retain(|_, s| {
+            let had_history = !s.log.is_empty();
             while s.log.front().is_some_and(|(_, exp)| *exp <= now_ms) {
                 s.log.pop_front();
                 removed += 1;
             }
-        }
+            // A channel whose history has all expired is dropped; it comes
+            // back with a new epoch, so old positions are told recovered:false.
+            !(had_history && s.log.is_empty())
+        });
         Ok(removed)
     }
 

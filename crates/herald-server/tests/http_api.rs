@@ -38,15 +38,20 @@ async fn publish_broadcast_and_channel_queries() {
     assert!(results.iter().all(|x| x["offset"] == 1));
     assert_eq!(publications(&c, "user:1", 1).await[0].1, json!({"k": "v"}));
 
+    let r = server.post("/api/publish", &json!({"channels": ["user:1", "user:2"], "data": 2})).await.unwrap();
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert!(r.json()["results"].as_array().unwrap().iter().all(|x| x["offset"] == 2));
+    assert_eq!(publications(&c, "user:1", 1).await[0].1, json!(2));
+
     let r = server.get("/api/channels?prefix=user:").await.unwrap();
     let list = r.json()["channels"].as_array().unwrap().clone();
     assert_eq!(list.len(), 2);
     assert_eq!(list[0]["subscribers"], 1);
     let r = server.get("/api/channels/user:1").await.unwrap();
-    assert_eq!(r.json()["offset"], 1);
+    assert_eq!(r.json()["offset"], 2);
     assert_eq!(r.json()["subscribers"], 1);
     let r = server.get("/api/history/user:1?direction=backward&limit=5").await.unwrap();
-    assert_eq!(r.json()["publications"][0]["data"], json!({"k": "v"}));
+    assert_eq!(r.json()["publications"][1]["data"], json!({"k": "v"}));
 }
 
 #[tokio::test]
@@ -69,6 +74,7 @@ async fn bad_requests_get_json_errors_with_codes() {
         ("POST", "/api/publish", r#"{"channel":"a"}"#, 400, 107),
         ("POST", "/api/publish", r#"{"channel":"bad name","data":1}"#, 400, 109),
         ("POST", "/api/broadcast", r#"{"channels":[],"data":1}"#, 400, 107),
+        ("POST", "/api/publish", r#"{"channel":"a","channels":["b"],"data":1}"#, 400, 107),
         ("GET", "/api/history/bad%20name", "", 400, 109),
         ("GET", "/api/history/chat:a?limit=lots", "", 400, 107),
     ];

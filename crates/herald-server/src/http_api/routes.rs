@@ -44,10 +44,15 @@ fn channel(name: &str) -> Result<ChannelName, HeraldError> {
     ChannelName::new(name)
 }
 
+/// `POST /api/publish` takes `channel` (one) or `channels` (several);
+/// `POST /api/broadcast` takes `channels`.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct PublishBody<'a> {
-    channel: String,
+    #[serde(default)]
+    channel: Option<String>,
+    #[serde(default)]
+    channels: Option<Vec<String>>,
     #[serde(borrow)]
     data: &'a RawValue,
     #[serde(default)]
@@ -59,47 +64,49 @@ async fn publish(State(app): State<Arc<App>>, body: Bytes) -> Response<Body> {
         Ok(r) => r,
         Err(e) => return error(&e),
     };
-    let ch = match channel(&req.channel) {
-        Ok(c) => c,
-        Err(e) => return error(&e),
-    };
-    let key = req.idempotency_key.map(Arc::from);
-    match app.hub.publish(Publisher::Server, ch, Payload::from_raw(req.data), key).await {
-        Ok(p) => json_response(
-            serde_json::json!({ "channel": p.channel, "epoch": p.epoch.as_str(), "offset": p.offset })
-                .to_string()
-                .into_bytes(),
-        ),
+    match (&req.channel, &req.channels) {
+        (Some(name), None) => {
+            let ch = match channel(name) {
+                Ok(c) => c,
+                Err(e) => return error(&e),
+            };
+            let key = req.idempotency_key.map(Arc::from);
+            match app.hub.publish(Publisher::Server, ch, Payload::from_raw(req.data), key).await {
+                Ok(p) => json_response(
+                    serde_json::json!({ "channel": p.channel, "epoch": p.epoch.as_str(), "offset": p.offset })
+                        .to_string()
+                        .into_bytes(),
+                ),
+                Err(e) => error(&e),
+            }
+        }
+        (None, Some(_)) => publish_many(&app, req).await,
+        _ => error(&HeraldError::bad_request("give either \"channel\" or \"channels\"")),
+    }
+}
+
+async fn broadcast(State(app): State<Arc<App>>, body: Bytes) -> Response<Body> {
+    match parse_body::<PublishBody<'_>>(&body) {
+        Ok(req) if req.channel.is_none() => publish_many(&app, req).await,
+        Ok(_) => error(&HeraldError::bad_request("broadcast takes \"channels\", a list")),
         Err(e) => error(&e),
     }
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct BroadcastBody<'a> {
-    channels: Vec<String>,
-    #[serde(borrow)]
-    data: &'a RawValue,
-    #[serde(default)]
-    idempotency_key: Option<String>,
-}
-
-async fn broadcast(State(app): State<Arc<App>>, body: Bytes) -> Response<Body> {
-    let req: BroadcastBody<'_> = match parse_body(&body) {
-        Ok(r) => r,
-        Err(e) => return error(&e),
-    };
-    if req.channels.is_empty() || req.channels.len() > MAX_BROADCAST_CHANNELS {
+/// The same data to several channels; each succeeds or fails on its own.
+async fn publish_many(app: &App, req: PublishBody<'_>) -> Response<Body> {
+    let names = req.channels.unwrap_or_default();
+    if names.is_empty() || names.len() > MAX_BROADCAST_CHANNELS {
         return error(&HeraldError::bad_request(format!(
             "\"channels\" must list 1 to {MAX_BROADCAST_CHANNELS} channels"
         )));
     }
-    let channels = match req.channels.iter().map(|c| channel(c)).collect::<Result<Vec<_>, _>>() {
+    let channels = match names.iter().map(|c| channel(c)).collect::<Result<Vec<_>, _>>() {
         Ok(c) => c,
         Err(e) => return error(&e),
     };
     let data = Payload::from_raw(req.data);
-    let mut results = Vec::with_capacity(req.channels.len());
+    let mut results = Vec::with_capacity(channels.len());
     for ch in channels {
         let key = req.idempotency_key.as_deref().map(Arc::from);
         let r = app.hub.publish(Publisher::Server, ch.clone(), data.clone(), key).await;
