@@ -6,17 +6,15 @@ use std::sync::Arc;
 
 use parking_lot::Mutex;
 
+use crate::auth::Identity;
 use crate::channel::ChannelName;
 use crate::outbound::{Outbound, QueueLimits};
-use crate::publication::Payload;
 use crate::wire::{ClientInfo, WireEncoder};
 
 /// What a door knows about a connection when it registers it with the hub.
 pub struct ConnectionInit {
-    /// User id, if authenticated.
-    pub user: Option<Arc<str>>,
-    /// Public profile (shown in presence).
-    pub info: Option<Payload>,
+    /// Who it is and what it may do.
+    pub identity: Identity,
     /// Encoder for this connection's wire variant.
     pub encoder: Arc<dyn WireEncoder>,
     /// Outbound queue limits.
@@ -26,6 +24,7 @@ pub struct ConnectionInit {
 /// A client connection registered with the hub.
 pub struct Connection {
     client: ClientInfo,
+    identity: Mutex<Arc<Identity>>,
     /// Encoder for this connection's wire variant.
     pub encoder: Arc<dyn WireEncoder>,
     /// Frames waiting to be written.
@@ -35,8 +34,10 @@ pub struct Connection {
 
 impl Connection {
     pub(crate) fn new(id: Arc<str>, init: ConnectionInit) -> Self {
+        let client = ClientInfo { client: id, user: init.identity.user.clone(), info: init.identity.info.clone() };
         Self {
-            client: ClientInfo { client: id, user: init.user, info: init.info },
+            client,
+            identity: Mutex::new(Arc::new(init.identity)),
             encoder: init.encoder,
             outbound: Outbound::new(init.queue),
             channels: Mutex::new(HashSet::new()),
@@ -56,6 +57,17 @@ impl Connection {
     /// Identity as shown in presence.
     pub fn client_info(&self) -> &ClientInfo {
         &self.client
+    }
+
+    /// Who the connection is and what it may do, now.
+    pub fn identity(&self) -> Arc<Identity> {
+        self.identity.lock().clone()
+    }
+
+    /// Replace the identity after a token refresh. The user must stay the
+    /// same (checked by the caller); grants and expiry may change.
+    pub fn refresh_identity(&self, identity: Identity) {
+        *self.identity.lock() = Arc::new(identity);
     }
 
     /// Channels this connection is subscribed to (or subscribing).

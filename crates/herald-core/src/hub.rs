@@ -8,6 +8,7 @@ use std::sync::{Arc, Weak};
 use parking_lot::{Mutex, RwLock};
 use rand::Rng;
 
+use crate::auth::{Identity, Rights, is_private};
 use crate::broker::{Broker, BrokerHandler, Direction, HistoryPage, HistoryQuery, PublishRequest};
 use crate::channel::ChannelName;
 use crate::connection::{Connection, ConnectionInit};
@@ -44,12 +45,13 @@ struct ChannelEntry {
     presence: Mutex<ChannelPresence>,
 }
 
-/// Who is publishing.
+/// Who is asking: a client connection (its identity and the namespace
+/// rules for clients apply) or the app's back end (HTTP API: trusted).
 #[derive(Clone, Copy)]
-pub enum Publisher<'a> {
-    /// A client connection: namespace rules for clients apply.
+pub enum Caller<'a> {
+    /// A client connection.
     Client(&'a Connection),
-    /// The app's back end (HTTP API): trusted.
+    /// The app's back end.
     Server,
 }
 
@@ -190,6 +192,41 @@ impl Hub {
         self.connections.read().len()
     }
 
+    /// Check that `identity` may do `right` on `channel`; returns the
+    /// channel's namespace options. The one authorization check every door
+    /// goes through.
+    pub fn authorize(
+        &self,
+        identity: &Identity,
+        channel: &ChannelName,
+        right: Rights,
+    ) -> Result<&NamespaceOptions, HeraldError> {
+        let opts = self.namespaces.options(channel)?;
+        if identity.granted(channel, right) {
+            return Ok(opts);
+        }
+        let public_read = matches!(right, Rights::SUBSCRIBE | Rights::HISTORY | Rights::PRESENCE);
+        if opts.public && public_read && !is_private(channel) {
+            return Ok(opts);
+        }
+        metrics::counter!("herald_permission_denied_total", "right" => right.name()).increment(1);
+        let who =
+            identity.user.as_deref().map(|u| format!("user {u:?}")).unwrap_or_else(|| "an anonymous connection".into());
+        Err(HeraldError::new(ErrorCode::PermissionDenied, format!("{who} may not {} on {channel}", right.name())))
+    }
+
+    fn authorize_caller(
+        &self,
+        caller: Caller<'_>,
+        channel: &ChannelName,
+        right: Rights,
+    ) -> Result<&NamespaceOptions, HeraldError> {
+        match caller {
+            Caller::Client(conn) => self.authorize(&conn.identity(), channel, right),
+            Caller::Server => self.namespaces.options(channel),
+        }
+    }
+
     /// Subscribe `conn` to `channel`, recovering from `since` if given.
     /// Queue the reply, then call [`PendingSubscription::activate`].
     pub async fn subscribe(
@@ -198,7 +235,11 @@ impl Hub {
         channel: ChannelName,
         since: Option<Position>,
     ) -> Result<PendingSubscription, HeraldError> {
-        let opts = self.namespaces.options(&channel)?.clone();
+        let identity = conn.identity();
+        let opts = self.authorize(&identity, &channel, Rights::SUBSCRIBE)?.clone();
+        // Appear in presence only with a user id (or in development mode) and the right.
+        let in_presence = opts.presence
+            && (identity.is_development() || (identity.user.is_some() && identity.granted(&channel, Rights::PRESENCE)));
         {
             let mut chans = conn.channels.lock();
             if chans.contains(&channel) {
@@ -225,7 +266,7 @@ impl Hub {
             sub: Some(sub),
             top: Position { epoch: crate::position::Epoch::from_string(""), offset: 0 },
             recovery: None,
-            presence: opts.presence,
+            presence: in_presence,
         };
         self.broker.watch(&channel).await?;
         let limit = if since.is_some() { opts.recovery_max + 1 } else { 0 };
@@ -306,12 +347,12 @@ impl Hub {
     /// Publish `data` to `channel`.
     pub async fn publish(
         &self,
-        publisher: Publisher<'_>,
+        publisher: Caller<'_>,
         channel: ChannelName,
         data: Payload,
         idempotency_key: Option<Arc<str>>,
     ) -> Result<Arc<Publication>, HeraldError> {
-        let opts = self.namespaces.options(&channel)?;
+        let opts = self.authorize_caller(publisher, &channel, Rights::PUBLISH)?;
         if data.len() > opts.max_message_size {
             return Err(HeraldError::new(
                 ErrorCode::MessageTooLarge,
@@ -319,7 +360,7 @@ impl Hub {
             ));
         }
         let publisher_info = match publisher {
-            Publisher::Client(conn) => {
+            Caller::Client(conn) => {
                 if !opts.allow_client_publish {
                     return Err(HeraldError::new(
                         ErrorCode::PermissionDenied,
@@ -328,7 +369,7 @@ impl Hub {
                 }
                 Some(PublisherInfo { client: conn.id().clone(), user: conn.user().cloned() })
             }
-            Publisher::Server => None,
+            Caller::Server => None,
         };
         let req =
             PublishRequest { channel, data, retention: opts.retention(), publisher: publisher_info, idempotency_key };
@@ -342,15 +383,20 @@ impl Hub {
     }
 
     /// A page of history, capped at the configured page size.
-    pub async fn history(&self, channel: &ChannelName, mut query: HistoryQuery) -> Result<HistoryPage, HeraldError> {
-        self.namespaces.options(channel)?;
+    pub async fn history(
+        &self,
+        caller: Caller<'_>,
+        channel: &ChannelName,
+        mut query: HistoryQuery,
+    ) -> Result<HistoryPage, HeraldError> {
+        self.authorize_caller(caller, channel, Rights::HISTORY)?;
         query.limit = query.limit.min(self.config.history_page_max);
         self.broker.history(channel, query).await
     }
 
     /// Presence members of `channel` on this node, with connection counts.
-    pub fn presence(&self, channel: &ChannelName) -> Result<Vec<(ClientInfo, usize)>, HeraldError> {
-        let opts = self.namespaces.options(channel)?;
+    pub fn presence(&self, caller: Caller<'_>, channel: &ChannelName) -> Result<Vec<(ClientInfo, usize)>, HeraldError> {
+        let opts = self.authorize_caller(caller, channel, Rights::PRESENCE)?;
         if !opts.presence {
             return Err(HeraldError::new(
                 ErrorCode::PermissionDenied,

@@ -3,6 +3,7 @@
 //! ([`Broker`], [`HistoryStore`]). No sockets and no HTTP: every door
 //! (native WebSocket, SSE, HTTP API, protocol adapters) goes through [`Hub`].
 
+pub mod auth;
 pub mod broker;
 pub mod channel;
 pub mod connection;
@@ -20,12 +21,13 @@ pub mod store;
 pub mod subscription;
 pub mod wire;
 
+pub use auth::{ChannelPattern, Grant, Grants, Identity, Rights};
 pub use broker::{Broker, BrokerHandler, Direction, HistoryPage, HistoryQuery, PublishRequest};
 pub use channel::ChannelName;
 pub use connection::{Connection, ConnectionInit};
 pub use embedded_broker::{EmbeddedBroker, EmbeddedBrokerOptions};
 pub use error::{DisconnectReason, ErrorBody, ErrorCode, HeraldError};
-pub use hub::{ChannelInfo, Hub, HubConfig, PendingSubscription, Publisher};
+pub use hub::{Caller, ChannelInfo, Hub, HubConfig, PendingSubscription};
 pub use memory_store::MemoryStore;
 pub use namespace::{NamespaceOptions, Namespaces, Retention};
 pub use outbound::{Outbound, Outgoing, QueueLimits};

@@ -27,6 +27,9 @@ pub struct NamespaceOptions {
     pub allow_client_publish: bool,
     /// Largest `data` accepted, in bytes. Default 65536.
     pub max_message_size: usize,
+    /// Anyone, even without a token, may subscribe and read history here
+    /// (when tokens are required). Default false.
+    pub public: bool,
 }
 
 impl Default for NamespaceOptions {
@@ -38,6 +41,7 @@ impl Default for NamespaceOptions {
             presence: false,
             allow_client_publish: true,
             max_message_size: 64 * 1024,
+            public: false,
         }
     }
 }

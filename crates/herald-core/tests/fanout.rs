@@ -6,8 +6,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use bytes::Bytes;
 use herald_core::{
-    ChannelEvent, ChannelName, ConnectionInit, EmbeddedBroker, EmbeddedBrokerOptions, Hub, HubConfig, MemoryStore,
-    NamespaceOptions, Namespaces, Outgoing, Payload, Publisher, QueueLimits, WireEncoder,
+    Caller, ChannelEvent, ChannelName, ConnectionInit, EmbeddedBroker, EmbeddedBrokerOptions, Hub, HubConfig, Identity,
+    MemoryStore, NamespaceOptions, Namespaces, Outgoing, Payload, QueueLimits, WireEncoder,
 };
 
 #[derive(Default)]
@@ -31,11 +31,12 @@ async fn one_encode_per_wire_variant() {
     let mut conns = Vec::new();
     for i in 0..100 {
         let encoder: Arc<dyn WireEncoder> = if i % 2 == 0 { plain.clone() } else { deflate.clone() };
-        let conn = hub.connect(ConnectionInit { user: None, info: None, encoder, queue: QueueLimits::default() });
+        let conn =
+            hub.connect(ConnectionInit { identity: Identity::development(), encoder, queue: QueueLimits::default() });
         hub.subscribe(&conn, channel.clone(), None).await.unwrap().activate();
         conns.push(conn);
     }
-    hub.publish(Publisher::Server, channel, Payload::from_json_text("1").unwrap(), None).await.unwrap();
+    hub.publish(Caller::Server, channel, Payload::from_json_text("1").unwrap(), None).await.unwrap();
     assert_eq!(plain.0.load(Ordering::Relaxed), 1);
     assert_eq!(deflate.0.load(Ordering::Relaxed), 1);
     for conn in &conns {

@@ -7,9 +7,9 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use herald_core::{
-    ChannelEvent, ChannelName, Connection, ConnectionInit, EmbeddedBroker, EmbeddedBrokerOptions, HistoryQuery,
+    Caller, ChannelEvent, ChannelName, Connection, ConnectionInit, EmbeddedBroker, EmbeddedBrokerOptions, HistoryQuery,
     HistoryStore, Hub, HubConfig, MemoryStore, NamespaceOptions, Namespaces, Outgoing, Payload, Position, Publication,
-    Publisher, QueueLimits, Retention, StoreError, StreamMeta, WireEncoder,
+    QueueLimits, Retention, StoreError, StreamMeta, WireEncoder,
 };
 use proptest::prelude::*;
 
@@ -138,7 +138,7 @@ async fn run(ops: Vec<Op>, history_size: usize) -> Result<(), TestCaseError> {
                 tasks.push(tokio::spawn(async move {
                     for i in 0..n {
                         let data = Payload::from_json_text(format!("{i}")).unwrap();
-                        hub.publish(Publisher::Server, channel(ch), data, None).await.unwrap();
+                        hub.publish(Caller::Server, channel(ch), data, None).await.unwrap();
                         tokio::task::yield_now().await;
                     }
                 }));
@@ -148,8 +148,7 @@ async fn run(ops: Vec<Op>, history_size: usize) -> Result<(), TestCaseError> {
                 drain(client, &mut gaps)?;
                 if client.conn.is_none() {
                     let init = ConnectionInit {
-                        user: None,
-                        info: None,
+                        identity: herald_core::Identity::development(),
                         encoder: encoder.clone(),
                         queue: QueueLimits { max_messages: 100_000, max_bytes: 100 << 20 },
                     };
@@ -205,7 +204,7 @@ async fn run(ops: Vec<Op>, history_size: usize) -> Result<(), TestCaseError> {
     for client in clients.iter_mut() {
         drain(client, &mut gaps)?;
         for ch in client.subscribed.clone() {
-            let top = hub.history(&channel(ch), Default::default()).await.unwrap().top;
+            let top = hub.history(Caller::Server, &channel(ch), Default::default()).await.unwrap().top;
             prop_assert_eq!(client.positions[&ch].offset, top.offset, "subscriber missed the tail of room:{}", ch);
         }
     }

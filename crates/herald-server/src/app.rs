@@ -22,6 +22,8 @@ pub struct App {
     pub native_plain: Arc<NativeEncoder>,
     /// Native protocol with permessage-deflate.
     pub native_deflate: Arc<NativeEncoder>,
+    /// Checks credentials for every door.
+    pub auth: crate::auth::Authenticator,
     /// Renders `/metrics`.
     pub metrics: Option<PrometheusHandle>,
     shutting_down: AtomicBool,
@@ -70,6 +72,7 @@ impl App {
             native_deflate: Arc::new(NativeEncoder::deflate(ws.compression_level, ws.compression_threshold)),
             config,
             hub,
+            auth: crate::auth::Authenticator::development(),
             metrics,
             shutting_down: AtomicBool::new(false),
         };

@@ -2,6 +2,7 @@
 //! HTTP API), its store, and operations (health, metrics, shutdown).
 
 pub mod app;
+pub mod auth;
 pub mod config;
 pub mod http_api;
 pub mod native;

@@ -8,7 +8,7 @@ use axum::body::{Body, Bytes};
 use axum::extract::{Path, Query, State};
 use axum::http::Response;
 use axum::routing::{get, post};
-use herald_core::{ChannelName, Direction, DisconnectReason, ErrorCode, HeraldError, HistoryQuery, Payload, Publisher};
+use herald_core::{Caller, ChannelName, Direction, DisconnectReason, ErrorCode, HeraldError, HistoryQuery, Payload};
 use herald_protocol::encode;
 use serde::Deserialize;
 use serde_json::value::RawValue;
@@ -71,7 +71,7 @@ async fn publish(State(app): State<Arc<App>>, body: Bytes) -> Response<Body> {
                 Err(e) => return error(&e),
             };
             let key = req.idempotency_key.map(Arc::from);
-            match app.hub.publish(Publisher::Server, ch, Payload::from_raw(req.data), key).await {
+            match app.hub.publish(Caller::Server, ch, Payload::from_raw(req.data), key).await {
                 Ok(p) => json_response(
                     serde_json::json!({ "channel": p.channel, "epoch": p.epoch.as_str(), "offset": p.offset })
                         .to_string()
@@ -109,7 +109,7 @@ async fn publish_many(app: &App, req: PublishBody<'_>) -> Response<Body> {
     let mut results = Vec::with_capacity(channels.len());
     for ch in channels {
         let key = req.idempotency_key.as_deref().map(Arc::from);
-        let r = app.hub.publish(Publisher::Server, ch.clone(), data.clone(), key).await;
+        let r = app.hub.publish(Caller::Server, ch.clone(), data.clone(), key).await;
         results.push(match r {
             Ok(p) => serde_json::json!({ "channel": ch, "epoch": p.epoch.as_str(), "offset": p.offset }),
             Err(e) => serde_json::json!({ "channel": ch, "error": herald_core::ErrorBody::from(&e) }),
@@ -129,7 +129,7 @@ async fn channel_info(State(app): State<Arc<App>>, Path(name): Path<String>) -> 
         Err(e) => return error(&e),
     };
     let info = app.hub.channel_info(&ch);
-    let page = match app.hub.history(&ch, HistoryQuery { limit: 0, ..Default::default() }).await {
+    let page = match app.hub.history(Caller::Server, &ch, HistoryQuery { limit: 0, ..Default::default() }).await {
         Ok(p) => p,
         Err(e) => return error(&e),
     };
@@ -174,7 +174,7 @@ async fn history(
         limit: q.limit.unwrap_or(100),
         direction: q.direction.unwrap_or_default(),
     };
-    match app.hub.history(&ch, query).await {
+    match app.hub.history(Caller::Server, &ch, query).await {
         Ok(page) => {
             let mut buf = Vec::new();
             encode::history_page(&mut buf, &page);
@@ -189,7 +189,7 @@ async fn presence(State(app): State<Arc<App>>, Path(name): Path<String>) -> Resp
         Ok(c) => c,
         Err(e) => return error(&e),
     };
-    match app.hub.presence(&ch) {
+    match app.hub.presence(Caller::Server, &ch) {
         Ok(members) => {
             let mut buf = Vec::new();
             encode::presence_members(&mut buf, &members);

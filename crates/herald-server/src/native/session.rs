@@ -8,7 +8,8 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use herald_core::{
-    Connection, ConnectionInit, DisconnectReason, ErrorCode, HeraldError, HistoryQuery, Payload, Publisher, WireEncoder,
+    Caller, Connection, ConnectionInit, DisconnectReason, ErrorCode, HeraldError, HistoryQuery, Identity, Payload,
+    WireEncoder,
 };
 use herald_protocol::encode;
 use herald_protocol::request::{Op, parse_request};
@@ -44,8 +45,8 @@ where
     let encoder = if deflate.is_some() { app.native_deflate.clone() } else { app.native_plain.clone() };
     let write_timeout = Duration::from_secs(cc.write_timeout_secs.max(1));
 
-    let connect_id = match await_connect(&app, &mut reader, &mut writer, &encoder).await {
-        Ok(id) => id,
+    let (connect_id, identity) = match await_connect(&app, &mut reader, &mut writer, &encoder).await {
+        Ok(c) => c,
         Err(Some(reason)) => {
             let frames = closing_frames(&encoder, reason);
             let _ = tokio::time::timeout(write_timeout, writer.write_frames(&frames)).await;
@@ -55,7 +56,7 @@ where
     };
 
     let wire: Arc<dyn WireEncoder> = encoder.clone();
-    let conn = app.hub.connect(ConnectionInit { user: None, info: None, encoder: wire, queue: cc.queue });
+    let conn = app.hub.connect(ConnectionInit { identity, encoder: wire, queue: cc.queue });
     let span = tracing::info_span!("conn", id = %conn.id());
     let result = ConnectResult {
         client: conn.id(),
@@ -88,13 +89,14 @@ where
 }
 
 /// Wait for `connect`, answering other frames with errors. Returns the
-/// request id, or the reason to close (`None`: the peer left).
+/// request id and the authenticated identity, or the reason to close
+/// (`None`: the peer left).
 async fn await_connect<R, W>(
     app: &App,
     reader: &mut WsReader<R>,
     writer: &mut WsWriter<W>,
     encoder: &NativeEncoder,
-) -> Result<u64, Option<DisconnectReason>>
+) -> Result<(u64, Identity), Option<DisconnectReason>>
 where
     R: AsyncRead + Unpin,
     W: AsyncWrite + Unpin,
@@ -112,7 +114,17 @@ where
                 let text = std::str::from_utf8(&text).unwrap_or("");
                 match parse_request(text) {
                     Ok(req) => match req.op {
-                        Op::Connect { .. } => return req.id.ok_or(Some(DisconnectReason::ProtocolViolation)),
+                        Op::Connect { token, .. } => {
+                            let id = req.id.ok_or(Some(DisconnectReason::ProtocolViolation))?;
+                            match app.auth.authenticate(token.as_deref()) {
+                                Ok(identity) => return Ok((id, identity)),
+                                Err(e) => {
+                                    let frames = [encoder.frame(&encode::reply_error(Some(id), &e))];
+                                    let _ = writer.write_frames(&frames).await;
+                                    return Err(Some(DisconnectReason::Unauthorized));
+                                }
+                            }
+                        }
                         _ => encode::reply_error(
                             req.id,
                             &HeraldError::new(ErrorCode::NotConnected, "send \"connect\" first"),
@@ -236,7 +248,7 @@ async fn handle_text(app: &App, conn: &Arc<Connection>, encoder: &NativeEncoder,
             let span = tracing::debug_span!("publish", channel = %channel);
             let key = idempotency_key.map(Arc::from);
             let result =
-                hub.publish(Publisher::Client(conn), channel, Payload::from_raw(data), key).instrument(span).await;
+                hub.publish(Caller::Client(conn), channel, Payload::from_raw(data), key).instrument(span).await;
             match result {
                 Ok(p) => push(
                     conn,
@@ -248,12 +260,12 @@ async fn handle_text(app: &App, conn: &Arc<Connection>, encoder: &NativeEncoder,
         }
         Op::History { channel, since, before, limit, direction } => {
             let query = HistoryQuery { since, before, limit, direction };
-            match hub.history(&channel, query).await {
+            match hub.history(Caller::Client(conn), &channel, query).await {
                 Ok(page) => push(conn, encoder, &encode::history_result(id, &page)),
                 Err(e) => push(conn, encoder, &encode::reply_error(req.id, &e)),
             }
         }
-        Op::Presence { channel } => match hub.presence(&channel) {
+        Op::Presence { channel } => match hub.presence(Caller::Client(conn), &channel) {
             Ok(members) => push(conn, encoder, &encode::presence_result(id, &members)),
             Err(e) => push(conn, encoder, &encode::reply_error(req.id, &e)),
         },

@@ -1,0 +1,206 @@
+//! Who a connection is and what it may do. Every door turns its credentials
+//! (a token, development mode) into an [`Identity`]; the hub checks it on
+//! every subscribe, publish, presence and history request, so no door can
+//! forget a check.
+//!
+//! Channel kinds, one rule for every door: a channel whose name starts with
+//! `private-` or whose namespace is `private` needs an explicit grant, even
+//! in development mode.
+
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+
+use crate::channel::ChannelName;
+use crate::publication::Payload;
+
+/// Rights on a channel.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Rights(u8);
+
+impl Rights {
+    /// Receive publications.
+    pub const SUBSCRIBE: Rights = Rights(1);
+    /// Publish (and send client events).
+    pub const PUBLISH: Rights = Rights(2);
+    /// Appear in and read presence.
+    pub const PRESENCE: Rights = Rights(4);
+    /// Read history.
+    pub const HISTORY: Rights = Rights(8);
+    /// Everything.
+    pub const ALL: Rights = Rights(15);
+    /// Nothing.
+    pub const NONE: Rights = Rights(0);
+
+    /// Whether every right in `other` is included.
+    pub const fn contains(self, other: Rights) -> bool {
+        self.0 & other.0 == other.0
+    }
+
+    /// The union.
+    pub const fn union(self, other: Rights) -> Rights {
+        Rights(self.0 | other.0)
+    }
+
+    /// Parse one right's name (`subscribe`, `publish`, `presence`, `history`).
+    pub fn from_name(name: &str) -> Option<Rights> {
+        Some(match name {
+            "subscribe" => Rights::SUBSCRIBE,
+            "publish" => Rights::PUBLISH,
+            "presence" => Rights::PRESENCE,
+            "history" => Rights::HISTORY,
+            "*" | "all" => Rights::ALL,
+            _ => return None,
+        })
+    }
+
+    /// The name of a single right, for error messages.
+    pub fn name(self) -> &'static str {
+        match self {
+            Rights::SUBSCRIBE => "subscribe",
+            Rights::PUBLISH => "publish",
+            Rights::PRESENCE => "presence",
+            Rights::HISTORY => "history",
+            _ => "these rights",
+        }
+    }
+}
+
+/// Which channels a grant covers: `chat:room-7` (exact), `chat:*` (prefix), `*` (all).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ChannelPattern {
+    /// Every channel.
+    Any,
+    /// Channels starting with the prefix.
+    Prefix(String),
+    /// One channel.
+    Exact(String),
+}
+
+impl ChannelPattern {
+    /// Parse `*`, `prefix*` or an exact name.
+    pub fn parse(s: &str) -> ChannelPattern {
+        if s == "*" {
+            ChannelPattern::Any
+        } else if let Some(p) = s.strip_suffix('*') {
+            ChannelPattern::Prefix(p.to_string())
+        } else {
+            ChannelPattern::Exact(s.to_string())
+        }
+    }
+
+    /// Whether `channel` matches.
+    pub fn matches(&self, channel: &ChannelName) -> bool {
+        match self {
+            ChannelPattern::Any => true,
+            ChannelPattern::Prefix(p) => channel.as_str().starts_with(p.as_str()),
+            ChannelPattern::Exact(e) => channel.as_str() == e,
+        }
+    }
+}
+
+/// Rights on the channels a pattern covers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Grant {
+    /// Covered channels.
+    pub pattern: ChannelPattern,
+    /// Rights there.
+    pub rights: Rights,
+}
+
+/// A connection's grants.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Grants {
+    /// Development mode: everything except private channels.
+    Development,
+    /// Exactly these (a token's capabilities; empty for anonymous visitors).
+    Only(Vec<Grant>),
+}
+
+/// Who a connection is and what it may do.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Identity {
+    /// User id (`sub`), if signed in.
+    pub user: Option<Arc<str>>,
+    /// Public profile shown in presence (`info`).
+    pub info: Option<Payload>,
+    /// What it may do.
+    pub grants: Grants,
+    /// When the credentials expire, ms since the Unix epoch.
+    pub expires_at_ms: Option<u64>,
+}
+
+impl Identity {
+    /// An anonymous connection in development mode.
+    pub fn development() -> Identity {
+        Identity { user: None, info: None, grants: Grants::Development, expires_at_ms: None }
+    }
+
+    /// An anonymous visitor when tokens are required: public namespaces only.
+    pub fn anonymous() -> Identity {
+        Identity { user: None, info: None, grants: Grants::Only(Vec::new()), expires_at_ms: None }
+    }
+
+    /// Whether the grants (ignoring namespace rules) allow `right` on `channel`.
+    pub fn granted(&self, channel: &ChannelName, right: Rights) -> bool {
+        match &self.grants {
+            Grants::Development => !is_private(channel),
+            Grants::Only(list) => {
+                let mut have = Rights::NONE;
+                for g in list.iter().filter(|g| g.pattern.matches(channel)) {
+                    have = have.union(g.rights);
+                }
+                have.contains(right)
+            }
+        }
+    }
+
+    /// Whether this identity came from development mode.
+    pub fn is_development(&self) -> bool {
+        matches!(self.grants, Grants::Development)
+    }
+}
+
+/// Whether a channel is private: `private-…` or namespace `private`.
+pub fn is_private(channel: &ChannelName) -> bool {
+    channel.as_str().starts_with("private-") || channel.namespace() == "private"
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ch(s: &str) -> ChannelName {
+        ChannelName::new(s).unwrap()
+    }
+
+    #[test]
+    fn patterns_and_rights() {
+        let id = Identity {
+            user: Some("u".into()),
+            info: None,
+            grants: Grants::Only(vec![
+                Grant {
+                    pattern: ChannelPattern::parse("chat:room-7"),
+                    rights: Rights::SUBSCRIBE.union(Rights::PUBLISH),
+                },
+                Grant { pattern: ChannelPattern::parse("news:*"), rights: Rights::SUBSCRIBE },
+            ]),
+            expires_at_ms: None,
+        };
+        assert!(id.granted(&ch("chat:room-7"), Rights::PUBLISH));
+        assert!(!id.granted(&ch("chat:room-8"), Rights::SUBSCRIBE));
+        assert!(id.granted(&ch("news:today"), Rights::SUBSCRIBE));
+        assert!(!id.granted(&ch("news:today"), Rights::PUBLISH));
+        assert!(!id.granted(&ch("chat:room-7"), Rights::HISTORY));
+    }
+
+    #[test]
+    fn development_mode_excludes_private_channels() {
+        let dev = Identity::development();
+        assert!(dev.granted(&ch("chat:a"), Rights::ALL));
+        assert!(!dev.granted(&ch("private-a"), Rights::SUBSCRIBE));
+        assert!(!dev.granted(&ch("private:a"), Rights::SUBSCRIBE));
+    }
+}
