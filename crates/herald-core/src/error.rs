@@ -122,12 +122,23 @@ pub struct HeraldError {
     pub code: ErrorCode,
     /// What went wrong, for a person.
     pub message: String,
+    /// For rate limits: when a retry may succeed, in milliseconds.
+    pub retry_after_ms: Option<u64>,
 }
 
 impl HeraldError {
     /// An error with a code and a message.
     pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
-        Self { code, message: message.into() }
+        Self { code, message: message.into(), retry_after_ms: None }
+    }
+
+    /// A `too_many_requests` error saying when to retry.
+    pub fn rate_limited(what: &str, retry_after_ms: u64) -> Self {
+        Self {
+            code: ErrorCode::TooManyRequests,
+            message: format!("too many {what}; retry after {retry_after_ms} ms"),
+            retry_after_ms: Some(retry_after_ms),
+        }
     }
 
     /// Shorthand for [`ErrorCode::BadRequest`].
@@ -150,11 +161,19 @@ pub struct ErrorBody<'a> {
     pub message: &'a str,
     /// Whether retrying may succeed.
     pub temporary: bool,
+    /// For rate limits: milliseconds until a retry may succeed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub retry_after_ms: Option<u64>,
 }
 
 impl<'a> From<&'a HeraldError> for ErrorBody<'a> {
     fn from(e: &'a HeraldError) -> Self {
-        ErrorBody { code: e.code.number(), message: &e.message, temporary: e.code.temporary() }
+        ErrorBody {
+            code: e.code.number(),
+            message: &e.message,
+            temporary: e.code.temporary(),
+            retry_after_ms: e.retry_after_ms,
+        }
     }
 }
 

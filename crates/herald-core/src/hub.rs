@@ -31,11 +31,18 @@ pub struct HubConfig {
     pub recovery_buffer_max: usize,
     /// Most publications one history request returns. Default 1000.
     pub history_page_max: usize,
+    /// Most open connections of one user on this node. Default 100.
+    pub max_connections_per_user: usize,
 }
 
 impl Default for HubConfig {
     fn default() -> Self {
-        Self { max_channels_per_connection: 128, recovery_buffer_max: 10_000, history_page_max: 1000 }
+        Self {
+            max_channels_per_connection: 128,
+            recovery_buffer_max: 10_000,
+            history_page_max: 1000,
+            max_connections_per_user: 100,
+        }
     }
 }
 
@@ -112,6 +119,8 @@ pub struct Hub {
     broker: Arc<dyn Broker>,
     channels: RwLock<HashMap<ChannelName, Arc<ChannelEntry>>>,
     connections: RwLock<HashMap<Arc<str>, Arc<Connection>>>,
+    /// Open connections per user.
+    users: Mutex<HashMap<Arc<str>, usize>>,
     node_prefix: String,
     next_id: std::sync::atomic::AtomicU64,
 }
@@ -128,6 +137,7 @@ impl Hub {
             broker: broker.clone(),
             channels: RwLock::new(HashMap::new()),
             connections: RwLock::new(HashMap::new()),
+            users: Mutex::new(HashMap::new()),
             node_prefix,
             next_id: std::sync::atomic::AtomicU64::new(1),
         });
@@ -150,14 +160,26 @@ impl Hub {
         self.namespaces.options(channel)
     }
 
-    /// Register a new connection.
-    pub fn connect(&self, init: ConnectionInit) -> Arc<Connection> {
+    /// Register a new connection; refused when its user already has
+    /// `max_connections_per_user` connections on this node.
+    pub fn connect(&self, init: ConnectionInit) -> Result<Arc<Connection>, HeraldError> {
+        if let Some(user) = &init.identity.user {
+            let mut users = self.users.lock();
+            let n = users.entry(user.clone()).or_insert(0);
+            if *n >= self.config.max_connections_per_user {
+                return Err(HeraldError::new(
+                    ErrorCode::LimitExceeded,
+                    format!("user already has {} connections (the limit)", self.config.max_connections_per_user),
+                ));
+            }
+            *n += 1;
+        }
         let n = self.next_id.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let id: Arc<str> = Arc::from(format!("{}-{n}", self.node_prefix));
         let conn = Arc::new(Connection::new(id.clone(), init));
         self.connections.write().insert(id, conn.clone());
         metrics::gauge!("herald_connections").increment(1.0);
-        conn
+        Ok(conn)
     }
 
     /// Forget a connection and all its subscriptions.
@@ -167,6 +189,15 @@ impl Hub {
         }
         if self.connections.write().remove(conn.id()).is_some() {
             metrics::gauge!("herald_connections").decrement(1.0);
+            if let Some(user) = conn.user() {
+                let mut users = self.users.lock();
+                if let Some(n) = users.get_mut(user) {
+                    *n -= 1;
+                    if *n == 0 {
+                        users.remove(user);
+                    }
+                }
+            }
         }
     }
 
@@ -380,6 +411,41 @@ impl Hub {
             metrics::counter!("herald_messages_published_total").increment(1);
         }
         result
+    }
+
+    /// Send an ephemeral client event to the channel's other subscribers on
+    /// this node. Needs the publish right and a subscription; never stored,
+    /// never echoed to the sender.
+    pub fn client_event(
+        &self,
+        conn: &Connection,
+        channel: &ChannelName,
+        event: &str,
+        data: &Payload,
+    ) -> Result<(), HeraldError> {
+        let opts = self.authorize(&conn.identity(), channel, Rights::PUBLISH)?;
+        if !opts.allow_client_publish {
+            return Err(HeraldError::new(ErrorCode::PermissionDenied, format!("clients may not publish to {channel}")));
+        }
+        if data.len() > opts.max_message_size {
+            return Err(HeraldError::new(
+                ErrorCode::MessageTooLarge,
+                format!("event data over {} bytes", opts.max_message_size),
+            ));
+        }
+        if !conn.is_subscribed(channel) {
+            return Err(HeraldError::new(
+                ErrorCode::NotSubscribed,
+                format!("subscribe to {channel} before sending events"),
+            ));
+        }
+        let entry = self.channels.read().get(channel).cloned();
+        if let Some(entry) = entry {
+            let ev = ChannelEvent::Client { channel, event, data, from: conn.client_info() };
+            self.broadcast_event(&entry, &ev, Some(conn.id()));
+        }
+        metrics::counter!("herald_client_events_total").increment(1);
+        Ok(())
     }
 
     /// A page of history, capped at the configured page size.

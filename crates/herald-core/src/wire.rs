@@ -39,6 +39,17 @@ pub enum ChannelEvent<'a> {
     /// The server ended this subscription (the client should resubscribe if
     /// the error is temporary).
     Unsubscribed(&'a ChannelName, &'a HeraldError),
+    /// An ephemeral client event (typing…), with the sender as the server knows it.
+    Client {
+        /// The channel.
+        channel: &'a ChannelName,
+        /// The event name.
+        event: &'a str,
+        /// The event data.
+        data: &'a Payload,
+        /// Who sent it (trustworthy: set by the server).
+        from: &'a ClientInfo,
+    },
 }
 
 /// Encodes channel events into frames of one wire variant.

@@ -31,8 +31,9 @@ async fn one_encode_per_wire_variant() {
     let mut conns = Vec::new();
     for i in 0..100 {
         let encoder: Arc<dyn WireEncoder> = if i % 2 == 0 { plain.clone() } else { deflate.clone() };
-        let conn =
-            hub.connect(ConnectionInit { identity: Identity::development(), encoder, queue: QueueLimits::default() });
+        let conn = hub
+            .connect(ConnectionInit { identity: Identity::development(), encoder, queue: QueueLimits::default() })
+            .unwrap();
         hub.subscribe(&conn, channel.clone(), None).await.unwrap().activate();
         conns.push(conn);
     }

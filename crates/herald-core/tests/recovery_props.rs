@@ -21,7 +21,9 @@ impl WireEncoder for TestEncoder {
         match ev {
             ChannelEvent::Publication(p) => Bytes::from(format!("P {} {}", p.channel, p.offset)),
             ChannelEvent::Unsubscribed(c, _) => Bytes::from(format!("U {c}")),
-            ChannelEvent::Join(..) | ChannelEvent::Leave(..) => Bytes::from_static(b"presence"),
+            ChannelEvent::Join(..) | ChannelEvent::Leave(..) | ChannelEvent::Client { .. } => {
+                Bytes::from_static(b"other")
+            }
         }
     }
 }
@@ -152,7 +154,7 @@ async fn run(ops: Vec<Op>, history_size: usize) -> Result<(), TestCaseError> {
                         encoder: encoder.clone(),
                         queue: QueueLimits { max_messages: 100_000, max_bytes: 100 << 20 },
                     };
-                    client.conn = Some(hub.connect(init));
+                    client.conn = Some(hub.connect(init).unwrap());
                 }
                 if client.subscribed.contains(&ch) {
                     continue;

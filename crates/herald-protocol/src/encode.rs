@@ -77,6 +77,16 @@ pub fn event(ev: &ChannelEvent<'_>) -> Vec<u8> {
             buf.extend_from_slice(b",\"member\":");
             client_info(&mut buf, who);
         }
+        ChannelEvent::Client { channel, event, data, from } => {
+            buf.extend_from_slice(b"{\"push\":\"event\",\"channel\":");
+            str_json(&mut buf, channel.as_str());
+            buf.extend_from_slice(b",\"event\":");
+            str_json(&mut buf, event);
+            buf.extend_from_slice(b",\"data\":");
+            buf.extend_from_slice(data.bytes());
+            buf.extend_from_slice(b",\"from\":");
+            client_info(&mut buf, from);
+        }
         ChannelEvent::Unsubscribed(ch, err) => {
             buf.extend_from_slice(b"{\"push\":\"unsubscribed\",\"channel\":");
             str_json(&mut buf, ch.as_str());
@@ -179,6 +189,16 @@ pub fn presence_result(id: u64, members: &[(ClientInfo, usize)]) -> Vec<u8> {
     presence_members(&mut buf, members);
     buf.push(b'}');
     buf
+}
+
+/// A server push `{"push":"<name>", …fields}` from a JSON object of fields.
+pub fn reply_push(name: &str, fields: &serde_json::Value) -> Vec<u8> {
+    let mut obj = serde_json::Map::new();
+    obj.insert("push".into(), serde_json::Value::String(name.into()));
+    if let serde_json::Value::Object(f) = fields {
+        obj.extend(f.clone());
+    }
+    serde_json::Value::Object(obj).to_string().into_bytes()
 }
 
 /// The application-level ping.

@@ -65,6 +65,20 @@ pub enum Op<'a> {
     },
     /// Answer to a server `ping` push.
     Pong,
+    /// Replace the connection's token before it expires.
+    Refresh {
+        /// The new token.
+        token: String,
+    },
+    /// An ephemeral client event (typing…): not stored, not echoed to the sender.
+    Event {
+        /// Channel name (must be subscribed, with the publish right).
+        channel: ChannelName,
+        /// Event name, 1–64 characters.
+        event: String,
+        /// Any JSON value (default null).
+        data: Option<&'a RawValue>,
+    },
 }
 
 /// Every field any operation may carry; one pass over the frame.
@@ -93,6 +107,8 @@ struct Frame<'a> {
     limit: Option<usize>,
     #[serde(default)]
     direction: Option<Direction>,
+    #[serde(default)]
+    event: Option<String>,
 }
 
 /// Parse one client frame. Errors carry the request id when it could be read,
@@ -165,6 +181,14 @@ fn build_op(f: Frame<'_>) -> Result<Op<'_>, HeraldError> {
         }
         "presence" => Op::Presence { channel: channel(f.channel)? },
         "pong" => Op::Pong,
+        "refresh" => Op::Refresh { token: f.token.ok_or_else(|| HeraldError::bad_request("\"token\" is required"))? },
+        "event" => {
+            let event = f.event.ok_or_else(|| HeraldError::bad_request("\"event\" is required"))?;
+            if event.is_empty() || event.len() > 64 {
+                return Err(HeraldError::bad_request("\"event\" must be 1 to 64 characters"));
+            }
+            Op::Event { channel: channel(f.channel)?, event, data: f.data }
+        }
         other => {
             return Err(HeraldError::new(ErrorCode::UnknownOperation, format!("unknown operation {other:?}")));
         }

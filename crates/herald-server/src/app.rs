@@ -24,6 +24,8 @@ pub struct App {
     pub native_deflate: Arc<NativeEncoder>,
     /// Checks credentials for every door.
     pub auth: crate::auth::Authenticator,
+    /// Rate limits.
+    pub limits: Arc<crate::limits::RateLimits>,
     /// Renders `/metrics`.
     pub metrics: Option<PrometheusHandle>,
     shutting_down: AtomicBool,
@@ -32,6 +34,9 @@ pub struct App {
 /// Why the server could not start.
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
+    /// A configured key or file is unusable.
+    #[error("{0}")]
+    Config(String),
     /// The embedded store could not be opened.
     #[error("cannot open the store in {dir}: {message}")]
     Store {
@@ -63,16 +68,22 @@ impl App {
             max_channels_per_connection: config.connection.max_channels,
             recovery_buffer_max: config.connection.recovery_buffer_max,
             history_page_max: config.connection.history_page_max,
+            max_connections_per_user: config.limits.max_connections_per_user,
         };
         let hub = Hub::new(hub_config, namespaces, broker.clone());
         spawn_history_sweeper(store, broker, Duration::from_secs(config.history_sweep_secs.max(1)));
+        let auth =
+            crate::auth::Authenticator::from_config(&config.auth).map_err(|e| StartError::Config(e.to_string()))?;
+        let limits = crate::limits::RateLimits::new(config.limits.clone());
+        spawn_limit_housekeeping(Arc::downgrade(&limits));
         let ws = &config.websocket;
         let app = App {
             native_plain: Arc::new(NativeEncoder::plain()),
             native_deflate: Arc::new(NativeEncoder::deflate(ws.compression_level, ws.compression_threshold)),
             config,
             hub,
-            auth: crate::auth::Authenticator::development(),
+            auth,
+            limits: limits.clone(),
             metrics,
             shutting_down: AtomicBool::new(false),
         };
@@ -105,6 +116,17 @@ fn spawn_history_sweeper(store: Arc<dyn HistoryStore>, broker: Arc<EmbeddedBroke
                 Err(e) => tracing::warn!(error = %e, "removing expired history failed"),
             }
             broker.evict_idle();
+        }
+    });
+}
+
+fn spawn_limit_housekeeping(limits: std::sync::Weak<crate::limits::RateLimits>) {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_secs(60));
+        loop {
+            tick.tick().await;
+            let Some(limits) = limits.upgrade() else { return };
+            limits.housekeep();
         }
     });
 }

@@ -37,6 +37,10 @@ pub struct Config {
     pub shutdown_grace_secs: u64,
     /// Seconds between removals of expired history. Default 60.
     pub history_sweep_secs: u64,
+    /// Connection tokens, origins.
+    pub auth: AuthConfig,
+    /// Rate limits.
+    pub limits: RateLimitConfig,
 }
 
 impl Default for Config {
@@ -54,6 +58,105 @@ impl Default for Config {
             strict_namespaces: false,
             shutdown_grace_secs: 5,
             history_sweep_secs: 60,
+            auth: AuthConfig::default(),
+            limits: RateLimitConfig::default(),
+        }
+    }
+}
+
+/// Connection tokens and origin checks. With no key configured at all,
+/// Herald runs in development mode (anonymous clients may use every
+/// non-private channel), announced loudly in the log.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AuthConfig {
+    /// HMAC secret for HS256/HS384/HS512 tokens.
+    pub token_secret: Option<String>,
+    /// PEM file with the RSA public key for RS256 tokens.
+    pub rsa_public_key_file: Option<PathBuf>,
+    /// PEM file with the EC P-256 public key for ES256 tokens.
+    pub ec_public_key_file: Option<PathBuf>,
+    /// PEM file with the Ed25519 public key for EdDSA tokens.
+    pub ed_public_key_file: Option<PathBuf>,
+    /// Required `aud` claim, if set.
+    pub audience: Option<String>,
+    /// Required `iss` claim, if set.
+    pub issuer: Option<String>,
+    /// Clock leeway for `exp`/`nbf`/`iat`, seconds. Default 30 (via `leeway()`).
+    pub leeway_secs: Option<u64>,
+    /// Warn a client this many seconds before its token expires. Default 30.
+    pub refresh_before_secs: Option<u64>,
+    /// Browser origins allowed to connect (`https://app.example.com`,
+    /// `https://*.example.com`, `*`). Empty: any origin.
+    pub allowed_origins: Vec<String>,
+}
+
+impl AuthConfig {
+    /// Clock leeway in seconds (default 30).
+    pub fn leeway(&self) -> u64 {
+        self.leeway_secs.unwrap_or(30)
+    }
+
+    /// Seconds before expiry when the client is told to refresh (default 30).
+    pub fn refresh_before(&self) -> u64 {
+        self.refresh_before_secs.unwrap_or(30)
+    }
+}
+
+/// Rate limits. Each is a sustained rate per second and a burst.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RateLimitConfig {
+    /// New connections per client IP: per second. Default 100.
+    pub connections_per_ip_per_sec: u32,
+    /// New connections per client IP: burst. Default 500.
+    pub connections_per_ip_burst: u32,
+    /// Open connections per client IP at once. Default 5000.
+    pub max_connections_per_ip: usize,
+    /// Open connections per user at once. Default 100.
+    pub max_connections_per_user: usize,
+    /// Requests per connection: per second. Default 100.
+    pub messages_per_conn_per_sec: u32,
+    /// Requests per connection: burst. Default 500.
+    pub messages_per_conn_burst: u32,
+    /// Publishes per user across all their connections: per second. Default 50.
+    pub publishes_per_user_per_sec: u32,
+    /// Publishes per user: burst. Default 100.
+    pub publishes_per_user_burst: u32,
+    /// Subscribe attempts per connection: per second. Default 50.
+    pub subscribes_per_conn_per_sec: u32,
+    /// Subscribe attempts per connection: burst. Default 200.
+    pub subscribes_per_conn_burst: u32,
+    /// Client events (typing…) per connection: per second. Default 10.
+    pub client_events_per_conn_per_sec: u32,
+    /// Client events per connection: burst. Default 20.
+    pub client_events_per_conn_burst: u32,
+    /// HTTP API calls per key (or per IP without a key): per second. Default 2000.
+    pub api_calls_per_sec: u32,
+    /// HTTP API calls: burst. Default 4000.
+    pub api_calls_burst: u32,
+    /// Refused requests on one connection before it is closed with 4006. Default 50.
+    pub abuse_threshold: u32,
+}
+
+impl Default for RateLimitConfig {
+    fn default() -> Self {
+        Self {
+            connections_per_ip_per_sec: 100,
+            connections_per_ip_burst: 500,
+            max_connections_per_ip: 5000,
+            max_connections_per_user: 100,
+            messages_per_conn_per_sec: 100,
+            messages_per_conn_burst: 500,
+            publishes_per_user_per_sec: 50,
+            publishes_per_user_burst: 100,
+            subscribes_per_conn_per_sec: 50,
+            subscribes_per_conn_burst: 200,
+            client_events_per_conn_per_sec: 10,
+            client_events_per_conn_burst: 20,
+            api_calls_per_sec: 2000,
+            api_calls_burst: 4000,
+            abuse_threshold: 50,
         }
     }
 }
@@ -158,6 +261,9 @@ pub struct Overrides {
     /// Seconds a client has to answer a ping.
     #[arg(long, env = "HERALD_PONG_TIMEOUT_SECS")]
     pub pong_timeout_secs: Option<u64>,
+    /// HMAC secret for HS256 connection tokens (unset: development mode).
+    #[arg(long, env = "HERALD_TOKEN_SECRET")]
+    pub token_secret: Option<String>,
 }
 
 /// A configuration problem, said plainly.
@@ -225,6 +331,9 @@ impl Config {
         }
         if let Some(v) = o.pong_timeout_secs {
             self.connection.pong_timeout_secs = v;
+        }
+        if let Some(v) = &o.token_secret {
+            self.auth.token_secret = Some(v.clone()).filter(|k| !k.is_empty());
         }
     }
 }

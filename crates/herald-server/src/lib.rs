@@ -5,6 +5,7 @@ pub mod app;
 pub mod auth;
 pub mod config;
 pub mod http_api;
+pub mod limits;
 pub mod native;
 pub mod observability;
 pub mod server;

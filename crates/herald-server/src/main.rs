@@ -40,6 +40,17 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     observability::init_logging(config.log_format);
     let metrics = observability::init_metrics();
     let listen = config.listen;
+    let a = &config.auth;
+    if a.token_secret.is_none()
+        && a.rsa_public_key_file.is_none()
+        && a.ec_public_key_file.is_none()
+        && a.ed_public_key_file.is_none()
+    {
+        tracing::warn!(
+            "DEVELOPMENT MODE: no token key configured, so anonymous clients may subscribe and publish on every \
+             non-private channel. Set HERALD_TOKEN_SECRET (or [auth] keys) before exposing Herald."
+        );
+    }
     if config.api_key.is_none() {
         tracing::warn!("no API key configured: the HTTP API answers loopback callers only (set HERALD_API_KEY)");
     }

@@ -82,7 +82,10 @@ async fn shutdown_tells_every_client_to_reconnect() {
 
 #[tokio::test]
 async fn a_slow_reader_is_cut_while_fast_readers_keep_receiving() {
-    let server = Server::start("[connection.queue]\nmax_messages = 64\nmax_bytes = 65536\n").await;
+    let server = Server::start(
+        "[connection.queue]\nmax_messages = 64\nmax_bytes = 65536\n[limits]\nmessages_per_conn_per_sec = 100000\n",
+    )
+    .await;
     let opts = ConnectOptions::default().recv_buffer_size(4096);
     let (slow, _) = Client::connect(&server.ws_url(), opts).await.unwrap();
     slow.subscribe("chat:flood", None).await.unwrap();

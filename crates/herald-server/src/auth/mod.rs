@@ -1,30 +1,67 @@
 //! Turning a door's credentials into an [`Identity`]. Every door (native
 //! WebSocket, SSE, long-poll, protocol adapters) calls
 //! [`Authenticator::authenticate`]; the hub then checks the identity's grants
-//! on every request.
+//! on every request (`herald_core::Hub::authorize`).
 
-use herald_core::{HeraldError, Identity};
+pub mod origin;
+pub mod token;
 
-/// Checks credentials. Without a token key configured, Herald runs in
+use herald_core::{ErrorCode, HeraldError, Identity};
+
+pub use origin::OriginPolicy;
+pub use token::{KeyError, TokenVerifier};
+
+use crate::config::AuthConfig;
+
+/// Checks credentials. Without any token key configured, Herald runs in
 /// development mode: every connection is anonymous and may use every
 /// non-private channel.
 pub struct Authenticator {
-    development: bool,
+    tokens: Option<TokenVerifier>,
+    /// Origins allowed to open browser connections.
+    pub origins: OriginPolicy,
 }
 
 impl Authenticator {
-    /// Development mode (no token key configured).
+    /// From the configuration.
+    pub fn from_config(cfg: &AuthConfig) -> Result<Self, KeyError> {
+        Ok(Self { tokens: TokenVerifier::from_config(cfg)?, origins: OriginPolicy::new(&cfg.allowed_origins) })
+    }
+
+    /// Development mode, any origin.
     pub fn development() -> Self {
-        Self { development: true }
+        Self { tokens: None, origins: OriginPolicy::default() }
     }
 
     /// Whether the server runs in development mode.
     pub fn is_development(&self) -> bool {
-        self.development
+        self.tokens.is_none()
     }
 
-    /// The identity for a connection presenting `token` (if any).
-    pub fn authenticate(&self, _token: Option<&str>) -> Result<Identity, HeraldError> {
-        Ok(Identity::development())
+    /// The identity for a connection presenting `token` (if any). With
+    /// tokens required, a connection without one is an anonymous visitor
+    /// (public namespaces only); a bad token is refused.
+    pub fn authenticate(&self, token: Option<&str>) -> Result<Identity, HeraldError> {
+        match (&self.tokens, token) {
+            (None, _) => Ok(Identity::development()),
+            (Some(_), None) => Ok(Identity::anonymous()),
+            (Some(v), Some(t)) => {
+                let r = v.verify(t);
+                if let Err(e) = &r {
+                    metrics::counter!("herald_auth_refused_total", "code" => e.code.name()).increment(1);
+                }
+                r
+            }
+        }
+    }
+
+    /// The identity for a token refresh on a live connection: the token must
+    /// be valid and name the same user.
+    pub fn refresh(&self, current: &Identity, token: &str) -> Result<Identity, HeraldError> {
+        let next = self.authenticate(Some(token))?;
+        if next.user != current.user {
+            return Err(HeraldError::new(ErrorCode::Unauthorized, "a refreshed token must name the same user (sub)"));
+        }
+        Ok(next)
     }
 }

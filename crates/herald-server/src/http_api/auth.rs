@@ -34,6 +34,13 @@ pub async fn require_api_key(
             .is_some_and(|given| same(given.trim().as_bytes(), key.as_bytes())),
         None => peer.ip().is_loopback(),
     };
+    let limit_key = match &app.config.api_key {
+        Some(_) => "api-key".to_string(),
+        None => peer.ip().to_string(),
+    };
+    if allowed && let Err(e) = app.limits.check_api(&limit_key) {
+        return super::error(&e);
+    }
     if !allowed {
         metrics::counter!("herald_api_unauthorized_total").increment(1);
         let msg = if app.config.api_key.is_some() {

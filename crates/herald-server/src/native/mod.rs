@@ -2,6 +2,7 @@
 //! at `/ws`. `upgrade` does the HTTP handshake, `session` runs a connection,
 //! `encoder` turns channel events into frames.
 
+pub mod dispatch;
 pub mod encoder;
 pub mod session;
 pub mod upgrade;

@@ -1,6 +1,7 @@
 //! One native-protocol connection: the `connect` handshake, then a read loop
-//! that dispatches requests to the hub, a write loop that drains the
-//! connection's outbound queue in batches, and application-level pings.
+//! that hands requests to the [`Dispatcher`], a write loop that drains the
+//! connection's outbound queue in batches, application-level pings, and the
+//! token's expiry (warn, then close with 4004 unless refreshed).
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -8,8 +9,7 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use herald_core::{
-    Caller, Connection, ConnectionInit, DisconnectReason, ErrorCode, HeraldError, HistoryQuery, Identity, Payload,
-    WireEncoder,
+    Connection, ConnectionInit, DisconnectReason, ErrorCode, HeraldError, Identity, WireEncoder, now_ms,
 };
 use herald_protocol::encode;
 use herald_protocol::request::{Op, parse_request};
@@ -21,8 +21,10 @@ use serde::Serialize;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tracing::Instrument;
 
+use super::dispatch::{Dispatcher, Flow};
 use super::encoder::NativeEncoder;
 use crate::app::App;
+use crate::limits::IpSlot;
 
 #[derive(Serialize)]
 struct ConnectResult<'a> {
@@ -30,10 +32,15 @@ struct ConnectResult<'a> {
     version: &'static str,
     ping_interval_ms: u64,
     pong_timeout_ms: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    user: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    expires_at: Option<u64>,
 }
 
-/// Run a connection on an upgraded socket until it ends.
-pub async fn run<S>(app: Arc<App>, io: S, deflate: Option<DeflateParams>)
+/// Run a connection on an upgraded socket until it ends. `_slot` holds the
+/// connection's place in its address's count.
+pub async fn run<S>(app: Arc<App>, io: S, deflate: Option<DeflateParams>, _slot: IpSlot)
 where
     S: AsyncRead + AsyncWrite + Send + Unpin + 'static,
 {
@@ -45,24 +52,39 @@ where
     let encoder = if deflate.is_some() { app.native_deflate.clone() } else { app.native_plain.clone() };
     let write_timeout = Duration::from_secs(cc.write_timeout_secs.max(1));
 
+    let refused = |reason| closing_frames(&encoder, reason);
     let (connect_id, identity) = match await_connect(&app, &mut reader, &mut writer, &encoder).await {
         Ok(c) => c,
         Err(Some(reason)) => {
-            let frames = closing_frames(&encoder, reason);
-            let _ = tokio::time::timeout(write_timeout, writer.write_frames(&frames)).await;
+            let _ = tokio::time::timeout(write_timeout, writer.write_frames(&refused(reason))).await;
+            let _ = writer.shutdown().await;
+            linger(&mut reader).await;
             return;
         }
         Err(None) => return,
     };
 
     let wire: Arc<dyn WireEncoder> = encoder.clone();
-    let conn = app.hub.connect(ConnectionInit { identity, encoder: wire, queue: cc.queue });
-    let span = tracing::info_span!("conn", id = %conn.id());
+    let conn = match app.hub.connect(ConnectionInit { identity, encoder: wire, queue: cc.queue }) {
+        Ok(c) => c,
+        Err(e) => {
+            let mut frames = vec![encoder.frame(&encode::reply_error(Some(connect_id), &e))];
+            frames.extend(refused(DisconnectReason::TooManyRequests));
+            let _ = tokio::time::timeout(write_timeout, writer.write_frames(&frames)).await;
+            let _ = writer.shutdown().await;
+            linger(&mut reader).await;
+            return;
+        }
+    };
+    let span = tracing::info_span!("conn", id = %conn.id(), user = conn.user().map(|u| u.to_string()));
+    let identity = conn.identity();
     let result = ConnectResult {
         client: conn.id(),
         version: env!("CARGO_PKG_VERSION"),
         ping_interval_ms: cc.ping_interval_secs * 1000,
         pong_timeout_ms: cc.pong_timeout_secs * 1000,
+        user: conn.user().map(|u| &**u),
+        expires_at: identity.expires_at_ms,
     };
     let _ = conn.outbound.push_frame(encoder.frame(&encode::reply(connect_id, &result)));
     tracing::debug!(parent: &span, "connected");
@@ -72,11 +94,12 @@ where
         write_loop(conn.clone(), writer, encoder.clone(), write_timeout, client_closed.clone())
             .instrument(span.clone()),
     );
-    let (end, writer_done) =
-        read_loop(&app, &conn, &encoder, &mut reader, &mut writer_task).instrument(span.clone()).await;
+    let dispatcher = Dispatcher { app: &app, conn: &conn, encoder: &encoder, limits: app.limits.for_connection() };
+    let (end, writer_done) = read_loop(&dispatcher, &mut reader, &mut writer_task).instrument(span.clone()).await;
     app.hub.disconnect(&conn);
     match end {
-        Some(reason) => conn.outbound.close(reason, false),
+        // Replies already queued (e.g. the errors that led to an abuse close) go out first.
+        Some(reason) => conn.outbound.close(reason, true),
         None => {
             client_closed.store(true, Ordering::Release);
             conn.outbound.close(DisconnectReason::Disconnected, false);
@@ -84,6 +107,12 @@ where
     }
     if !writer_done && tokio::time::timeout(write_timeout, &mut writer_task).await.is_err() {
         writer_task.abort();
+    }
+    if end.is_some() && conn.outbound.closed() != Some(DisconnectReason::SlowConsumer) {
+        // The writer sent the close frame and FIN; read what the client still
+        // sends until it closes too, so the kernel does not answer its unread
+        // data with a reset that would discard our close frame.
+        linger(&mut reader).await;
     }
     tracing::debug!(parent: &span, reason = ?end, "closed");
 }
@@ -121,7 +150,11 @@ where
                                 Err(e) => {
                                     let frames = [encoder.frame(&encode::reply_error(Some(id), &e))];
                                     let _ = writer.write_frames(&frames).await;
-                                    return Err(Some(DisconnectReason::Unauthorized));
+                                    return Err(Some(if e.code == ErrorCode::TokenExpired {
+                                        DisconnectReason::TokenExpired
+                                    } else {
+                                        DisconnectReason::Unauthorized
+                                    }));
                                 }
                             }
                         }
@@ -147,6 +180,20 @@ where
     }
 }
 
+/// How long a closing connection keeps reading (and discarding) client data.
+const LINGER: Duration = Duration::from_secs(2);
+
+async fn linger<R: AsyncRead + Unpin>(reader: &mut WsReader<R>) {
+    let _ = tokio::time::timeout(LINGER, async {
+        while let Ok(Some(m)) = reader.next().await {
+            if matches!(m, Message::Close(_)) {
+                break;
+            }
+        }
+    })
+    .await;
+}
+
 fn binary_error() -> HeraldError {
     HeraldError::new(ErrorCode::BinaryNotSupported, "binary frames are not part of the native protocol; send JSON text")
 }
@@ -160,23 +207,48 @@ fn ws_error_reason(e: &herald_ws::WsError) -> Option<DisconnectReason> {
 }
 
 /// The frames that end a connection: a `disconnect` push, then the close frame.
-fn closing_frames(encoder: &NativeEncoder, reason: DisconnectReason) -> [Bytes; 2] {
-    [encoder.frame(&encode::disconnect(reason)), frame::close(reason.code(), reason.message())]
+fn closing_frames(encoder: &NativeEncoder, reason: DisconnectReason) -> Vec<Bytes> {
+    vec![encoder.frame(&encode::disconnect(reason)), frame::close(reason.code(), reason.message())]
+}
+
+/// When the token's expiry needs attention next: the warning, then the end.
+struct Expiry {
+    warn_at: Option<tokio::time::Instant>,
+    end_at: Option<tokio::time::Instant>,
+}
+
+impl Expiry {
+    fn of(conn: &Connection, refresh_before: Duration) -> Expiry {
+        let Some(exp) = conn.identity().expires_at_ms else { return Expiry { warn_at: None, end_at: None } };
+        let now = tokio::time::Instant::now();
+        let left = Duration::from_millis(exp.saturating_sub(now_ms()));
+        Expiry { warn_at: Some(now + left.saturating_sub(refresh_before)), end_at: Some(now + left) }
+    }
+
+    fn next(&self) -> Option<tokio::time::Instant> {
+        self.warn_at.or(self.end_at)
+    }
 }
 
 async fn read_loop<R: AsyncRead + Unpin>(
-    app: &App,
-    conn: &Arc<Connection>,
-    encoder: &NativeEncoder,
+    d: &Dispatcher<'_>,
     reader: &mut WsReader<R>,
     writer_task: &mut tokio::task::JoinHandle<()>,
 ) -> (Option<DisconnectReason>, bool) {
-    let cc = &app.config.connection;
+    let cc = &d.app.config.connection;
     let ping_every = Duration::from_secs(cc.ping_interval_secs.max(1));
     let dead_after = ping_every + Duration::from_secs(cc.pong_timeout_secs.max(1));
+    let refresh_before = Duration::from_secs(d.app.config.auth.refresh_before());
     let mut ping = tokio::time::interval_at(tokio::time::Instant::now() + ping_every, ping_every);
     let mut last_seen = Instant::now();
+    let mut expiry = Expiry::of(d.conn, refresh_before);
     loop {
+        let expiry_timer = async {
+            match expiry.next() {
+                Some(at) => tokio::time::sleep_until(at).await,
+                None => std::future::pending().await,
+            }
+        };
         tokio::select! {
             msg = reader.next() => {
                 let msg = match msg {
@@ -189,10 +261,14 @@ async fn read_loop<R: AsyncRead + Unpin>(
                 match msg {
                     Message::Text(text) => {
                         let text = std::str::from_utf8(&text).unwrap_or("");
-                        handle_text(app, conn, encoder, text).await;
+                        match d.handle(text).await {
+                            Flow::Continue => {}
+                            Flow::Refreshed => expiry = Expiry::of(d.conn, refresh_before),
+                            Flow::Abuse => return (Some(DisconnectReason::TooManyRequests), false),
+                        }
                     }
-                    Message::Binary(_) => push(conn, encoder, &encode::reply_error(None, &binary_error())),
-                    Message::Ping(p) => { let _ = conn.outbound.push_frame(frame::pong(&p)); }
+                    Message::Binary(_) => d.push(&encode::reply_error(None, &binary_error())),
+                    Message::Ping(p) => { let _ = d.conn.outbound.push_frame(frame::pong(&p)); }
                     Message::Pong(_) => {}
                     Message::Close(_) => return (None, false),
                 }
@@ -201,74 +277,18 @@ async fn read_loop<R: AsyncRead + Unpin>(
                 if last_seen.elapsed() > dead_after {
                     return (Some(DisconnectReason::PingTimeout), false);
                 }
-                push(conn, encoder, encode::PING.as_bytes());
+                d.push(encode::PING.as_bytes());
             }
-            _ = &mut *writer_task => return (conn.outbound.closed(), true),
-        }
-    }
-}
-
-fn push(conn: &Connection, encoder: &NativeEncoder, json: &[u8]) {
-    let _ = conn.outbound.push_frame(encoder.frame(json));
-}
-
-async fn handle_text(app: &App, conn: &Arc<Connection>, encoder: &NativeEncoder, text: &str) {
-    let req = match parse_request(text) {
-        Ok(r) => r,
-        Err((id, e)) => return push(conn, encoder, &encode::reply_error(id, &e)),
-    };
-    let id = req.id.unwrap_or(0);
-    let hub = &app.hub;
-    match req.op {
-        Op::Pong => {}
-        Op::Connect { .. } => push(
-            conn,
-            encoder,
-            &encode::reply_error(req.id, &HeraldError::new(ErrorCode::AlreadyConnected, "already connected")),
-        ),
-        Op::Subscribe { channel, since } => {
-            let span = tracing::debug_span!("subscribe", channel = %channel);
-            match hub.subscribe(conn, channel.clone(), since).instrument(span).await {
-                Ok(pending) => {
-                    push(
-                        conn,
-                        encoder,
-                        &encode::subscribe_result(id, &channel, &pending.top, pending.recovery.as_ref()),
-                    );
-                    pending.activate();
+            _ = expiry_timer => {
+                if expiry.warn_at.take().is_some() {
+                    let exp = d.conn.identity().expires_at_ms;
+                    d.push(&encode::reply_push("token_expiring", &serde_json::json!({ "expires_at": exp })));
+                } else {
+                    return (Some(DisconnectReason::TokenExpired), false);
                 }
-                Err(e) => push(conn, encoder, &encode::reply_error(req.id, &e)),
             }
+            _ = &mut *writer_task => return (d.conn.outbound.closed(), true),
         }
-        Op::Unsubscribe { channel } => match hub.unsubscribe(conn, &channel) {
-            Ok(()) => push(conn, encoder, &encode::reply(id, &serde_json::json!({}))),
-            Err(e) => push(conn, encoder, &encode::reply_error(req.id, &e)),
-        },
-        Op::Publish { channel, data, idempotency_key } => {
-            let span = tracing::debug_span!("publish", channel = %channel);
-            let key = idempotency_key.map(Arc::from);
-            let result =
-                hub.publish(Caller::Client(conn), channel, Payload::from_raw(data), key).instrument(span).await;
-            match result {
-                Ok(p) => push(
-                    conn,
-                    encoder,
-                    &encode::reply(id, &serde_json::json!({ "epoch": p.epoch.as_str(), "offset": p.offset })),
-                ),
-                Err(e) => push(conn, encoder, &encode::reply_error(req.id, &e)),
-            }
-        }
-        Op::History { channel, since, before, limit, direction } => {
-            let query = HistoryQuery { since, before, limit, direction };
-            match hub.history(Caller::Client(conn), &channel, query).await {
-                Ok(page) => push(conn, encoder, &encode::history_result(id, &page)),
-                Err(e) => push(conn, encoder, &encode::reply_error(req.id, &e)),
-            }
-        }
-        Op::Presence { channel } => match hub.presence(Caller::Client(conn), &channel) {
-            Ok(members) => push(conn, encoder, &encode::presence_result(id, &members)),
-            Err(e) => push(conn, encoder, &encode::reply_error(req.id, &e)),
-        },
     }
 }
 
@@ -304,9 +324,10 @@ async fn write_loop<W: AsyncWrite + Unpin>(
                     vec![frame::close(1000, "")]
                 } else {
                     metrics::counter!("herald_disconnects_total", "reason" => reason.name()).increment(1);
-                    closing_frames(&encoder, reason).to_vec()
+                    closing_frames(&encoder, reason)
                 };
                 let _ = tokio::time::timeout(write_timeout, writer.write_frames(&frames)).await;
+                let _ = tokio::time::timeout(write_timeout, writer.shutdown()).await;
                 return;
             }
         }

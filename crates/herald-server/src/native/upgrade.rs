@@ -27,6 +27,18 @@ pub async fn ws_upgrade(
             &HeraldError::unavailable("server is shutting down; connect to another node"),
         );
     }
+    let origin = req.headers().get(header::ORIGIN).and_then(|v| v.to_str().ok());
+    if !app.auth.origins.allows(origin) {
+        metrics::counter!("herald_origin_refused_total").increment(1);
+        return error_response(
+            StatusCode::FORBIDDEN,
+            &HeraldError::new(ErrorCode::PermissionDenied, format!("origin {} is not allowed", origin.unwrap_or(""))),
+        );
+    }
+    let slot = match app.limits.admit_connection(peer.ip()) {
+        Ok(s) => s,
+        Err(e) => return crate::http_api::error(&e),
+    };
     let ws = &app.config.websocket;
     let deflate_cfg =
         DeflateConfig { enabled: ws.compression, threshold: ws.compression_threshold, level: ws.compression_level };
@@ -49,7 +61,7 @@ pub async fn ws_upgrade(
     tokio::spawn(
         async move {
             match on_upgrade.await {
-                Ok(upgraded) => super::session::run(app, TokioIo::new(upgraded), deflate).await,
+                Ok(upgraded) => super::session::run(app, TokioIo::new(upgraded), deflate, slot).await,
                 Err(e) => tracing::debug!(error = %e, "upgrade failed"),
             }
         }
