@@ -26,6 +26,8 @@ pub struct App {
     pub auth: crate::auth::Authenticator,
     /// Rate limits.
     pub limits: Arc<crate::limits::RateLimits>,
+    /// Which peers may tell us the client's address.
+    pub proxies: crate::client_ip::ProxyPolicy,
     /// Renders `/metrics`.
     pub metrics: Option<PrometheusHandle>,
     shutting_down: AtomicBool,
@@ -75,6 +77,8 @@ impl App {
         let auth =
             crate::auth::Authenticator::from_config(&config.auth).map_err(|e| StartError::Config(e.to_string()))?;
         let limits = crate::limits::RateLimits::new(config.limits.clone());
+        let proxies = crate::client_ip::ProxyPolicy::new(&config.auth.trusted_proxies)
+            .map_err(|e| StartError::Config(format!("auth.trusted_proxies: {e}")))?;
         spawn_limit_housekeeping(Arc::downgrade(&limits));
         let ws = &config.websocket;
         let app = App {
@@ -84,6 +88,7 @@ impl App {
             hub,
             auth,
             limits: limits.clone(),
+            proxies,
             metrics,
             shutting_down: AtomicBool::new(false),
         };

@@ -89,6 +89,8 @@ pub struct AuthConfig {
     /// Browser origins allowed to connect (`https://app.example.com`,
     /// `https://*.example.com`, `*`). Empty: any origin.
     pub allowed_origins: Vec<String>,
+    /// Proxies whose `X-Forwarded-For` is believed (`10.0.0.0/8`, `127.0.0.1`). Empty: none.
+    pub trusted_proxies: Vec<String>,
 }
 
 impl AuthConfig {

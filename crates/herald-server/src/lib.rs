@@ -3,6 +3,7 @@
 
 pub mod app;
 pub mod auth;
+pub mod client_ip;
 pub mod config;
 pub mod http_api;
 pub mod limits;

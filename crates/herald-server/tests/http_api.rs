@@ -5,7 +5,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::{Server, close_code, connect, http, publications};
+use common::{Server, close_code, connect, http, http_with, publications};
 use serde_json::json;
 
 const CONFIG: &str = "api_key = \"s3cret\"\n";
@@ -99,4 +99,21 @@ async fn disconnect_closes_a_users_connections() {
     let r = server.post("/api/disconnect", &json!({"user": "nobody"})).await.unwrap();
     assert_eq!(r.json()["disconnected"], 0);
     assert!(close_code(&c, Duration::from_millis(300)).await.is_none());
+}
+
+#[tokio::test]
+async fn forwarded_addresses_count_only_from_trusted_proxies() {
+    // No API key: only loopback callers. Behind a trusted proxy on loopback,
+    // the forwarded client address decides.
+    let server = Server::start("[auth]\ntrusted_proxies = [\"127.0.0.1\"]\n").await;
+    let body = json!({"channel": "chat:p", "data": 1}).to_string();
+    let remote = [("X-Forwarded-For", "203.0.113.5")];
+    let r = http_with(server.addr, "POST", "/api/publish", Some(body.as_bytes()), None, &remote).await.unwrap();
+    assert_eq!(r.status, 401, "a remote client behind the proxy is not loopback");
+    let r = http(server.addr, "POST", "/api/publish", Some(body.as_bytes()), None).await.unwrap();
+    assert_eq!(r.status, 200);
+    // Without trusted proxies the header is ignored.
+    let open = Server::start("").await;
+    let r = http_with(open.addr, "POST", "/api/publish", Some(body.as_bytes()), None, &remote).await.unwrap();
+    assert_eq!(r.status, 200);
 }

@@ -25,6 +25,7 @@ pub async fn require_api_key(
     req: Request<Body>,
     next: Next,
 ) -> Response<Body> {
+    let client_ip = app.proxies.client_ip(peer.ip(), req.headers());
     let allowed = match &app.config.api_key {
         Some(key) => req
             .headers()
@@ -32,11 +33,11 @@ pub async fn require_api_key(
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.strip_prefix("Bearer "))
             .is_some_and(|given| same(given.trim().as_bytes(), key.as_bytes())),
-        None => peer.ip().is_loopback(),
+        None => client_ip.is_loopback(),
     };
     let limit_key = match &app.config.api_key {
         Some(_) => "api-key".to_string(),
-        None => peer.ip().to_string(),
+        None => client_ip.to_string(),
     };
     if allowed && let Err(e) = app.limits.check_api(&limit_key) {
         return super::error(&e);

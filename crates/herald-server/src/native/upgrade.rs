@@ -35,7 +35,8 @@ pub async fn ws_upgrade(
             &HeraldError::new(ErrorCode::PermissionDenied, format!("origin {} is not allowed", origin.unwrap_or(""))),
         );
     }
-    let slot = match app.limits.admit_connection(peer.ip()) {
+    let client_ip = app.proxies.client_ip(peer.ip(), req.headers());
+    let slot = match app.limits.admit_connection(client_ip) {
         Ok(s) => s,
         Err(e) => return crate::http_api::error(&e),
     };
@@ -65,7 +66,7 @@ pub async fn ws_upgrade(
                 Err(e) => tracing::debug!(error = %e, "upgrade failed"),
             }
         }
-        .instrument(tracing::debug_span!("ws", %peer)),
+        .instrument(tracing::debug_span!("ws", %client_ip)),
     );
     let mut resp = Response::new(Body::empty());
     *resp.status_mut() = StatusCode::SWITCHING_PROTOCOLS;

@@ -193,8 +193,23 @@ pub async fn http(
     body: Option<&[u8]>,
     bearer: Option<&str>,
 ) -> std::io::Result<HttpResponse> {
+    http_with(addr, method, path, body, bearer, &[]).await
+}
+
+/// One HTTP/1.1 request with extra headers.
+pub async fn http_with(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    body: Option<&[u8]>,
+    bearer: Option<&str>,
+    headers: &[(&str, &str)],
+) -> std::io::Result<HttpResponse> {
     let mut s = tokio::net::TcpStream::connect(addr).await?;
     let mut req = format!("{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n");
+    for (k, v) in headers {
+        req.push_str(&format!("{k}: {v}\r\n"));
+    }
     if let Some(k) = bearer {
         req.push_str(&format!("Authorization: Bearer {k}\r\n"));
     }
