@@ -14,6 +14,7 @@ use crate::channel::ChannelName;
 use crate::connection::{Connection, ConnectionInit};
 use crate::error::{DisconnectReason, ErrorCode, HeraldError};
 use crate::namespace::{NamespaceOptions, Namespaces};
+use crate::policy::ChannelPolicy;
 use crate::position::Position;
 use crate::presence::ChannelPresence;
 use crate::publication::{Payload, Publication, PublisherInfo};
@@ -123,6 +124,7 @@ pub struct Hub {
     users: Mutex<HashMap<Arc<str>, usize>>,
     node_prefix: String,
     next_id: std::sync::atomic::AtomicU64,
+    policy: std::sync::OnceLock<Arc<dyn ChannelPolicy>>,
 }
 
 impl Hub {
@@ -140,9 +142,16 @@ impl Hub {
             users: Mutex::new(HashMap::new()),
             node_prefix,
             next_id: std::sync::atomic::AtomicU64::new(1),
+            policy: std::sync::OnceLock::new(),
         });
         broker.attach(hub.clone());
         hub
+    }
+
+    /// Install the app's channel policy (authorization callback, payload
+    /// schemas). Set once, at start-up.
+    pub fn set_policy(&self, policy: Arc<dyn ChannelPolicy>) {
+        let _ = self.policy.set(policy);
     }
 
     /// The broker this hub publishes through.
@@ -269,6 +278,9 @@ impl Hub {
         let identity = conn.identity();
         let opts = self.authorize(&identity, &channel, Rights::SUBSCRIBE)?.clone();
         // Appear in presence only with a user id (or in development mode) and the right.
+        if let Some(policy) = self.policy.get() {
+            policy.check_subscribe(&identity, &channel).await?;
+        }
         let in_presence = opts.presence
             && (identity.is_development() || (identity.user.is_some() && identity.granted(&channel, Rights::PRESENCE)));
         {
@@ -389,6 +401,9 @@ impl Hub {
                 ErrorCode::MessageTooLarge,
                 format!("data is {} bytes; {} allows at most {}", data.len(), channel, opts.max_message_size),
             ));
+        }
+        if let Some(policy) = self.policy.get() {
+            policy.check_payload(&channel, &data)?;
         }
         let publisher_info = match publisher {
             Caller::Client(conn) => {

@@ -30,6 +30,15 @@ pub struct NamespaceOptions {
     /// Anyone, even without a token, may subscribe and read history here
     /// (when tokens are required). Default false.
     pub public: bool,
+    /// JSON Schema file every published `data` must satisfy. Default none.
+    pub schema_file: Option<String>,
+    /// The app's authorization endpoint, asked before each subscription
+    /// (`POST` with the user and channel; see docs/security.md). Default none.
+    pub authorize_url: Option<String>,
+    /// How long an answer of the authorization endpoint is reused, seconds. Default 60.
+    pub authorize_cache_secs: u64,
+    /// How long to wait for the authorization endpoint, ms; slower means deny. Default 2000.
+    pub authorize_timeout_ms: u64,
 }
 
 impl Default for NamespaceOptions {
@@ -42,6 +51,10 @@ impl Default for NamespaceOptions {
             allow_client_publish: true,
             max_message_size: 64 * 1024,
             public: false,
+            schema_file: None,
+            authorize_url: None,
+            authorize_cache_secs: 60,
+            authorize_timeout_ms: 2000,
         }
     }
 }
@@ -65,6 +78,13 @@ pub struct Retention {
     pub size: usize,
     /// Age limit, `None` for forever.
     pub ttl: Option<Duration>,
+}
+
+impl Namespaces {
+    /// Every configured namespace with its name (`""` for the default).
+    pub fn all(&self) -> impl Iterator<Item = (&str, &NamespaceOptions)> {
+        std::iter::once(("", &self.default)).chain(self.named.iter().map(|(k, v)| (k.as_str(), v)))
+    }
 }
 
 /// The namespace table: options for the default namespace and named ones.

@@ -72,7 +72,12 @@ impl App {
             history_page_max: config.connection.history_page_max,
             max_connections_per_user: config.limits.max_connections_per_user,
         };
+        let policy =
+            crate::policy::AppPolicy::from_namespaces(&namespaces).map_err(|e| StartError::Config(e.to_string()))?;
         let hub = Hub::new(hub_config, namespaces, broker.clone());
+        if let Some(policy) = policy {
+            hub.set_policy(Arc::new(policy));
+        }
         spawn_history_sweeper(store, broker, Duration::from_secs(config.history_sweep_secs.max(1)));
         let auth =
             crate::auth::Authenticator::from_config(&config.auth).map_err(|e| StartError::Config(e.to_string()))?;
