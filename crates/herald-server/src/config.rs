@@ -78,6 +78,11 @@ pub struct AuthConfig {
     pub ec_public_key_file: Option<PathBuf>,
     /// PEM file with the Ed25519 public key for EdDSA tokens.
     pub ed_public_key_file: Option<PathBuf>,
+    /// URL of a JWKS (the identity provider's key set) for RS256/ES256/EdDSA
+    /// tokens that carry a `kid`.
+    pub jwks_url: Option<String>,
+    /// Seconds between JWKS refreshes. Default 300.
+    pub jwks_refresh_secs: Option<u64>,
     /// Required `aud` claim, if set.
     pub audience: Option<String>,
     /// Required `iss` claim, if set.

@@ -45,6 +45,7 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         && a.rsa_public_key_file.is_none()
         && a.ec_public_key_file.is_none()
         && a.ed_public_key_file.is_none()
+        && a.jwks_url.is_none()
     {
         tracing::warn!(
             "DEVELOPMENT MODE: no token key configured, so anonymous clients may subscribe and publish on every \

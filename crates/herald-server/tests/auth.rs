@@ -273,3 +273,57 @@ async fn client_events_reach_others_with_the_sender_and_are_not_echoed() {
     let e = a.request("event", json!({"channel": "room:10", "event": "typing"})).await.unwrap_err();
     assert_eq!(e.server_code(), Some(111));
 }
+
+/// Serve `body` at any path over plain HTTP; returns the base URL.
+async fn serve_static(body: String) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        loop {
+            let Ok((mut s, _)) = listener.accept().await else { return };
+            let body = body.clone();
+            tokio::spawn(async move {
+                let mut buf = [0u8; 4096];
+                let _ = s.read(&mut buf).await;
+                let resp = format!(
+                    "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                    body.len()
+                );
+                let _ = s.write_all(resp.as_bytes()).await;
+            });
+        }
+    });
+    format!("http://{addr}/.well-known/jwks.json")
+}
+
+#[tokio::test]
+async fn keys_from_a_jwks_url_verify_tokens_by_kid() {
+    let url = serve_static(std::fs::read_to_string(fixture("jwks.json")).unwrap()).await;
+    let server = Server::start(&format!("[auth]\njwks_url = \"{url}\"\n")).await;
+    let pem = std::fs::read(fixture("rsa_private.pem")).unwrap();
+    let mut header = Header::new(Algorithm::RS256);
+    header.kid = Some("test-rsa".into());
+    let mut c = claims("jw", 300);
+    c.as_object_mut().unwrap().remove("aud");
+    let token = encode(&header, &c, &EncodingKey::from_rsa_pem(&pem).unwrap()).unwrap();
+    // The key set is fetched in the background at start; allow it a moment.
+    let mut ok = None;
+    for _ in 0..50 {
+        if let Ok(client) = connect_with(&server, &token).await {
+            ok = Some(client);
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    ok.expect("token with a known kid is accepted").subscribe("chat:room-7", None).await.unwrap();
+    // An unknown kid is refused.
+    header.kid = Some("other".into());
+    let unknown = encode(&header, &c, &EncodingKey::from_rsa_pem(&pem).unwrap()).unwrap();
+    refused(&server, &unknown, 101, 4501).await;
+    // An HS256 token naming the RSA key (algorithm confusion) is refused.
+    let mut hs_header = Header::new(Algorithm::HS256);
+    hs_header.kid = Some("test-rsa".into());
+    let confused = encode(&hs_header, &c, &EncodingKey::from_secret(b"whatever")).unwrap();
+    refused(&server, &confused, 101, 4501).await;
+}

@@ -3,6 +3,7 @@
 //! [`Authenticator::authenticate`]; the hub then checks the identity's grants
 //! on every request (`herald_core::Hub::authorize`).
 
+pub mod jwks;
 pub mod origin;
 pub mod token;
 
@@ -23,9 +24,13 @@ pub struct Authenticator {
 }
 
 impl Authenticator {
-    /// From the configuration.
+    /// From the configuration. Starts fetching the JWKS, if one is configured.
     pub fn from_config(cfg: &AuthConfig) -> Result<Self, KeyError> {
-        Ok(Self { tokens: TokenVerifier::from_config(cfg)?, origins: OriginPolicy::new(&cfg.allowed_origins) })
+        let tokens = TokenVerifier::from_config(cfg)?;
+        if let Some(t) = &tokens {
+            t.start_jwks(std::time::Duration::from_secs(cfg.jwks_refresh_secs.unwrap_or(300)));
+        }
+        Ok(Self { tokens, origins: OriginPolicy::new(&cfg.allowed_origins) })
     }
 
     /// Development mode, any origin.

@@ -54,6 +54,7 @@ struct Claims {
 
 /// Verifies connection tokens against the configured keys.
 pub struct TokenVerifier {
+    jwks: Option<Arc<super::jwks::JwksCache>>,
     hmac: Option<DecodingKey>,
     rsa: Option<DecodingKey>,
     ec: Option<DecodingKey>,
@@ -96,10 +97,12 @@ impl TokenVerifier {
             ),
             None => None,
         };
-        if hmac.is_none() && rsa.is_none() && ec.is_none() && ed.is_none() {
+        let jwks = cfg.jwks_url.clone().map(super::jwks::JwksCache::new);
+        if hmac.is_none() && rsa.is_none() && ec.is_none() && ed.is_none() && jwks.is_none() {
             return Ok(None);
         }
         Ok(Some(TokenVerifier {
+            jwks,
             hmac,
             rsa,
             ec,
@@ -110,18 +113,45 @@ impl TokenVerifier {
         }))
     }
 
+    /// Start fetching the JWKS (if configured) now and every `every`.
+    pub fn start_jwks(&self, every: std::time::Duration) {
+        if let Some(j) = &self.jwks {
+            j.start_refreshing(every);
+        }
+    }
+
     /// The identity a valid token grants.
     pub fn verify(&self, token: &str) -> Result<Identity, HeraldError> {
         let header = decode_header(token).map_err(|e| unauthorized(format!("token is malformed: {e}")))?;
         let alg = header.alg;
-        let key = match alg {
-            Algorithm::HS256 | Algorithm::HS384 | Algorithm::HS512 => self.hmac.as_ref(),
-            Algorithm::RS256 => self.rsa.as_ref(),
-            Algorithm::ES256 => self.ec.as_ref(),
-            Algorithm::EdDSA => self.ed.as_ref(),
-            _ => None,
-        }
-        .ok_or_else(|| unauthorized(format!("token algorithm {alg:?} is not accepted by this server")))?;
+        let from_jwks;
+        let key = match (&header.kid, &self.jwks) {
+            (Some(kid), Some(jwks)) => {
+                let Some((key, family)) = jwks.key(kid) else {
+                    jwks.refetch_soon();
+                    return Err(unauthorized(format!("token key id {kid:?} is not in the key set; retry shortly")));
+                };
+                let matches = matches!(
+                    (family, alg),
+                    (super::jwks::KeyFamily::Rsa, Algorithm::RS256)
+                        | (super::jwks::KeyFamily::Ec, Algorithm::ES256)
+                        | (super::jwks::KeyFamily::Okp, Algorithm::EdDSA)
+                );
+                if !matches {
+                    return Err(unauthorized(format!("token algorithm {alg:?} does not match key {kid:?}")));
+                }
+                from_jwks = key;
+                &from_jwks
+            }
+            _ => match alg {
+                Algorithm::HS256 | Algorithm::HS384 | Algorithm::HS512 => self.hmac.as_ref(),
+                Algorithm::RS256 => self.rsa.as_ref(),
+                Algorithm::ES256 => self.ec.as_ref(),
+                Algorithm::EdDSA => self.ed.as_ref(),
+                _ => None,
+            }
+            .ok_or_else(|| unauthorized(format!("token algorithm {alg:?} is not accepted by this server")))?,
+        };
         let mut v = Validation::new(alg);
         v.leeway = self.leeway;
         v.validate_nbf = true;
