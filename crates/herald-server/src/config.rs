@@ -41,6 +41,18 @@ pub struct Config {
     pub auth: AuthConfig,
     /// Rate limits.
     pub limits: RateLimitConfig,
+    /// TLS (unset: plain HTTP; run behind a TLS-terminating proxy).
+    pub tls: TlsConfig,
+}
+
+/// TLS certificate and key (PEM). Both or neither.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct TlsConfig {
+    /// Certificate chain, PEM.
+    pub cert_file: Option<PathBuf>,
+    /// Private key, PEM.
+    pub key_file: Option<PathBuf>,
 }
 
 impl Default for Config {
@@ -60,6 +72,7 @@ impl Default for Config {
             history_sweep_secs: 60,
             auth: AuthConfig::default(),
             limits: RateLimitConfig::default(),
+            tls: TlsConfig::default(),
         }
     }
 }
@@ -268,6 +281,12 @@ pub struct Overrides {
     /// Seconds a client has to answer a ping.
     #[arg(long, env = "HERALD_PONG_TIMEOUT_SECS")]
     pub pong_timeout_secs: Option<u64>,
+    /// TLS certificate chain (PEM).
+    #[arg(long, env = "HERALD_TLS_CERT")]
+    pub tls_cert: Option<PathBuf>,
+    /// TLS private key (PEM).
+    #[arg(long, env = "HERALD_TLS_KEY")]
+    pub tls_key: Option<PathBuf>,
     /// HMAC secret for HS256 connection tokens (unset: development mode).
     #[arg(long, env = "HERALD_TOKEN_SECRET")]
     pub token_secret: Option<String>,
@@ -338,6 +357,12 @@ impl Config {
         }
         if let Some(v) = o.pong_timeout_secs {
             self.connection.pong_timeout_secs = v;
+        }
+        if let Some(v) = &o.tls_cert {
+            self.tls.cert_file = Some(v.clone());
+        }
+        if let Some(v) = &o.tls_key {
+            self.tls.key_file = Some(v.clone());
         }
         if let Some(v) = &o.token_secret {
             self.auth.token_secret = Some(v.clone()).filter(|k| !k.is_empty());

@@ -12,3 +12,4 @@ pub mod native;
 pub mod observability;
 pub mod policy;
 pub mod server;
+pub mod tls;

@@ -55,12 +55,14 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     if config.api_key.is_none() {
         tracing::warn!("no API key configured: the HTTP API answers loopback callers only (set HERALD_API_KEY)");
     }
+    let config_tls = config.tls.cert_file.is_some();
     let storage =
         if config.ephemeral { "memory (ephemeral)".to_string() } else { config.data_dir.display().to_string() };
     let app = App::build(config, metrics).await?;
     let listener = tokio::net::TcpListener::bind(listen).await.with_context(|| format!("cannot listen on {listen}"))?;
     let local = listener.local_addr()?;
-    tracing::info!(listen = %local, storage = %storage, version = env!("CARGO_PKG_VERSION"), "herald is serving: ws://{local}/ws");
+    let scheme = if config_tls { "wss" } else { "ws" };
+    tracing::info!(listen = %local, storage = %storage, version = env!("CARGO_PKG_VERSION"), "herald is serving: {scheme}://{local}/ws");
     server::serve(app, listener, server::shutdown_signal()).await?;
     Ok(())
 }

@@ -53,11 +53,23 @@ pub async fn serve(
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-    let service = router(app.clone()).into_make_service_with_connect_info::<SocketAddr>();
-    let server = axum::serve(listener, service).with_graceful_shutdown(async move {
+    let stop = async move {
         let _ = stop_rx.await;
-    });
-    let server_task = tokio::spawn(async move { server.await });
+    };
+    let server_task = match tls_acceptor(&app)? {
+        Some(acceptor) => {
+            let router = router(app.clone());
+            tokio::spawn(async move {
+                crate::tls::serve(listener, acceptor, router, stop).await;
+                Ok(())
+            })
+        }
+        None => {
+            let service = router(app.clone()).into_make_service_with_connect_info::<SocketAddr>();
+            let server = axum::serve(listener, service).with_graceful_shutdown(stop);
+            tokio::spawn(async move { server.await })
+        }
+    };
     shutdown.await;
     tracing::info!("shutting down: telling clients to reconnect elsewhere");
     app.begin_shutdown();
@@ -72,6 +84,15 @@ pub async fn serve(
     let _ = tokio::time::timeout(Duration::from_secs(1), server_task).await;
     tracing::info!("stopped");
     Ok(())
+}
+
+fn tls_acceptor(app: &App) -> std::io::Result<Option<tokio_rustls::TlsAcceptor>> {
+    let t = &app.config.tls;
+    match (&t.cert_file, &t.key_file) {
+        (Some(cert), Some(key)) => crate::tls::acceptor(cert, key).map(Some).map_err(std::io::Error::other),
+        (None, None) => Ok(None),
+        _ => Err(std::io::Error::other("TLS needs both tls.cert_file and tls.key_file")),
+    }
 }
 
 /// Resolves on SIGTERM or SIGINT.

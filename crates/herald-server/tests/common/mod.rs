@@ -17,6 +17,8 @@ pub struct Server {
     pub data_dir: PathBuf,
     config_path: PathBuf,
     pub api_key: Option<String>,
+    /// Health is checked over TLS (no plain HTTP is served).
+    tls: bool,
 }
 
 /// A fresh, unique temporary directory.
@@ -49,6 +51,24 @@ impl Server {
             data_dir: data_dir.to_path_buf(),
             config_path,
             api_key,
+            tls: false,
+        };
+        server.launch().await;
+        server
+    }
+
+    /// Start a server configured for TLS; health is judged by the port accepting.
+    pub async fn start_tls(config: &str) -> Server {
+        let data_dir = temp_dir("tls");
+        let config_path = data_dir.with_extension("toml");
+        std::fs::write(&config_path, config).expect("write config");
+        let mut server = Server {
+            child: None,
+            addr: SocketAddr::from(([127, 0, 0, 1], 0)),
+            data_dir,
+            config_path,
+            api_key: None,
+            tls: true,
         };
         server.launch().await;
         server
@@ -88,7 +108,11 @@ impl Server {
             {
                 return false;
             }
-            if let Ok(r) = self.get("/healthz").await
+            if self.tls {
+                if tokio::net::TcpStream::connect(self.addr).await.is_ok() {
+                    return true;
+                }
+            } else if let Ok(r) = self.get("/healthz").await
                 && r.status == 200
             {
                 return true;
