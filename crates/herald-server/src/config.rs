@@ -27,6 +27,8 @@ pub struct Config {
     pub connection: ConnectionConfig,
     /// WebSocket transport options.
     pub websocket: WebSocketConfig,
+    /// Server-Sent Events and long-polling options.
+    pub sse: SseConfig,
     /// Options of channels outside any configured namespace.
     pub default_namespace: NamespaceOptions,
     /// Named namespaces (`[namespaces.chat]`).
@@ -49,6 +51,7 @@ impl Default for Config {
             log_format: LogFormat::Pretty,
             connection: ConnectionConfig::default(),
             websocket: WebSocketConfig::default(),
+            sse: SseConfig::default(),
             default_namespace: NamespaceOptions::default(),
             namespaces: HashMap::new(),
             strict_namespaces: false,
@@ -124,6 +127,24 @@ pub struct WebSocketConfig {
 impl Default for WebSocketConfig {
     fn default() -> Self {
         Self { compression: false, compression_threshold: 256, compression_level: 1 }
+    }
+}
+
+/// Server-Sent Events (`/sse`) and long-polling (`/poll`) options.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SseConfig {
+    /// Reconnect delay the server asks EventSource clients to use (`retry:`), ms. Default 2000.
+    pub retry_ms: u64,
+    /// Seconds between `: ping` comments that keep proxies from closing an idle stream. Default 15.
+    pub heartbeat_secs: u64,
+    /// Seconds a long-poll request waits for data before answering with an empty batch. Default 25.
+    pub poll_timeout_secs: u64,
+}
+
+impl Default for SseConfig {
+    fn default() -> Self {
+        Self { retry_ms: 2000, heartbeat_secs: 15, poll_timeout_secs: 25 }
     }
 }
 

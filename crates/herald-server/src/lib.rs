@@ -1,5 +1,5 @@
 //! The `herald` server: wires the core hub to its doors (native WebSocket,
-//! HTTP API), its store, and operations (health, metrics, shutdown).
+//! SSE and long-polling, HTTP API), its store, and operations (health, metrics, shutdown).
 
 pub mod app;
 pub mod auth;
@@ -8,3 +8,4 @@ pub mod http_api;
 pub mod native;
 pub mod observability;
 pub mod server;
+pub mod sse;
