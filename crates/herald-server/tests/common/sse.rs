@@ -149,7 +149,17 @@ impl SseStream {
         let head = String::from_utf8_lossy(&raw[..head_end]).to_string();
         let (status, headers) = parse_head(&head);
         if status != 200 {
-            let _ = tokio::time::timeout(Duration::from_secs(5), stream.read_to_end(&mut raw)).await;
+            let len = headers
+                .iter()
+                .find(|(k, _)| k.eq_ignore_ascii_case("content-length"))
+                .and_then(|(_, v)| v.parse::<usize>().ok())
+                .unwrap_or(0);
+            while raw.len() < head_end + 4 + len {
+                match tokio::time::timeout(Duration::from_secs(5), stream.read(&mut buf)).await {
+                    Ok(Ok(n)) if n > 0 => raw.extend_from_slice(&buf[..n]),
+                    _ => break,
+                }
+            }
             return Err(parse_response(&raw));
         }
         let rest = raw[head_end + 4..].to_vec();
