@@ -266,3 +266,15 @@ async fn long_polling_reports_recovery_failed() {
     assert_eq!(r["events"][0]["offset"], 20);
     assert!(r["id"].as_str().unwrap().ends_with(".20"));
 }
+
+#[tokio::test]
+async fn an_abandoned_poll_leaves_nothing_behind() {
+    let server = Server::start("").await;
+    let first = poll(&server, "channel=chat:gone").await;
+    let path = format!("/poll?channel=chat:gone&since={}", first["id"].as_str().unwrap());
+    let addr = server.addr;
+    let waiting = tokio::spawn(async move { request(addr, "GET", &path, &Opts::default(), None).await });
+    wait_for_subscribers(&server, "chat:gone", 1).await;
+    waiting.abort();
+    wait_for_subscribers(&server, "chat:gone", 0).await;
+}

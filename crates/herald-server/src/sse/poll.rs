@@ -38,10 +38,8 @@ async fn run(app: &App, uri: &Uri, headers: &HeaderMap) -> Result<Value, HeraldE
     let identity = request::identity(app, &query, headers)?;
     let opened =
         request::open(app, identity, app.sse_encoder.clone(), app.config.connection.queue, channels, since).await?;
-    let conn = opened.conn.clone();
-    let result = collect(app, opened, waits).await;
-    app.hub.disconnect(&conn);
-    Ok(result)
+    // Dropping `opened` (also when the client leaves mid-wait) unregisters the connection.
+    Ok(collect(app, opened, waits).await)
 }
 
 /// The events for this poll and the position after them.
@@ -53,7 +51,7 @@ async fn collect(app: &App, opened: Opened, waits: bool) -> Value {
             Some(rec) if rec.recovered => {
                 for p in &rec.publications {
                     let frame = opened.conn.encoder.encode(&ChannelEvent::Publication(p));
-                    push_event(&mut events, &mut positions, i, &Outgoing { frame, publication: Some(p.clone()) });
+                    push_event(&mut events, &mut positions, Some(i), &Outgoing { frame, publication: Some(p.clone()) });
                 }
             }
             Some(_) => events.push(json!({
@@ -66,15 +64,17 @@ async fn collect(app: &App, opened: Opened, waits: bool) -> Value {
         }
     }
     if waits && events.is_empty() {
-        let conn = opened.conn.clone();
-        let names: Vec<_> = opened.channels.iter().map(|c| c.channel.clone()).collect();
-        for c in opened.channels {
+        let Opened { conn, channels, registration } = opened;
+        let names: Vec<_> = channels.iter().map(|c| c.channel.clone()).collect();
+        for c in channels {
             c.pending.activate();
         }
         let timeout = Duration::from_secs(app.config.sse.poll_timeout_secs);
-        for o in wait(&conn, timeout).await {
+        let batch = wait(&conn, timeout).await;
+        drop(registration);
+        for o in batch {
             let i = o.publication.as_ref().and_then(|p| names.iter().position(|n| *n == p.channel));
-            push_event(&mut events, &mut positions, i.unwrap_or(usize::MAX), &o);
+            push_event(&mut events, &mut positions, i, &o);
         }
     }
     json!({ "events": events, "id": position_id::format(&positions) })
@@ -92,12 +92,12 @@ async fn wait(conn: &Connection, timeout: Duration) -> Vec<Outgoing> {
 }
 
 /// Turn one SSE-encoded event into a poll event, advancing channel `i`'s position.
-fn push_event(events: &mut Vec<Value>, positions: &mut [Position], i: usize, o: &Outgoing) {
+fn push_event(events: &mut Vec<Value>, positions: &mut [Position], i: Option<usize>, o: &Outgoing) {
     let Some((name, data)) = SseEncoder::split(&o.frame) else { return };
     let Ok(Value::Object(mut obj)) = serde_json::from_str::<Value>(data) else { return };
     obj.remove("push");
     obj.insert("event".into(), Value::from(name));
-    if let (Some(p), Some(slot)) = (&o.publication, positions.get_mut(i)) {
+    if let (Some(p), Some(slot)) = (&o.publication, i.and_then(|i| positions.get_mut(i))) {
         *slot = Position { epoch: p.epoch.clone(), offset: p.offset };
     }
     events.push(Value::Object(obj));

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use axum::http::{HeaderMap, header};
 use herald_core::{ChannelName, WireEncoder};
 use herald_core::{
-    Connection, ConnectionInit, ErrorCode, HeraldError, Identity, PendingSubscription, Position, QueueLimits,
+    Connection, ConnectionInit, ErrorCode, HeraldError, Hub, Identity, PendingSubscription, Position, QueueLimits,
 };
 
 use super::position_id;
@@ -101,12 +101,27 @@ impl OpenedChannel {
     }
 }
 
+/// Unregisters a connection from the hub when dropped, so a request that
+/// is abandoned half-way (the client left while it waited) leaves nothing behind.
+pub struct Registration {
+    hub: Arc<Hub>,
+    conn: Arc<Connection>,
+}
+
+impl Drop for Registration {
+    fn drop(&mut self) {
+        self.hub.disconnect(&self.conn);
+    }
+}
+
 /// A hub connection subscribed (pending) to every requested channel.
 pub struct Opened {
     /// The hub connection.
     pub conn: Arc<Connection>,
     /// In request order.
     pub channels: Vec<OpenedChannel>,
+    /// Keep while the connection is in use.
+    pub registration: Registration,
 }
 
 impl Opened {
@@ -118,7 +133,7 @@ impl Opened {
 
 /// Register a connection for `identity` and subscribe it to `channels`,
 /// recovering from `since` (one position per channel) when given. On any
-/// refusal nothing stays registered.
+/// refusal, or if the future is dropped, nothing stays registered.
 pub async fn open(
     app: &App,
     identity: Identity,
@@ -128,13 +143,9 @@ pub async fn open(
     since: Option<Vec<Position>>,
 ) -> Result<Opened, HeraldError> {
     let conn = app.hub.connect(ConnectionInit { identity, encoder, queue });
-    match subscribe_all(app, &conn, channels, since).await {
-        Ok(channels) => Ok(Opened { conn, channels }),
-        Err(e) => {
-            app.hub.disconnect(&conn);
-            Err(e)
-        }
-    }
+    let registration = Registration { hub: app.hub.clone(), conn: conn.clone() };
+    let channels = subscribe_all(app, &conn, channels, since).await?;
+    Ok(Opened { conn, channels, registration })
 }
 
 async fn subscribe_all(

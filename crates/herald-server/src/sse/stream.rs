@@ -27,7 +27,7 @@ use tokio::sync::mpsc;
 
 use super::encoder::SseEncoder;
 use super::position_id;
-use super::request::{self, Opened, QueryParams};
+use super::request::{self, Opened, QueryParams, Registration};
 use crate::app::App;
 use crate::http_api::{error, error_response};
 
@@ -70,7 +70,7 @@ async fn open(app: &App, uri: &Uri, headers: &HeaderMap) -> Result<Opened, Heral
 
 /// Queue the opening events, activate the subscriptions, start the pump.
 fn start(app: Arc<App>, opened: Opened) -> Response<Body> {
-    let Opened { conn, channels } = opened;
+    let Opened { conn, channels, registration } = opened;
     let starts: Vec<Position> = channels.iter().map(|c| c.start.clone()).collect();
     let index: HashMap<ChannelName, usize> = channels.iter().enumerate().map(|(i, c)| (c.channel.clone(), i)).collect();
     let listed: Vec<_> = channels
@@ -104,7 +104,7 @@ fn start(app: Arc<App>, opened: Opened) -> Response<Body> {
 
     let (tx, mut rx) = mpsc::channel::<Result<Bytes, std::io::Error>>(BODY_CHUNKS);
     let _ = tx.try_send(Ok(Bytes::from(format!("retry: {}\n\n", app.config.sse.retry_ms))));
-    tokio::spawn(pump(app, conn, tx, starts, index));
+    tokio::spawn(pump(app, conn, registration, tx, starts, index));
     let stream = futures_util::stream::poll_fn(move |cx| rx.poll_recv(cx));
     let mut resp = Response::new(Body::from_stream(stream));
     let h = resp.headers_mut();
@@ -128,6 +128,7 @@ enum End {
 async fn pump(
     app: Arc<App>,
     conn: Arc<Connection>,
+    registration: Registration,
     tx: mpsc::Sender<Result<Bytes, std::io::Error>>,
     mut positions: Vec<Position>,
     index: HashMap<ChannelName, usize>,
@@ -180,7 +181,7 @@ async fn pump(
             }
         }
     };
-    app.hub.disconnect(&conn);
+    drop(registration);
     match end {
         End::Closed(reason) => {
             metrics::counter!("herald_disconnects_total", "reason" => reason.name()).increment(1);
