@@ -278,6 +278,13 @@ mod tests {
     }
 
     #[test]
+    fn sse_settings_have_defaults() {
+        let cfg: Config = toml::from_str("[sse]\nheartbeat_secs = 1\n").unwrap();
+        assert_eq!((cfg.sse.retry_ms, cfg.sse.heartbeat_secs, cfg.sse.poll_timeout_secs), (2000, 1, 25));
+        assert!(toml::from_str::<Config>("[sse]\nheartbeat = 1\n").is_err());
+    }
+
+    #[test]
     fn unknown_keys_are_refused() {
         assert!(toml::from_str::<Config>("lisen = \"x\"").is_err());
     }
