@@ -278,3 +278,21 @@ async fn an_abandoned_poll_leaves_nothing_behind() {
     waiting.abort();
     wait_for_subscribers(&server, "chat:gone", 0).await;
 }
+
+#[tokio::test]
+async fn a_recovery_larger_than_the_outbound_queue_is_written_at_the_clients_pace() {
+    let server = Server::start("[connection.queue]\nmax_messages = 16\nmax_bytes = 65536\n").await;
+    let mut s = open(&server, "/sse?channel=chat:big").await;
+    let id = s.expect("connected").await.id.unwrap();
+    drop(s);
+    for i in 0..200 {
+        server.publish("chat:big", json!({ "i": i, "pad": "y".repeat(1024) })).await;
+    }
+    let opts = Opts::default().header("Last-Event-ID", &id);
+    let mut s = SseStream::open(server.addr, "/sse?channel=chat:big", opts).await.unwrap();
+    s.expect("connected").await;
+    let got = s.publications(200).await;
+    assert_eq!(got.iter().map(|(_, o, _)| *o).collect::<Vec<_>>(), (1..=200).collect::<Vec<_>>());
+    server.publish("chat:big", json!("live")).await;
+    assert_eq!(s.publications(1).await[0].1, 201);
+}

@@ -236,6 +236,9 @@ impl SseStream {
         let deadline = tokio::time::Instant::now() + within;
         let mut buf = vec![0u8; 16 * 1024];
         loop {
+            // Bytes read with the response head, or with the previous event, may hold whole events.
+            self.dechunk();
+            self.parse();
             if !self.pending.is_empty() {
                 return Some(self.pending.remove(0));
             }
@@ -251,8 +254,6 @@ impl SseStream {
                 Ok(Ok(n)) => n,
             };
             self.raw.extend_from_slice(&buf[..n]);
-            self.dechunk();
-            self.parse();
         }
     }
 
