@@ -296,3 +296,21 @@ async fn a_recovery_larger_than_the_outbound_queue_is_written_at_the_clients_pac
     server.publish("chat:big", json!("live")).await;
     assert_eq!(s.publications(1).await[0].1, 201);
 }
+
+#[tokio::test]
+async fn shutdown_ends_streams_with_a_disconnect_event_and_exits_promptly() {
+    let mut server = Server::start("").await;
+    let mut s = open(&server, "/sse?channel=chat:bye").await;
+    s.expect("connected").await;
+    server.publish("chat:bye", json!(1)).await;
+    s.publications(1).await;
+    let id = s.last_id.clone();
+    let started = Instant::now();
+    assert!(server.terminate().await, "herald exits cleanly with an open SSE stream");
+    assert!(started.elapsed() < Duration::from_secs(4), "shutdown waited {:?}", started.elapsed());
+    let bye = s.expect("disconnect").await;
+    assert_eq!(bye.json()["code"], 4000);
+    assert_eq!(bye.json()["reconnect"], true);
+    assert_eq!(bye.id, id, "the position is unchanged");
+    assert!(s.ends_within(Duration::from_secs(2)).await);
+}
