@@ -314,3 +314,28 @@ async fn shutdown_ends_streams_with_a_disconnect_event_and_exits_promptly() {
     assert_eq!(bye.id, id, "the position is unchanged");
     assert!(s.ends_within(Duration::from_secs(2)).await);
 }
+
+#[tokio::test]
+async fn presence_joins_reach_streams_and_polls_stay_invisible() {
+    let server = Server::start("[namespaces.room]\npresence = true\n").await;
+    let mut a = open(&server, "/sse?channel=room:1").await;
+    a.expect("connected").await;
+    let mut b = open(&server, "/sse?channel=room:1").await;
+    let b_client = b.expect("connected").await.json()["client"].clone();
+    let join = a.expect("join").await;
+    assert_eq!(join.json()["member"]["client"], b_client);
+    assert!(join.id.is_some(), "every event carries an id");
+
+    let first = poll(&server, "channel=room:1").await;
+    let path = format!("/poll?channel=room:1&since={}", first["id"].as_str().unwrap());
+    let addr = server.addr;
+    let waiting =
+        tokio::spawn(async move { request(addr, "GET", &path, &Opts::default(), None).await.unwrap().json() });
+    wait_for_subscribers(&server, "room:1", 3).await;
+    server.publish("room:1", json!("hello")).await;
+    assert_eq!(waiting.await.unwrap()["events"][0]["data"], "hello");
+    // The poll came and went without a join or leave.
+    assert_eq!(a.expect("publication").await.json()["data"], "hello");
+    server.publish("room:1", json!("again")).await;
+    assert_eq!(a.expect("publication").await.json()["data"], "again");
+}

@@ -66,7 +66,9 @@ async fn collect(app: &App, opened: Opened, waits: bool) -> Value {
     if waits && events.is_empty() {
         let Opened { conn, channels, registration } = opened;
         let names: Vec<_> = channels.iter().map(|c| c.channel.clone()).collect();
-        for c in channels {
+        for mut c in channels {
+            // A poll is a moment, not a member: no join/leave flapping for every request.
+            c.pending.presence = false;
             c.pending.activate();
         }
         let timeout = Duration::from_secs(app.config.sse.poll_timeout_secs);
