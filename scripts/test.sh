@@ -1,10 +1,21 @@
 #!/usr/bin/env bash
 # Runs every test of the project on a fresh machine: installs what is
-# missing, starts the services the tests use, then lint + tests.
+# missing, starts the services the tests use, then lint + tests, then the
+# browser test.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 scripts/ensure-services.sh
+
+JS_TESTS=crates/herald-server/tests/node
+CHROMIUM=${CHROMIUM:-/usr/bin/chromium}
+echo "== JavaScript test dependencies"
+if [ ! -x "$CHROMIUM" ]; then
+  echo "installing chromium"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq && apt-get install -y -qq chromium >/dev/null
+fi
+(cd "$JS_TESTS" && npm ci --no-audit --no-fund)
 
 echo "== cargo fmt --check"
 cargo fmt --all -- --check
@@ -12,3 +23,8 @@ echo "== cargo clippy"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 echo "== cargo test"
 cargo test --workspace --locked
+
+echo "== browser test (chromium EventSource against /sse)"
+cargo build --locked -p herald-server --bin herald
+HERALD_BIN="$(realpath "${CARGO_TARGET_DIR:-target}")/debug/herald" CHROMIUM="$CHROMIUM" \
+  node "$JS_TESTS/browser.test.mjs"

@@ -59,9 +59,16 @@ struct ChannelEntry {
 pub enum Caller<'a> {
     /// A client connection.
     Client(&'a Connection),
+    /// A client acting over plain HTTP, without a connection (SSE's
+    /// `POST /sse/publish`): its identity and the same client rules apply.
+    /// Its publications name [`HTTP_CLIENT_ID`] as the publishing client.
+    Identity(&'a Identity),
     /// The app's back end.
     Server,
 }
+
+/// The publisher `client` id of publications made by [`Caller::Identity`].
+pub const HTTP_CLIENT_ID: &str = "http";
 
 /// The result of a subscribe, before the subscription goes live.
 pub struct PendingSubscription {
@@ -263,6 +270,7 @@ impl Hub {
     ) -> Result<&NamespaceOptions, HeraldError> {
         match caller {
             Caller::Client(conn) => self.authorize(&conn.identity(), channel, right),
+            Caller::Identity(identity) => self.authorize(identity, channel, right),
             Caller::Server => self.namespaces.options(channel),
         }
     }
@@ -405,15 +413,13 @@ impl Hub {
         if let Some(policy) = self.policy.get() {
             policy.check_payload(&channel, &data)?;
         }
+        if !matches!(publisher, Caller::Server) && !opts.allow_client_publish {
+            return Err(HeraldError::new(ErrorCode::PermissionDenied, format!("clients may not publish to {channel}")));
+        }
         let publisher_info = match publisher {
-            Caller::Client(conn) => {
-                if !opts.allow_client_publish {
-                    return Err(HeraldError::new(
-                        ErrorCode::PermissionDenied,
-                        format!("clients may not publish to {channel}"),
-                    ));
-                }
-                Some(PublisherInfo { client: conn.id().clone(), user: conn.user().cloned() })
+            Caller::Client(conn) => Some(PublisherInfo { client: conn.id().clone(), user: conn.user().cloned() }),
+            Caller::Identity(identity) => {
+                Some(PublisherInfo { client: Arc::from(HTTP_CLIENT_ID), user: identity.user.clone() })
             }
             Caller::Server => None,
         };

@@ -28,7 +28,7 @@ pub use channel::ChannelName;
 pub use connection::{Connection, ConnectionInit};
 pub use embedded_broker::{EmbeddedBroker, EmbeddedBrokerOptions};
 pub use error::{DisconnectReason, ErrorBody, ErrorCode, HeraldError};
-pub use hub::{Caller, ChannelInfo, Hub, HubConfig, PendingSubscription};
+pub use hub::{Caller, ChannelInfo, HTTP_CLIENT_ID, Hub, HubConfig, PendingSubscription};
 pub use memory_store::MemoryStore;
 pub use namespace::{NamespaceOptions, Namespaces, Retention};
 pub use outbound::{Outbound, Outgoing, QueueLimits};

@@ -11,6 +11,7 @@ use metrics_exporter_prometheus::PrometheusHandle;
 
 use crate::config::Config;
 use crate::native::encoder::NativeEncoder;
+use crate::sse::encoder::SseEncoder;
 
 /// Shared state of a running server.
 pub struct App {
@@ -22,6 +23,8 @@ pub struct App {
     pub native_plain: Arc<NativeEncoder>,
     /// Native protocol with permessage-deflate.
     pub native_deflate: Arc<NativeEncoder>,
+    /// The SSE door's encoder, shared by every SSE and long-poll connection.
+    pub sse_encoder: Arc<SseEncoder>,
     /// Checks credentials for every door.
     pub auth: crate::auth::Authenticator,
     /// Rate limits.
@@ -89,6 +92,7 @@ impl App {
         let app = App {
             native_plain: Arc::new(NativeEncoder::plain()),
             native_deflate: Arc::new(NativeEncoder::deflate(ws.compression_level, ws.compression_threshold)),
+            sse_encoder: Arc::new(SseEncoder),
             config,
             hub,
             auth,

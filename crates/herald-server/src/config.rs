@@ -27,6 +27,8 @@ pub struct Config {
     pub connection: ConnectionConfig,
     /// WebSocket transport options.
     pub websocket: WebSocketConfig,
+    /// Server-Sent Events and long-polling options.
+    pub sse: SseConfig,
     /// Options of channels outside any configured namespace.
     pub default_namespace: NamespaceOptions,
     /// Named namespaces (`[namespaces.chat]`).
@@ -65,6 +67,7 @@ impl Default for Config {
             log_format: LogFormat::Pretty,
             connection: ConnectionConfig::default(),
             websocket: WebSocketConfig::default(),
+            sse: SseConfig::default(),
             default_namespace: NamespaceOptions::default(),
             namespaces: HashMap::new(),
             strict_namespaces: false,
@@ -250,6 +253,24 @@ impl Default for WebSocketConfig {
     }
 }
 
+/// Server-Sent Events (`/sse`) and long-polling (`/poll`) options.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SseConfig {
+    /// Reconnect delay the server asks EventSource clients to use (`retry:`), ms. Default 2000.
+    pub retry_ms: u64,
+    /// Seconds between `: ping` comments that keep proxies from closing an idle stream. Default 15.
+    pub heartbeat_secs: u64,
+    /// Seconds a long-poll request waits for data before answering with an empty batch. Default 25.
+    pub poll_timeout_secs: u64,
+}
+
+impl Default for SseConfig {
+    fn default() -> Self {
+        Self { retry_ms: 2000, heartbeat_secs: 15, poll_timeout_secs: 25 }
+    }
+}
+
 /// Command-line and environment overrides (flags win over the environment,
 /// which wins over the file).
 #[derive(Debug, Clone, Default, clap::Args)]
@@ -395,6 +416,13 @@ mod tests {
         cfg.apply(&Overrides { api_key: Some("flag".into()), ..Default::default() });
         assert_eq!(cfg.api_key.as_deref(), Some("flag"));
         assert_eq!(cfg.connection.ping_interval_secs, 5);
+    }
+
+    #[test]
+    fn sse_settings_have_defaults() {
+        let cfg: Config = toml::from_str("[sse]\nheartbeat_secs = 1\n").unwrap();
+        assert_eq!((cfg.sse.retry_ms, cfg.sse.heartbeat_secs, cfg.sse.poll_timeout_secs), (2000, 1, 25));
+        assert!(toml::from_str::<Config>("[sse]\nheartbeat = 1\n").is_err());
     }
 
     #[test]

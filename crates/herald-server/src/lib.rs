@@ -1,5 +1,5 @@
 //! The `herald` server: wires the core hub to its doors (native WebSocket,
-//! HTTP API), its store, and operations (health, metrics, shutdown).
+//! SSE and long-polling, HTTP API), its store, and operations (health, metrics, shutdown).
 
 pub mod app;
 pub mod auth;
@@ -12,4 +12,5 @@ pub mod native;
 pub mod observability;
 pub mod policy;
 pub mod server;
+pub mod sse;
 pub mod tls;

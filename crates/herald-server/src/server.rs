@@ -20,6 +20,7 @@ pub const MAX_HTTP_BODY: usize = 1024 * 1024;
 pub fn router(app: Arc<App>) -> Router {
     Router::new()
         .route("/ws", get(crate::native::upgrade::ws_upgrade))
+        .merge(crate::sse::router())
         .nest("/api", crate::http_api::router(app.clone()))
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(readyz))

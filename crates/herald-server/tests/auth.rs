@@ -327,3 +327,31 @@ async fn keys_from_a_jwks_url_verify_tokens_by_kid() {
     let confused = encode(&hs_header, &c, &EncodingKey::from_secret(b"whatever")).unwrap();
     refused(&server, &confused, 101, 4501).await;
 }
+
+#[tokio::test]
+async fn the_sse_door_refuses_the_same_credentials() {
+    use common::http_with;
+    let server = Server::start(&config()).await;
+    let get = |path: String, headers: Vec<(&'static str, String)>| {
+        let addr = server.addr;
+        async move {
+            let h: Vec<(&str, &str)> = headers.iter().map(|(k, v)| (*k, v.as_str())).collect();
+            http_with(addr, "GET", &path, None, None, &h).await.unwrap()
+        }
+    };
+    let good = hs(&claims("u1", 300));
+    let forged = format!("{}.AAAA", good.rsplit_once('.').unwrap().0);
+    let r = get(format!("/sse?channel=chat:room-7&token={forged}"), vec![]).await;
+    assert_eq!((r.status, r.json()["error"]["code"].as_u64()), (401, Some(101)));
+    let r = get(format!("/sse?channel=chat:room-7&token={}", hs(&claims("u1", -120))), vec![]).await;
+    assert_eq!((r.status, r.json()["error"]["code"].as_u64()), (401, Some(117)));
+    let r = get(format!("/sse?channel=chat:room-8&token={good}"), vec![]).await;
+    assert_eq!((r.status, r.json()["error"]["code"].as_u64()), (403, Some(103)), "channel not in capabilities");
+    let r = get("/sse?channel=chat:room-7".into(), vec![("Authorization", format!("Bearer {forged}"))]).await;
+    assert_eq!(r.status, 401);
+    let r = get(format!("/sse?channel=chat:room-7&token={good}"), vec![("Origin", "https://evil.test".into())]).await;
+    assert_eq!((r.status, r.json()["error"]["code"].as_u64()), (403, Some(103)), "cross-origin");
+    // The same refusals on long-polling.
+    let r = get(format!("/poll?channel=chat:room-8&token={good}"), vec![]).await;
+    assert_eq!(r.status, 403);
+}

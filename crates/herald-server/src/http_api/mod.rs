@@ -5,6 +5,8 @@
 mod auth;
 mod routes;
 
+pub(crate) use routes::parse_body;
+
 use std::sync::Arc;
 
 use axum::Router;

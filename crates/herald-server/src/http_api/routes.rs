@@ -30,7 +30,8 @@ pub(super) fn router() -> Router<Arc<App>> {
         .route("/disconnect", post(disconnect))
 }
 
-fn parse_body<'a, T: Deserialize<'a>>(body: &'a [u8]) -> Result<T, HeraldError> {
+/// Parse a JSON request body: 108 when it is not JSON, 107 when its shape is wrong.
+pub(crate) fn parse_body<'a, T: Deserialize<'a>>(body: &'a [u8]) -> Result<T, HeraldError> {
     serde_json::from_slice(body).map_err(|e| {
         if e.is_data() || e.is_eof() && !body.is_empty() {
             HeraldError::bad_request(format!("request body does not match the documented shape: {e}"))

@@ -10,6 +10,8 @@ use std::time::{Duration, Instant};
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
+pub mod sse;
+
 /// A running herald process.
 pub struct Server {
     child: Option<Child>,
@@ -260,7 +262,7 @@ pub async fn http_with(
     Ok(HttpResponse { status, headers, body })
 }
 
-fn dechunk(mut s: &str) -> String {
+pub fn dechunk(mut s: &str) -> String {
     let mut out = String::new();
     while let Some((size, rest)) = s.split_once("\r\n") {
         let n = usize::from_str_radix(size.trim(), 16).unwrap_or(0);

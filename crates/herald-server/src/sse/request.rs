@@ -1,0 +1,191 @@
+//! What `/sse`, `/poll` and `/sse/publish` share: reading the query string
+//! and the credentials, and opening a hub connection subscribed to every
+//! requested channel (with recovery) before anything is streamed, so every
+//! refusal is an HTTP error with the protocol's JSON body.
+
+use std::sync::Arc;
+
+use axum::http::{HeaderMap, header};
+use herald_core::{ChannelName, WireEncoder};
+use herald_core::{
+    Connection, ConnectionInit, ErrorCode, HeraldError, Hub, Identity, PendingSubscription, Position, QueueLimits,
+};
+
+use super::position_id;
+use crate::app::App;
+
+/// Cookie that may carry the token (for `EventSource`, which cannot set headers).
+pub const TOKEN_COOKIE: &str = "herald_token";
+
+/// The decoded query string, in order (repeated keys kept).
+pub struct QueryParams(Vec<(String, String)>);
+
+impl QueryParams {
+    /// Decode `query` (`application/x-www-form-urlencoded`).
+    pub fn parse(query: Option<&str>) -> Self {
+        let pairs = form_urlencoded::parse(query.unwrap_or("").as_bytes()).into_owned().collect();
+        Self(pairs)
+    }
+
+    /// Every value of `key`, in order.
+    pub fn all(&self, key: &str) -> Vec<&str> {
+        self.0.iter().filter(|(k, _)| k == key).map(|(_, v)| v.as_str()).collect()
+    }
+
+    /// The value of `key`; more than one is a bad request.
+    pub fn one(&self, key: &str) -> Result<Option<&str>, HeraldError> {
+        match self.all(key)[..] {
+            [] => Ok(None),
+            [one] => Ok(Some(one)),
+            _ => Err(HeraldError::bad_request(format!("{key:?} given more than once"))),
+        }
+    }
+
+    /// The `channel=` values: 1 to `max` valid names.
+    pub fn channels(&self, max: usize) -> Result<Vec<ChannelName>, HeraldError> {
+        let names = self.all("channel");
+        if names.is_empty() {
+            return Err(HeraldError::bad_request("name at least one channel: ?channel=a&channel=b"));
+        }
+        if names.len() > max {
+            return Err(HeraldError::new(ErrorCode::LimitExceeded, format!("at most {max} channels per connection")));
+        }
+        names.into_iter().map(ChannelName::new).collect()
+    }
+}
+
+/// The token from `token=`, else `Authorization: Bearer`, else the `herald_token` cookie.
+pub fn token(query: &QueryParams, headers: &HeaderMap) -> Result<Option<String>, HeraldError> {
+    if let Some(t) = query.one("token")? {
+        return Ok(Some(t.to_string()));
+    }
+    if let Some(v) = headers.get(header::AUTHORIZATION) {
+        let bearer = v.to_str().ok().and_then(|v| v.strip_prefix("Bearer ")).map(str::trim);
+        return match bearer {
+            Some(t) if !t.is_empty() => Ok(Some(t.to_string())),
+            _ => Err(HeraldError::new(ErrorCode::Unauthorized, "Authorization must be \"Bearer <token>\"")),
+        };
+    }
+    let cookie = headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|kv| kv.trim().split_once('='))
+        .find(|(k, _)| *k == TOKEN_COOKIE)
+        .map(|(_, v)| v.to_string());
+    Ok(cookie)
+}
+
+/// Check the browser origin and authenticate the request's credentials.
+pub fn identity(app: &App, query: &QueryParams, headers: &HeaderMap) -> Result<Identity, HeraldError> {
+    let origin = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok());
+    if !app.auth.origins.allows(origin) {
+        metrics::counter!("herald_origin_refused_total").increment(1);
+        return Err(HeraldError::new(
+            ErrorCode::PermissionDenied,
+            format!("origin {} is not allowed", origin.unwrap_or("")),
+        ));
+    }
+    let token = token(query, headers)?;
+    app.auth.authenticate(token.as_deref())
+}
+
+/// One subscribed channel of an [`Opened`] connection, not yet live.
+pub struct OpenedChannel {
+    /// The channel.
+    pub channel: ChannelName,
+    /// Activate after queueing what comes before live publications.
+    pub pending: PendingSubscription,
+    /// The client's position before the recovered publications (if any):
+    /// its `since` when recovered, else the channel's current position.
+    pub start: Position,
+}
+
+impl OpenedChannel {
+    /// `Some(false)` when recovery was asked and refused.
+    pub fn recovered(&self) -> Option<bool> {
+        self.pending.recovery.as_ref().map(|r| r.recovered)
+    }
+}
+
+/// Unregisters a connection from the hub when dropped, so a request that
+/// is abandoned half-way (the client left while it waited) leaves nothing behind.
+pub struct Registration {
+    hub: Arc<Hub>,
+    conn: Arc<Connection>,
+}
+
+impl Drop for Registration {
+    fn drop(&mut self) {
+        self.hub.disconnect(&self.conn);
+    }
+}
+
+/// A hub connection subscribed (pending) to every requested channel.
+pub struct Opened {
+    /// The hub connection.
+    pub conn: Arc<Connection>,
+    /// In request order.
+    pub channels: Vec<OpenedChannel>,
+    /// Keep while the connection is in use.
+    pub registration: Registration,
+}
+
+impl Opened {
+    /// The start positions, in request order.
+    pub fn starts(&self) -> Vec<Position> {
+        self.channels.iter().map(|c| c.start.clone()).collect()
+    }
+}
+
+/// Register a connection for `identity` and subscribe it to `channels`,
+/// recovering from `since` (one position per channel) when given. On any
+/// refusal, or if the future is dropped, nothing stays registered.
+pub async fn open(
+    app: &App,
+    identity: Identity,
+    encoder: Arc<dyn WireEncoder>,
+    queue: QueueLimits,
+    channels: Vec<ChannelName>,
+    since: Option<Vec<Position>>,
+) -> Result<Opened, HeraldError> {
+    let conn = app.hub.connect(ConnectionInit { identity, encoder, queue })?;
+    let registration = Registration { hub: app.hub.clone(), conn: conn.clone() };
+    let channels = subscribe_all(app, &conn, channels, since).await?;
+    Ok(Opened { conn, channels, registration })
+}
+
+async fn subscribe_all(
+    app: &App,
+    conn: &Arc<Connection>,
+    channels: Vec<ChannelName>,
+    since: Option<Vec<Position>>,
+) -> Result<Vec<OpenedChannel>, HeraldError> {
+    let mut since = since.map(Vec::into_iter);
+    let mut opened = Vec::with_capacity(channels.len());
+    for channel in channels {
+        let from = since.as_mut().and_then(Iterator::next);
+        let pending = app.hub.subscribe(conn, channel.clone(), from.clone()).await?;
+        let start = match (&from, &pending.recovery) {
+            (Some(from), _) if from.epoch == pending.top.epoch && from.offset > pending.top.offset => {
+                return Err(HeraldError::bad_request(format!(
+                    "event id is ahead of {channel} (offset {} > {}): it was not issued by this server",
+                    from.offset, pending.top.offset
+                )));
+            }
+            (Some(from), Some(r)) if r.recovered => from.clone(),
+            _ => pending.top.clone(),
+        };
+        opened.push(OpenedChannel { channel, pending, start });
+    }
+    Ok(opened)
+}
+
+/// Parse an event id for `channels` channels (empty counts as absent).
+pub fn positions(id: Option<&str>, channels: usize) -> Result<Option<Vec<Position>>, HeraldError> {
+    match id {
+        None | Some("") => Ok(None),
+        Some(id) => position_id::parse(id, channels).map(Some),
+    }
+}

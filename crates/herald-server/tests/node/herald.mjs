@@ -1,0 +1,103 @@
+// Runs the real `herald` binary (HERALD_BIN) for the JavaScript tests, on a
+// fixed port so a client's automatic reconnect finds it again after a restart.
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import net from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+export function freePort() {
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address();
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+/** Poll `check` until it returns a truthy value, or fail with `what`. */
+export async function waitFor(what, check, timeoutMs = 20000) {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await check();
+    if (v) return v;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await sleep(50);
+  }
+}
+
+export class Herald {
+  constructor(config = '') {
+    const bin = process.env.HERALD_BIN;
+    if (!bin) throw new Error('set HERALD_BIN to the herald binary (target/debug/herald)');
+    this.bin = bin;
+    this.dir = mkdtempSync(join(tmpdir(), 'herald-js-'));
+    this.config = join(this.dir, 'herald.toml');
+    writeFileSync(this.config, config);
+    this.child = null;
+  }
+
+  get base() {
+    return `http://127.0.0.1:${this.port}`;
+  }
+
+  async start() {
+    this.port ??= await freePort();
+    const args = ['serve', '--config', this.config, '--listen', `127.0.0.1:${this.port}`, '--data-dir', join(this.dir, 'data')];
+    this.child = spawn(this.bin, args, { stdio: ['ignore', 'inherit', 'inherit'], env: { ...process.env, RUST_LOG: 'error' } });
+    await waitFor('herald to be healthy', async () => {
+      try {
+        return (await fetch(`${this.base}/healthz`)).ok;
+      } catch {
+        return false;
+      }
+    });
+  }
+
+  /** Stop with `signal` and wait for the process to exit. */
+  async stop(signal = 'SIGTERM') {
+    const child = this.child;
+    if (!child || child.exitCode !== null) return;
+    const exited = new Promise((r) => child.once('exit', r));
+    child.kill(signal);
+    await exited;
+    this.child = null;
+  }
+
+  async restart(signal) {
+    await this.stop(signal);
+    await this.start();
+  }
+
+  async publish(channel, data) {
+    const r = await fetch(`${this.base}/api/publish`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ channel, data }),
+    });
+    if (!r.ok) throw new Error(`publish failed: ${r.status} ${await r.text()}`);
+    return (await r.json()).offset;
+  }
+
+  async close() {
+    await this.stop('SIGKILL');
+    rmSync(this.dir, { recursive: true, force: true });
+  }
+}
+
+/** The expected [channel, offset, data] list for `n` publications per channel starting at `from`. */
+export function expected(channels, from, n) {
+  const out = [];
+  for (const c of channels) for (let i = 0; i < n; i++) out.push([c, from + i, `${c}#${from + i}`]);
+  return out;
+}
+
+export function assertEqual(actual, wanted, what) {
+  const a = JSON.stringify(actual);
+  const w = JSON.stringify(wanted);
+  if (a !== w) throw new Error(`${what}:\n  got      ${a}\n  expected ${w}`);
+}
