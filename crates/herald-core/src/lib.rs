@@ -34,5 +34,8 @@ pub use outbound::{Outbound, Outgoing, QueueLimits};
 pub use position::{Epoch, Position};
 pub use publication::{Payload, Publication, PublisherInfo, now_ms};
 pub use recovery::Recovery;
-pub use store::{HistoryStore, StoreError, StreamMeta};
+pub use store::{
+    HistoryStore, InboxError, InboxStore, NewNotifications, Notification, NotificationContent, ReadMark,
+    ReadStateStore, StoreError, Stored, StreamMeta,
+};
 pub use wire::{ChannelEvent, ClientInfo, WireEncoder};
