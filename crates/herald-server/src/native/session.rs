@@ -87,6 +87,10 @@ where
         expires_at: identity.expires_at_ms,
     };
     let _ = conn.outbound.push_frame(encoder.frame(&encode::reply(connect_id, &result)));
+    // A signed-in user learns their unread notification count at once.
+    if let Err(e) = app.hub.greet(&conn).await {
+        tracing::warn!(parent: &span, error = %e, "reading the unread count failed");
+    }
     tracing::debug!(parent: &span, "connected");
 
     let client_closed = Arc::new(AtomicBool::new(false));
