@@ -289,6 +289,13 @@ async fn notifications_reach_offline_users_and_stay_in_sync_across_connections()
     let r3 = notify(&server, changed).await;
     assert_eq!(r3.status, 409, "{}", r3.body);
     assert_eq!(r3.json()["error"]["code"], 119);
+    // All or nothing: "aaron" is stored first, then "nina" conflicts, so neither changes.
+    let mut both = first.clone();
+    both.as_object_mut().unwrap().remove("user");
+    both["users"] = json!(["aaron", "nina"]);
+    both["title"] = json!("Changed");
+    assert_eq!(notify(&server, both).await.status, 409);
+    assert_eq!(server.get("/api/users/aaron/unread").await.unwrap().json()["notifications"], 0);
     let r = notify(&server, json!({ "users": ["nina", "omar"], "title": "Deploy done" })).await;
     assert_eq!(r.status, 200, "{}", r.body);
 
@@ -376,4 +383,38 @@ async fn history_outlives_the_recovery_window_across_a_restart() {
     let since = json!({ "epoch": page["epoch"], "offset": 1 });
     let r = c.request("subscribe", json!({ "channel": "hist:lobby", "since": since })).await.unwrap();
     assert_eq!(r["recovered"], false);
+}
+
+#[tokio::test]
+async fn read_receipts_and_inbox_work_in_memory_with_ephemeral() {
+    let server = Server::start(&format!("ephemeral = true\n{}", config())).await;
+    server.publish("room:e", json!({ "n": 1 })).await;
+    server.publish("room:e", json!({ "n": 2 })).await;
+    let c = user(&server, "eve").await;
+    assert_eq!(push_named(&c, "unread", Duration::from_secs(5)).await["unread"], 0);
+    assert_eq!(c.request("mark_read", json!({ "channel": "room:e", "offset": 1 })).await.unwrap()["offset"], 1);
+    assert_eq!(c.request("mark_read", json!({ "channel": "room:e", "offset": 0 })).await.unwrap()["offset"], 1);
+    let err = c.request("mark_read", json!({ "channel": "room:e", "offset": 3 })).await.unwrap_err();
+    assert_eq!(code(err), Some(107));
+    assert_eq!(c.request("unread", json!({})).await.unwrap()["channels"][0]["unread"], 1);
+
+    let body = json!({ "user": "eve", "title": "t", "data": { "a": 1, "b": 2 }, "dedupe_key": "k" });
+    let id = notify(&server, body.clone()).await.json()["notifications"][0]["id"].as_u64().unwrap();
+    assert_eq!(push_named(&c, "notification", Duration::from_secs(5)).await["unread"], 1);
+    let again = notify(&server, body).await.json();
+    assert_eq!(
+        (again["notifications"][0]["id"].as_u64(), again["notifications"][0]["created"].as_bool()),
+        (Some(id), Some(false))
+    );
+    let clash = notify(&server, json!({ "user": "eve", "title": "other", "dedupe_key": "k" })).await;
+    assert_eq!((clash.status, clash.json()["error"]["code"].as_u64()), (409, Some(119)));
+    // A multi-user request that conflicts for one user stores nothing for the others.
+    let clash = notify(&server, json!({ "users": ["adam", "eve"], "title": "other", "dedupe_key": "k" })).await;
+    assert_eq!(clash.status, 409);
+    assert_eq!(server.get("/api/users/adam/unread").await.unwrap().json()["notifications"], 0);
+    let mallory = user(&server, "mallory").await;
+    let err = mallory.request("notification_read", json!({ "notification": id })).await.unwrap_err();
+    assert_eq!(code(err), Some(118));
+    assert_eq!(c.request("notifications", json!({})).await.unwrap()["unread"], 1);
+    assert_eq!(c.request("notification_read", json!({ "notification": id })).await.unwrap()["unread"], 0);
 }
