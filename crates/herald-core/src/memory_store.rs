@@ -118,14 +118,25 @@ impl HistoryStore for MemoryStore {
 
 #[async_trait]
 impl ReadStateStore for MemoryStore {
-    async fn advance_read(&self, user: &str, channel: &ChannelName, mark: ReadMark) -> Result<ReadMark, StoreError> {
+    async fn advance_read(
+        &self,
+        user: &str,
+        channel: &ChannelName,
+        mark: ReadMark,
+    ) -> Result<(ReadMark, bool), StoreError> {
         let mut reads = self.reads.lock();
         let marks = reads.entry(user.to_string()).or_default();
-        let cur = marks.entry(channel.clone()).or_insert_with(|| mark.clone());
-        if cur.epoch != mark.epoch || cur.offset < mark.offset {
-            *cur = mark;
+        match marks.get_mut(channel) {
+            Some(cur) if cur.epoch == mark.epoch && cur.offset >= mark.offset => Ok((cur.clone(), false)),
+            Some(cur) => {
+                *cur = mark;
+                Ok((cur.clone(), true))
+            }
+            None => {
+                marks.insert(channel.clone(), mark.clone());
+                Ok((mark, true))
+            }
         }
-        Ok(cur.clone())
     }
 
     async fn read_marks_of_user(&self, user: &str, limit: usize) -> Result<Vec<(ChannelName, ReadMark)>, StoreError> {

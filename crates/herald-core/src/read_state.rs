@@ -52,8 +52,9 @@ impl Hub {
         Ok(self.broker.history(channel, HistoryQuery { limit: 0, ..Default::default() }).await?.top)
     }
 
-    /// Mark `channel` read up to `offset` for `conn`'s user. Returns the
-    /// stored mark (unchanged when `offset` is older than it).
+    /// Mark `channel` read up to `offset` for `conn`'s user and, when the
+    /// mark moved, push `read` to the channel's subscribers. Returns the
+    /// stored mark (unchanged when `offset` is not newer than it).
     pub async fn mark_read(&self, conn: &Connection, channel: &ChannelName, offset: u64) -> Result<u64, HeraldError> {
         let user = signed_in(conn)?;
         self.authorize(&conn.identity(), channel, Rights::SUBSCRIBE)?;
@@ -65,8 +66,8 @@ impl Hub {
             )));
         }
         let mark = ReadMark { epoch: top.epoch.clone(), offset, updated_ms: now_ms() };
-        let stored = self.stores.read_state.advance_read(&user, channel, mark).await.map_err(unavailable)?;
-        if stored.offset == offset && stored.epoch == top.epoch {
+        let (stored, moved) = self.stores.read_state.advance_read(&user, channel, mark).await.map_err(unavailable)?;
+        if moved {
             let entry = self.channels.read().get(channel).cloned();
             if let Some(entry) = entry {
                 self.broadcast_event(&entry, &ChannelEvent::Read { channel, user: &user, offset }, None);

@@ -63,8 +63,13 @@ pub struct ReadMark {
 pub trait ReadStateStore: Send + Sync + 'static {
     /// Set the mark if it moves forward: the stored mark is replaced when it
     /// has another epoch or a smaller offset, and kept otherwise. Returns
-    /// the mark stored afterwards.
-    async fn advance_read(&self, user: &str, channel: &ChannelName, mark: ReadMark) -> Result<ReadMark, StoreError>;
+    /// the mark stored afterwards and whether it changed.
+    async fn advance_read(
+        &self,
+        user: &str,
+        channel: &ChannelName,
+        mark: ReadMark,
+    ) -> Result<(ReadMark, bool), StoreError>;
 
     /// The user's marks, by channel name, at most `limit`.
     async fn read_marks_of_user(&self, user: &str, limit: usize) -> Result<Vec<(ChannelName, ReadMark)>, StoreError>;

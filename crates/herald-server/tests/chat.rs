@@ -235,6 +235,9 @@ async fn read_receipts_persist_across_a_restart_and_unread_counts_follow_message
     // Older: a no-op answering the current mark.
     let r = reader.request("mark_read", json!({ "channel": "room:r", "offset": 2 })).await.unwrap();
     assert_eq!(r["offset"], 3);
+    reader.request("mark_read", json!({ "channel": "room:r", "offset": 3 })).await.unwrap();
+    let echoes = pushes_during(&sender, Duration::from_millis(300)).await;
+    assert!(!echoes.iter().any(|(k, _)| k == "read"), "a mark that did not move was pushed: {echoes:?}");
     // Beyond the top: refused (107), nothing stored.
     let err = reader.request("mark_read", json!({ "channel": "room:r", "offset": 99 })).await.unwrap_err();
     assert_eq!(code(err), Some(107));

@@ -37,9 +37,15 @@ fn mark(row: &SqliteRow, first: usize) -> Result<ReadMark, StoreError> {
 
 #[async_trait]
 impl ReadStateStore for SqliteStore {
-    async fn advance_read(&self, user: &str, channel: &ChannelName, m: ReadMark) -> Result<ReadMark, StoreError> {
+    async fn advance_read(
+        &self,
+        user: &str,
+        channel: &ChannelName,
+        m: ReadMark,
+    ) -> Result<(ReadMark, bool), StoreError> {
         let mut conn = self.writer.acquire().await.map_err(db_err("acquire writer"))?;
-        sqlx::query(ADVANCE)
+        // An insert or an update that passed its WHERE affects one row; a kept mark none.
+        let moved = sqlx::query(ADVANCE)
             .bind(user)
             .bind(channel.as_str())
             .bind(m.epoch.as_str())
@@ -47,14 +53,16 @@ impl ReadStateStore for SqliteStore {
             .bind(to_i64(m.updated_ms))
             .execute(&mut *conn)
             .await
-            .map_err(db_err("store read position"))?;
+            .map_err(db_err("store read position"))?
+            .rows_affected()
+            > 0;
         let row = sqlx::query(SELECT_ONE)
             .bind(user)
             .bind(channel.as_str())
             .fetch_one(&mut *conn)
             .await
             .map_err(db_err("read read position"))?;
-        mark(&row, 0)
+        Ok((mark(&row, 0)?, moved))
     }
 
     async fn read_marks_of_user(&self, user: &str, limit: usize) -> Result<Vec<(ChannelName, ReadMark)>, StoreError> {
