@@ -159,8 +159,8 @@ pub struct Hub {
     pub(crate) typing: Mutex<Typing>,
     pub(crate) channels: RwLock<HashMap<ChannelName, Arc<ChannelEntry>>>,
     connections: RwLock<HashMap<Arc<str>, Arc<Connection>>>,
-    /// Open connections per user.
-    users: Mutex<HashMap<Arc<str>, usize>>,
+    /// Open connections per user (for per-user limits and pushes to a user).
+    users: Mutex<HashMap<Arc<str>, Vec<Arc<Connection>>>>,
     node_prefix: String,
     next_id: std::sync::atomic::AtomicU64,
 }
@@ -216,20 +216,23 @@ impl Hub {
     /// Register a new connection; refused when its user already has
     /// `max_connections_per_user` connections on this node.
     pub fn connect(&self, init: ConnectionInit) -> Result<Arc<Connection>, HeraldError> {
-        if let Some(user) = &init.identity.user {
+        let n = self.next_id.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let id: Arc<str> = Arc::from(format!("{}-{n}", self.node_prefix));
+        let conn = Arc::new(Connection::new(id.clone(), init));
+        if let Some(user) = conn.user() {
             let mut users = self.users.lock();
-            let n = users.entry(user.clone()).or_insert(0);
-            if *n >= self.config.max_connections_per_user {
+            let mine = users.entry(user.clone()).or_default();
+            if mine.len() >= self.config.max_connections_per_user {
+                if mine.is_empty() {
+                    users.remove(user);
+                }
                 return Err(HeraldError::new(
                     ErrorCode::LimitExceeded,
                     format!("user already has {} connections (the limit)", self.config.max_connections_per_user),
                 ));
             }
-            *n += 1;
+            mine.push(conn.clone());
         }
-        let n = self.next_id.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        let id: Arc<str> = Arc::from(format!("{}-{n}", self.node_prefix));
-        let conn = Arc::new(Connection::new(id.clone(), init));
         self.connections.write().insert(id, conn.clone());
         metrics::gauge!("herald_connections").increment(1.0);
         Ok(conn)
@@ -244,9 +247,9 @@ impl Hub {
             metrics::gauge!("herald_connections").decrement(1.0);
             if let Some(user) = conn.user() {
                 let mut users = self.users.lock();
-                if let Some(n) = users.get_mut(user) {
-                    *n -= 1;
-                    if *n == 0 {
+                if let Some(mine) = users.get_mut(user) {
+                    mine.retain(|c| !Arc::ptr_eq(c, conn));
+                    if mine.is_empty() {
                         users.remove(user);
                     }
                 }
@@ -256,8 +259,7 @@ impl Hub {
 
     /// Close every connection of `user` with `reason`. Returns how many.
     pub fn disconnect_user(&self, user: &str, reason: DisconnectReason) -> usize {
-        let conns: Vec<_> =
-            self.connections.read().values().filter(|c| c.user().is_some_and(|u| &**u == user)).cloned().collect();
+        let conns = self.user_connections(user);
         for c in &conns {
             c.outbound.close(reason, false);
         }
@@ -273,7 +275,7 @@ impl Hub {
 
     /// Every connection of `user` on this node.
     pub fn user_connections(&self, user: &str) -> Vec<Arc<Connection>> {
-        self.connections.read().values().filter(|c| c.user().is_some_and(|u| &**u == user)).cloned().collect()
+        self.users.lock().get(user).cloned().unwrap_or_default()
     }
 
     /// Number of connections on this node.
