@@ -49,6 +49,8 @@ pub enum ErrorCode {
     TokenExpired,
     /// The requested thing does not exist.
     NotFound,
+    /// The request contradicts what is stored (e.g. a dedupe key reused with different content).
+    Conflict,
 }
 
 impl ErrorCode {
@@ -74,6 +76,7 @@ impl ErrorCode {
             ErrorCode::Unavailable => 116,
             ErrorCode::TokenExpired => 117,
             ErrorCode::NotFound => 118,
+            ErrorCode::Conflict => 119,
         }
     }
 
@@ -104,6 +107,7 @@ impl ErrorCode {
             ErrorCode::Unavailable => "unavailable",
             ErrorCode::TokenExpired => "token_expired",
             ErrorCode::NotFound => "not_found",
+            ErrorCode::Conflict => "conflict",
         }
     }
 }

@@ -13,14 +13,17 @@ use crate::broker::{Broker, BrokerHandler, Direction, HistoryPage, HistoryQuery,
 use crate::channel::ChannelName;
 use crate::connection::{Connection, ConnectionInit};
 use crate::error::{DisconnectReason, ErrorCode, HeraldError};
+use crate::memory_store::MemoryStore;
 use crate::namespace::{NamespaceOptions, Namespaces};
 use crate::policy::ChannelPolicy;
 use crate::position::Position;
-use crate::presence::ChannelPresence;
+use crate::presence::{ChannelPresence, PresenceMember, Removal};
 use crate::publication::{Payload, Publication, PublisherInfo};
 use crate::recovery::{self, Recovery};
+use crate::store::{InboxStore, ReadStateStore};
 use crate::subscription::{Delivered, Subscription};
-use crate::wire::{ChannelEvent, ClientInfo, EncodeCache};
+use crate::typing::Typing;
+use crate::wire::{ChannelEvent, EncodeCache};
 
 /// Hub limits. Every field has a documented default.
 #[derive(Debug, Clone)]
@@ -34,6 +37,16 @@ pub struct HubConfig {
     pub history_page_max: usize,
     /// Most open connections of one user on this node. Default 100.
     pub max_connections_per_user: usize,
+    /// Notifications kept per user; the oldest beyond it are dropped. Default 500.
+    pub inbox_max_per_user: usize,
+    /// Most notifications one `notifications` request returns. Default 100.
+    pub inbox_page_max: usize,
+    /// Largest notification (title + body + data + kind), bytes. Default 16384.
+    pub notification_max_bytes: usize,
+    /// Most channels an unread-count answer covers. Default 1000.
+    pub unread_channels_max: usize,
+    /// Most members a channel's read-position list returns. Default 1000.
+    pub read_positions_max: usize,
 }
 
 impl Default for HubConfig {
@@ -43,14 +56,36 @@ impl Default for HubConfig {
             recovery_buffer_max: 10_000,
             history_page_max: 1000,
             max_connections_per_user: 100,
+            inbox_max_per_user: 500,
+            inbox_page_max: 100,
+            notification_max_bytes: 16 * 1024,
+            unread_channels_max: 1000,
+            read_positions_max: 1000,
         }
     }
 }
 
 #[derive(Default)]
-struct ChannelEntry {
-    subscribers: RwLock<HashMap<Arc<str>, Arc<Subscription>>>,
-    presence: Mutex<ChannelPresence>,
+pub(crate) struct ChannelEntry {
+    pub(crate) subscribers: RwLock<HashMap<Arc<str>, Arc<Subscription>>>,
+    pub(crate) presence: Mutex<ChannelPresence>,
+}
+
+/// The stores behind read positions and inboxes.
+#[derive(Clone)]
+pub struct HubStores {
+    /// Read positions.
+    pub read_state: Arc<dyn ReadStateStore>,
+    /// Notification inboxes.
+    pub inbox: Arc<dyn InboxStore>,
+}
+
+impl HubStores {
+    /// Both in one memory store (tests, `--ephemeral`).
+    pub fn memory() -> HubStores {
+        let m = Arc::new(MemoryStore::new());
+        HubStores { read_state: m.clone(), inbox: m }
+    }
 }
 
 /// Who is asking: a client connection (its identity and the namespace
@@ -78,8 +113,11 @@ pub struct PendingSubscription {
     pub top: Position,
     /// The recovery outcome, when the client asked to recover.
     pub recovery: Option<Recovery>,
-    /// Presence members at subscribe time, when the namespace tracks presence.
+    /// Whether this connection joins the channel's presence on activation.
     pub presence: bool,
+    /// Presence members at subscribe time, when the namespace tracks presence
+    /// (and the connection may read it).
+    pub presence_snapshot: Option<Vec<PresenceMember>>,
 }
 
 impl PendingSubscription {
@@ -121,22 +159,35 @@ pub struct ChannelInfo {
 
 /// This node's hub.
 pub struct Hub {
-    me: Weak<Hub>,
-    config: HubConfig,
+    pub(crate) me: Weak<Hub>,
+    pub(crate) config: HubConfig,
     namespaces: Namespaces,
-    broker: Arc<dyn Broker>,
-    channels: RwLock<HashMap<ChannelName, Arc<ChannelEntry>>>,
+    pub(crate) broker: Arc<dyn Broker>,
+    pub(crate) stores: HubStores,
+    pub(crate) typing: Mutex<Typing>,
+    pub(crate) channels: RwLock<HashMap<ChannelName, Arc<ChannelEntry>>>,
     connections: RwLock<HashMap<Arc<str>, Arc<Connection>>>,
-    /// Open connections per user.
-    users: Mutex<HashMap<Arc<str>, usize>>,
+    /// Open connections per user (for per-user limits and pushes to a user).
+    users: Mutex<HashMap<Arc<str>, Vec<Arc<Connection>>>>,
     node_prefix: String,
     next_id: std::sync::atomic::AtomicU64,
     policy: std::sync::OnceLock<Arc<dyn ChannelPolicy>>,
 }
 
 impl Hub {
-    /// A hub over `broker`; attaches itself to the broker.
+    /// A hub over `broker` with read positions and inboxes in memory;
+    /// attaches itself to the broker.
     pub fn new(config: HubConfig, namespaces: Namespaces, broker: Arc<dyn Broker>) -> Arc<Self> {
+        Self::with_stores(config, namespaces, broker, HubStores::memory())
+    }
+
+    /// A hub over `broker` and `stores`; attaches itself to the broker.
+    pub fn with_stores(
+        config: HubConfig,
+        namespaces: Namespaces,
+        broker: Arc<dyn Broker>,
+        stores: HubStores,
+    ) -> Arc<Self> {
         let mut rng = rand::rng();
         let node_prefix: String = (0..6).map(|_| char::from(b'a' + rng.random_range(0..26u8))).collect();
         let hub = Arc::new_cyclic(|me| Hub {
@@ -144,6 +195,8 @@ impl Hub {
             config,
             namespaces,
             broker: broker.clone(),
+            stores,
+            typing: Mutex::new(Typing::default()),
             channels: RwLock::new(HashMap::new()),
             connections: RwLock::new(HashMap::new()),
             users: Mutex::new(HashMap::new()),
@@ -179,20 +232,23 @@ impl Hub {
     /// Register a new connection; refused when its user already has
     /// `max_connections_per_user` connections on this node.
     pub fn connect(&self, init: ConnectionInit) -> Result<Arc<Connection>, HeraldError> {
-        if let Some(user) = &init.identity.user {
+        let n = self.next_id.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let id: Arc<str> = Arc::from(format!("{}-{n}", self.node_prefix));
+        let conn = Arc::new(Connection::new(id.clone(), init));
+        if let Some(user) = conn.user() {
             let mut users = self.users.lock();
-            let n = users.entry(user.clone()).or_insert(0);
-            if *n >= self.config.max_connections_per_user {
+            let mine = users.entry(user.clone()).or_default();
+            if mine.len() >= self.config.max_connections_per_user {
+                if mine.is_empty() {
+                    users.remove(user);
+                }
                 return Err(HeraldError::new(
                     ErrorCode::LimitExceeded,
                     format!("user already has {} connections (the limit)", self.config.max_connections_per_user),
                 ));
             }
-            *n += 1;
+            mine.push(conn.clone());
         }
-        let n = self.next_id.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        let id: Arc<str> = Arc::from(format!("{}-{n}", self.node_prefix));
-        let conn = Arc::new(Connection::new(id.clone(), init));
         self.connections.write().insert(id, conn.clone());
         metrics::gauge!("herald_connections").increment(1.0);
         Ok(conn)
@@ -207,9 +263,9 @@ impl Hub {
             metrics::gauge!("herald_connections").decrement(1.0);
             if let Some(user) = conn.user() {
                 let mut users = self.users.lock();
-                if let Some(n) = users.get_mut(user) {
-                    *n -= 1;
-                    if *n == 0 {
+                if let Some(mine) = users.get_mut(user) {
+                    mine.retain(|c| !Arc::ptr_eq(c, conn));
+                    if mine.is_empty() {
                         users.remove(user);
                     }
                 }
@@ -219,8 +275,7 @@ impl Hub {
 
     /// Close every connection of `user` with `reason`. Returns how many.
     pub fn disconnect_user(&self, user: &str, reason: DisconnectReason) -> usize {
-        let conns: Vec<_> =
-            self.connections.read().values().filter(|c| c.user().is_some_and(|u| &**u == user)).cloned().collect();
+        let conns = self.user_connections(user);
         for c in &conns {
             c.outbound.close(reason, false);
         }
@@ -232,6 +287,11 @@ impl Hub {
         for c in self.connections.read().values() {
             c.outbound.close(reason, true);
         }
+    }
+
+    /// Every connection of `user` on this node.
+    pub fn user_connections(&self, user: &str) -> Vec<Arc<Connection>> {
+        self.users.lock().get(user).cloned().unwrap_or_default()
     }
 
     /// Number of connections on this node.
@@ -262,7 +322,7 @@ impl Hub {
         Err(HeraldError::new(ErrorCode::PermissionDenied, format!("{who} may not {} on {channel}", right.name())))
     }
 
-    fn authorize_caller(
+    pub(crate) fn authorize_caller(
         &self,
         caller: Caller<'_>,
         channel: &ChannelName,
@@ -318,6 +378,7 @@ impl Hub {
             top: Position { epoch: crate::position::Epoch::from_string(""), offset: 0 },
             recovery: None,
             presence: in_presence,
+            presence_snapshot: None,
         };
         self.broker.watch(&channel).await?;
         let limit = if since.is_some() { opts.recovery_max + 1 } else { 0 };
@@ -334,6 +395,12 @@ impl Hub {
             metrics::counter!("herald_recoveries_total", "recovered" => if rec.recovered { "true" } else { "false" })
                 .increment(1);
             pending.recovery = Some(rec);
+        }
+        let may_read_presence =
+            in_presence || identity.granted(&channel, Rights::PRESENCE) || (opts.public && !is_private(&channel));
+        if opts.presence && may_read_presence {
+            let entry = self.channels.read().get(&channel).cloned();
+            pending.presence_snapshot = Some(entry.map(|e| e.presence.lock().members()).unwrap_or_default());
         }
         Ok(pending)
     }
@@ -357,13 +424,29 @@ impl Hub {
         if let Some(sub) = removed {
             sub.end();
             metrics::gauge!("herald_subscriptions").decrement(1.0);
-            let left = entry.presence.lock().remove(conn.client_info());
-            if left && self.options(channel).is_ok_and(|o| o.presence) {
-                self.broadcast_event(&entry, &ChannelEvent::Leave(channel, conn.client_info()), None);
+            self.typing_ended_by(conn, channel);
+            let grace = self.options(channel).map(|o| o.presence_grace_ms).unwrap_or(0);
+            match entry.presence.lock().remove(conn.client_info(), grace > 0) {
+                Removal::Stays => {}
+                Removal::Left => {
+                    self.broadcast_event(&entry, &ChannelEvent::Leave(channel, conn.client_info()), None);
+                }
+                Removal::Leaving(generation) => {
+                    self.spawn_presence_expiry(channel, conn.client_info().member_key(), generation, grace)
+                }
             }
         }
+        self.drop_entry_if_unused(channel, &entry);
+    }
+
+    /// Forget a channel's entry once it has neither subscribers nor members
+    /// within their presence grace.
+    pub(crate) fn drop_entry_if_unused(&self, channel: &ChannelName, entry: &Arc<ChannelEntry>) {
         let mut channels = self.channels.write();
-        if entry.subscribers.read().is_empty() && channels.get(channel).is_some_and(|e| Arc::ptr_eq(e, &entry)) {
+        if entry.subscribers.read().is_empty()
+            && entry.presence.lock().is_empty()
+            && channels.get(channel).is_some_and(|e| Arc::ptr_eq(e, entry))
+        {
             channels.remove(channel);
             drop(channels);
             let broker = self.broker.clone();
@@ -374,20 +457,20 @@ impl Hub {
         }
     }
 
-    fn presence_join(&self, sub: &Arc<Subscription>) {
-        let entry = self.channels.read().get(&sub.channel).cloned();
-        let Some(entry) = entry else { return };
-        let joined = entry.presence.lock().add(sub.connection.client_info());
-        if joined {
-            let info = sub.connection.client_info();
-            self.broadcast_event(&entry, &ChannelEvent::Join(&sub.channel, info), Some(sub.connection.id()));
-        }
+    pub(crate) fn broadcast_event(&self, entry: &ChannelEntry, event: &ChannelEvent<'_>, except: Option<&Arc<str>>) {
+        self.broadcast_filtered(entry, event, |c| except.is_none_or(|e| e != c.id()));
     }
 
-    fn broadcast_event(&self, entry: &ChannelEntry, event: &ChannelEvent<'_>, except: Option<&Arc<str>>) {
+    /// Send `event` to the channel's subscribers on this node for which `to` holds.
+    pub(crate) fn broadcast_filtered(
+        &self,
+        entry: &ChannelEntry,
+        event: &ChannelEvent<'_>,
+        to: impl Fn(&Connection) -> bool,
+    ) {
         let mut cache = EncodeCache::new(*event);
-        for (id, sub) in entry.subscribers.read().iter() {
-            if except.is_some_and(|e| e == id) {
+        for sub in entry.subscribers.read().values() {
+            if !to(&sub.connection) {
                 continue;
             }
             let frame = cache.frame(&sub.connection.encoder);
@@ -428,8 +511,11 @@ impl Hub {
         let started = std::time::Instant::now();
         let result = self.broker.publish(req).await;
         metrics::histogram!("herald_publish_seconds").record(started.elapsed().as_secs_f64());
-        if result.is_ok() {
+        if let Ok(p) = &result {
             metrics::counter!("herald_messages_published_total").increment(1);
+            if let Caller::Client(conn) = publisher {
+                self.typing_stopped(&p.channel, conn.client_info().member_key());
+            }
         }
         result
     }
@@ -479,18 +565,6 @@ impl Hub {
         self.authorize_caller(caller, channel, Rights::HISTORY)?;
         query.limit = query.limit.min(self.config.history_page_max);
         self.broker.history(channel, query).await
-    }
-
-    /// Presence members of `channel` on this node, with connection counts.
-    pub fn presence(&self, caller: Caller<'_>, channel: &ChannelName) -> Result<Vec<(ClientInfo, usize)>, HeraldError> {
-        let opts = self.authorize_caller(caller, channel, Rights::PRESENCE)?;
-        if !opts.presence {
-            return Err(HeraldError::new(
-                ErrorCode::PermissionDenied,
-                format!("presence is not enabled for {channel}'s namespace"),
-            ));
-        }
-        Ok(self.channels.read().get(channel).map(|e| e.presence.lock().members()).unwrap_or_default())
     }
 
     /// Channels with local subscribers, optionally filtered by prefix.

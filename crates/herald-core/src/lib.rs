@@ -10,6 +10,7 @@ pub mod connection;
 pub mod embedded_broker;
 pub mod error;
 pub mod hub;
+pub mod inbox;
 pub mod memory_store;
 pub mod namespace;
 pub mod outbound;
@@ -17,9 +18,11 @@ pub mod policy;
 pub mod position;
 pub mod presence;
 pub mod publication;
+pub mod read_state;
 pub mod recovery;
 pub mod store;
 pub mod subscription;
+pub mod typing;
 pub mod wire;
 
 pub use auth::{ChannelPattern, Grant, Grants, Identity, Rights};
@@ -28,13 +31,19 @@ pub use channel::ChannelName;
 pub use connection::{Connection, ConnectionInit};
 pub use embedded_broker::{EmbeddedBroker, EmbeddedBrokerOptions};
 pub use error::{DisconnectReason, ErrorBody, ErrorCode, HeraldError};
-pub use hub::{Caller, ChannelInfo, HTTP_CLIENT_ID, Hub, HubConfig, PendingSubscription};
+pub use hub::{Caller, ChannelInfo, HTTP_CLIENT_ID, Hub, HubConfig, HubStores, PendingSubscription};
+pub use inbox::MarkRead;
 pub use memory_store::MemoryStore;
 pub use namespace::{NamespaceOptions, Namespaces, Retention};
 pub use outbound::{Outbound, Outgoing, QueueLimits};
 pub use policy::ChannelPolicy;
 pub use position::{Epoch, Position};
+pub use presence::PresenceMember;
 pub use publication::{Payload, Publication, PublisherInfo, now_ms};
+pub use read_state::{ReadPosition, Unread};
 pub use recovery::Recovery;
-pub use store::{HistoryStore, StoreError, StreamMeta};
+pub use store::{
+    HistoryStore, InboxError, InboxStore, NewNotifications, Notification, NotificationContent, ReadMark,
+    ReadStateStore, StoreError, Stored, StreamMeta,
+};
 pub use wire::{ChannelEvent, ClientInfo, WireEncoder};

@@ -39,6 +39,18 @@ pub struct NamespaceOptions {
     pub authorize_cache_secs: u64,
     /// How long to wait for the authorization endpoint, ms; slower means deny. Default 2000.
     pub authorize_timeout_ms: u64,
+    /// With presence: how long a member whose last connection left stays
+    /// listed before a `leave` is pushed, in ms, so a page reload (leave and
+    /// re-join within it) pushes neither. Default 3000.
+    pub presence_grace_ms: u64,
+    /// With presence: the largest member `state` (JSON bytes). Default 1024.
+    pub presence_state_max_bytes: usize,
+    /// Repeated `typing` from one user in one channel within this many ms
+    /// only extends the indicator; nothing is sent. Default 1000.
+    pub typing_throttle_ms: u64,
+    /// A typing indicator with no new `typing` for this many ms ends with a
+    /// `typing:false` push. Default 5000.
+    pub typing_timeout_ms: u64,
 }
 
 impl Default for NamespaceOptions {
@@ -55,6 +67,10 @@ impl Default for NamespaceOptions {
             authorize_url: None,
             authorize_cache_secs: 60,
             authorize_timeout_ms: 2000,
+            presence_grace_ms: 3000,
+            presence_state_max_bytes: 1024,
+            typing_throttle_ms: 1000,
+            typing_timeout_ms: 5000,
         }
     }
 }

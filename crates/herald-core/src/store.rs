@@ -45,3 +45,142 @@ pub trait HistoryStore: Send + Sync + 'static {
     /// Flush and close.
     async fn close(&self);
 }
+
+/// A user's read position in one channel: the last offset they have read,
+/// within the channel's epoch at the time.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReadMark {
+    /// The channel's epoch when the mark was set.
+    pub epoch: Epoch,
+    /// The last offset read.
+    pub offset: u64,
+    /// When the mark was set, ms since the Unix epoch.
+    pub updated_ms: u64,
+}
+
+/// Per-(user, channel) read positions ("read receipts").
+#[async_trait]
+pub trait ReadStateStore: Send + Sync + 'static {
+    /// Set the mark if it moves forward: the stored mark is replaced when it
+    /// has another epoch or a smaller offset, and kept otherwise. Returns
+    /// the mark stored afterwards and whether it changed.
+    async fn advance_read(
+        &self,
+        user: &str,
+        channel: &ChannelName,
+        mark: ReadMark,
+    ) -> Result<(ReadMark, bool), StoreError>;
+
+    /// The user's marks, by channel name, at most `limit`.
+    async fn read_marks_of_user(&self, user: &str, limit: usize) -> Result<Vec<(ChannelName, ReadMark)>, StoreError>;
+
+    /// Every user's mark in `channel`, at most `limit`, most recently updated first.
+    async fn read_marks_of_channel(
+        &self,
+        channel: &ChannelName,
+        limit: usize,
+    ) -> Result<Vec<(String, ReadMark)>, StoreError>;
+}
+
+/// What a notification says, as the app's back end sent it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NotificationContent {
+    /// App-defined kind (`mention`, `invite`…).
+    pub kind: String,
+    /// Title.
+    pub title: String,
+    /// Body text.
+    pub body: String,
+    /// App-defined JSON (canonical text: keys sorted, no spaces).
+    pub data: String,
+    /// When it disappears from the inbox, ms since the Unix epoch.
+    pub expires_at: Option<u64>,
+}
+
+/// One notification in a user's inbox.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Notification {
+    /// Store-assigned id, increasing with time.
+    pub id: u64,
+    /// The recipient.
+    pub user: String,
+    /// What it says.
+    pub content: NotificationContent,
+    /// The key retries are recognized by, if any.
+    pub dedupe_key: Option<String>,
+    /// When it was created, ms since the Unix epoch.
+    pub created_ms: u64,
+    /// Whether the user has read it.
+    pub read: bool,
+}
+
+/// A notification to store for several users at once.
+#[derive(Debug, Clone)]
+pub struct NewNotifications<'a> {
+    /// The recipients (distinct).
+    pub users: &'a [String],
+    /// What it says.
+    pub content: &'a NotificationContent,
+    /// The key retries are recognized by, per user.
+    pub dedupe_key: Option<&'a str>,
+    /// Creation time, ms since the Unix epoch.
+    pub now_ms: u64,
+    /// Inbox size per user; the oldest notifications beyond it are dropped.
+    pub max_per_user: usize,
+}
+
+/// The outcome of storing a notification for one user.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Stored {
+    /// Newly stored.
+    Created(Notification),
+    /// A notification with the same dedupe key and content already existed.
+    Existing(Notification),
+}
+
+/// Why a batch of notifications was refused (nothing was stored).
+#[derive(Debug, thiserror::Error)]
+pub enum InboxError {
+    /// A user already has this dedupe key with different content.
+    #[error("dedupe key already used for user {user:?} with different content")]
+    Conflict {
+        /// The user whose inbox holds the other notification.
+        user: String,
+    },
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// Per-user notification inboxes.
+#[async_trait]
+pub trait InboxStore: Send + Sync + 'static {
+    /// Store one notification per user, all or nothing: with a dedupe key,
+    /// a user who has it with the same content gets the existing one back,
+    /// with different content the whole batch is refused.
+    async fn insert_notifications(&self, new: NewNotifications<'_>) -> Result<Vec<Stored>, InboxError>;
+
+    /// The user's unexpired notifications with ids below `before`, newest first, at most `limit`.
+    async fn list_notifications(
+        &self,
+        user: &str,
+        before: Option<u64>,
+        limit: usize,
+        now_ms: u64,
+    ) -> Result<Vec<Notification>, StoreError>;
+
+    /// Mark one of the user's notifications read; false when the user has no such notification.
+    async fn mark_notification_read(&self, user: &str, id: u64) -> Result<bool, StoreError>;
+
+    /// Mark all of the user's notifications read.
+    async fn mark_all_notifications_read(&self, user: &str) -> Result<(), StoreError>;
+
+    /// Delete one of the user's notifications; false when the user has no such notification.
+    async fn delete_notification(&self, user: &str, id: u64) -> Result<bool, StoreError>;
+
+    /// How many unread, unexpired notifications the user has.
+    async fn unread_notifications(&self, user: &str, now_ms: u64) -> Result<u64, StoreError>;
+
+    /// Delete expired notifications; returns how many.
+    async fn remove_expired_notifications(&self, now_ms: u64) -> Result<u64, StoreError>;
+}

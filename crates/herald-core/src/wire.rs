@@ -7,7 +7,9 @@ use bytes::Bytes;
 
 use crate::channel::ChannelName;
 use crate::error::HeraldError;
+use crate::presence::PresenceMember;
 use crate::publication::{Payload, Publication};
+use crate::store::Notification;
 
 /// A presence member: one connection of a (possibly anonymous) user.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -50,6 +52,31 @@ pub enum ChannelEvent<'a> {
         /// Who sent it (trustworthy: set by the server).
         from: &'a ClientInfo,
     },
+    /// A presence member changed its state.
+    PresenceUpdate(&'a ChannelName, &'a PresenceMember),
+    /// A user started (`typing: true`) or stopped typing.
+    Typing {
+        /// The channel.
+        channel: &'a ChannelName,
+        /// The user id (connection id for anonymous clients).
+        user: &'a str,
+        /// Whether the user is typing.
+        typing: bool,
+    },
+    /// A user's read position moved.
+    Read {
+        /// The channel.
+        channel: &'a ChannelName,
+        /// The user id.
+        user: &'a str,
+        /// The last offset the user has read.
+        offset: u64,
+    },
+    /// A new notification for the connection's user (not a channel event:
+    /// sent to each of the user's connections), with their unread count.
+    Notification(&'a Notification, u64),
+    /// The user's unread notification count changed.
+    Unread(u64),
 }
 
 /// Encodes channel events into frames of one wire variant.

@@ -21,9 +21,7 @@ impl WireEncoder for TestEncoder {
         match ev {
             ChannelEvent::Publication(p) => Bytes::from(format!("P {} {}", p.channel, p.offset)),
             ChannelEvent::Unsubscribed(c, _) => Bytes::from(format!("U {c}")),
-            ChannelEvent::Join(..) | ChannelEvent::Leave(..) | ChannelEvent::Client { .. } => {
-                Bytes::from_static(b"other")
-            }
+            _ => Bytes::from_static(b"other"),
         }
     }
 }

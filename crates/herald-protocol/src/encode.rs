@@ -6,8 +6,8 @@ use std::io::Write;
 use serde::Serialize;
 
 use herald_core::{
-    ChannelEvent, ChannelName, ClientInfo, DisconnectReason, ErrorBody, HeraldError, HistoryPage, Position,
-    Publication, Recovery,
+    ChannelEvent, ChannelName, ClientInfo, DisconnectReason, ErrorBody, HeraldError, HistoryPage, Notification,
+    Position, PresenceMember, Publication, Recovery,
 };
 
 fn str_json(buf: &mut Vec<u8>, s: &str) {
@@ -87,6 +87,34 @@ pub fn event(ev: &ChannelEvent<'_>) -> Vec<u8> {
             buf.extend_from_slice(b",\"from\":");
             client_info(&mut buf, from);
         }
+        ChannelEvent::PresenceUpdate(ch, member) => {
+            buf.extend_from_slice(b"{\"push\":\"presence_update\",\"channel\":");
+            str_json(&mut buf, ch.as_str());
+            buf.extend_from_slice(b",\"member\":");
+            presence_member(&mut buf, member);
+        }
+        ChannelEvent::Typing { channel, user, typing } => {
+            buf.extend_from_slice(b"{\"push\":\"typing\",\"channel\":");
+            str_json(&mut buf, channel.as_str());
+            buf.extend_from_slice(b",\"user\":");
+            str_json(&mut buf, user);
+            let _ = write!(buf, ",\"typing\":{typing}");
+        }
+        ChannelEvent::Read { channel, user, offset } => {
+            buf.extend_from_slice(b"{\"push\":\"read\",\"channel\":");
+            str_json(&mut buf, channel.as_str());
+            buf.extend_from_slice(b",\"user\":");
+            str_json(&mut buf, user);
+            let _ = write!(buf, ",\"offset\":{offset}");
+        }
+        ChannelEvent::Notification(n, unread) => {
+            buf.extend_from_slice(b"{\"push\":\"notification\",\"notification\":");
+            notification(&mut buf, n);
+            let _ = write!(buf, ",\"unread\":{unread}");
+        }
+        ChannelEvent::Unread(unread) => {
+            let _ = write!(buf, "{{\"push\":\"unread\",\"unread\":{unread}");
+        }
         ChannelEvent::Unsubscribed(ch, err) => {
             buf.extend_from_slice(b"{\"push\":\"unsubscribed\",\"channel\":");
             str_json(&mut buf, ch.as_str());
@@ -124,7 +152,13 @@ pub fn reply_error(id: Option<u64>, e: &HeraldError) -> Vec<u8> {
 
 /// The subscribe reply: the position the subscription continues from and,
 /// when recovery was asked for, whether it succeeded with the missed publications.
-pub fn subscribe_result(id: u64, channel: &ChannelName, top: &Position, recovery: Option<&Recovery>) -> Vec<u8> {
+pub fn subscribe_result(
+    id: u64,
+    channel: &ChannelName,
+    top: &Position,
+    recovery: Option<&Recovery>,
+    presence: Option<&[PresenceMember]>,
+) -> Vec<u8> {
     let mut buf = Vec::with_capacity(128);
     let _ = write!(buf, "{{\"id\":{id},\"result\":{{\"channel\":");
     str_json(&mut buf, channel.as_str());
@@ -140,6 +174,10 @@ pub fn subscribe_result(id: u64, channel: &ChannelName, top: &Position, recovery
             publication_entry(&mut buf, p);
         }
         buf.push(b']');
+    }
+    if let Some(members) = presence {
+        buf.extend_from_slice(b",\"presence\":");
+        presence_members(&mut buf, members);
     }
     buf.extend_from_slice(b"}}");
     buf
@@ -168,22 +206,61 @@ pub fn history_page(buf: &mut Vec<u8>, page: &HistoryPage) {
     buf.extend_from_slice(b"]}");
 }
 
-/// `{"members":[{"client":…,"user":…,"info":…,"connections":n},…]}`.
-pub fn presence_members(buf: &mut Vec<u8>, members: &[(ClientInfo, usize)]) {
+/// `{"client":…,"user":…,"info":…,"connections":n,"state":…}` (`state` when set).
+fn presence_member(buf: &mut Vec<u8>, m: &PresenceMember) {
+    client_info(buf, &m.info);
+    buf.pop();
+    let _ = write!(buf, ",\"connections\":{}", m.connections);
+    if let Some(state) = &m.state {
+        buf.extend_from_slice(b",\"state\":");
+        buf.extend_from_slice(state.bytes());
+    }
+    buf.push(b'}');
+}
+
+/// `{"members":[{"client":…,"user":…,"info":…,"connections":n,"state":…},…]}`.
+pub fn presence_members(buf: &mut Vec<u8>, members: &[PresenceMember]) {
     buf.extend_from_slice(b"{\"members\":[");
-    for (i, (m, n)) in members.iter().enumerate() {
+    for (i, m) in members.iter().enumerate() {
         if i > 0 {
             buf.push(b',');
         }
-        client_info(buf, m);
-        buf.pop();
-        let _ = write!(buf, ",\"connections\":{n}}}");
+        presence_member(buf, m);
     }
     buf.extend_from_slice(b"]}");
 }
 
+/// `{"id","kind","title","body","data","created_at","read","expires_at"?}`.
+pub fn notification(buf: &mut Vec<u8>, n: &Notification) {
+    let _ = write!(buf, "{{\"id\":{},\"kind\":", n.id);
+    str_json(buf, &n.content.kind);
+    buf.extend_from_slice(b",\"title\":");
+    str_json(buf, &n.content.title);
+    buf.extend_from_slice(b",\"body\":");
+    str_json(buf, &n.content.body);
+    buf.extend_from_slice(b",\"data\":");
+    buf.extend_from_slice(n.content.data.as_bytes());
+    let _ = write!(buf, ",\"created_at\":{},\"read\":{}", n.created_ms, n.read);
+    if let Some(e) = n.content.expires_at {
+        let _ = write!(buf, ",\"expires_at\":{e}");
+    }
+    buf.push(b'}');
+}
+
+/// `{"notifications":[…],"unread":N}`, newest first.
+pub fn notifications_page(buf: &mut Vec<u8>, list: &[Notification], unread: u64) {
+    buf.extend_from_slice(b"{\"notifications\":[");
+    for (i, n) in list.iter().enumerate() {
+        if i > 0 {
+            buf.push(b',');
+        }
+        notification(buf, n);
+    }
+    let _ = write!(buf, "],\"unread\":{unread}}}");
+}
+
 /// The presence reply.
-pub fn presence_result(id: u64, members: &[(ClientInfo, usize)]) -> Vec<u8> {
+pub fn presence_result(id: u64, members: &[PresenceMember]) -> Vec<u8> {
     let mut buf = Vec::with_capacity(64 + members.len() * 64);
     let _ = write!(buf, "{{\"id\":{id},\"result\":");
     presence_members(&mut buf, members);
@@ -243,13 +320,16 @@ mod tests {
         let top = Position { epoch: Epoch::from_string("e"), offset: 7 };
         let rec = Recovery { recovered: true, publications: vec![Arc::new(p)] };
         let v: serde_json::Value =
-            serde_json::from_slice(&subscribe_result(3, &ChannelName::new("chat:a").unwrap(), &top, Some(&rec)))
+            serde_json::from_slice(&subscribe_result(3, &ChannelName::new("chat:a").unwrap(), &top, Some(&rec), None))
                 .unwrap();
         assert_eq!(v["result"]["recovered"], true);
         assert_eq!(v["result"]["publications"][0]["offset"], 7);
         let info = ClientInfo { client: "c".into(), user: None, info: None };
-        let v: serde_json::Value = serde_json::from_slice(&presence_result(1, &[(info, 2)])).unwrap();
+        let member =
+            PresenceMember { info, connections: 2, state: Some(Payload::from_json_text("{\"s\":1}").unwrap()) };
+        let v: serde_json::Value = serde_json::from_slice(&presence_result(1, &[member])).unwrap();
         assert_eq!(v["result"]["members"][0]["connections"], 2);
+        assert_eq!(v["result"]["members"][0]["state"]["s"], 1);
         let v: serde_json::Value = serde_json::from_slice(&disconnect(DisconnectReason::Shutdown)).unwrap();
         assert_eq!(v["code"], 4000);
         assert_eq!(v["reconnect"], true);

@@ -79,6 +79,44 @@ pub enum Op<'a> {
         /// Any JSON value (default null).
         data: Option<&'a RawValue>,
     },
+    /// Set this member's presence state (any JSON value, size-limited).
+    PresenceState {
+        /// Channel name (must be subscribed and in presence).
+        channel: ChannelName,
+        /// The state.
+        state: &'a RawValue,
+    },
+    /// The user is typing in a channel.
+    Typing {
+        /// Channel name (must be subscribed, with the publish right).
+        channel: ChannelName,
+    },
+    /// Mark a channel read up to an offset.
+    MarkRead {
+        /// Channel name.
+        channel: ChannelName,
+        /// The last offset read.
+        offset: u64,
+    },
+    /// The user's unread counts per channel.
+    Unread,
+    /// A page of the user's notification inbox, newest first.
+    Notifications {
+        /// Only notifications with smaller ids.
+        before: Option<u64>,
+        /// Most notifications (the server caps it). Default 50.
+        limit: usize,
+    },
+    /// Mark one notification (`notification`) or all (`all: true`) read.
+    NotificationRead {
+        /// The notification id; `None` means all.
+        notification: Option<u64>,
+    },
+    /// Delete one notification.
+    NotificationDelete {
+        /// The notification id.
+        notification: u64,
+    },
 }
 
 /// Every field any operation may carry; one pass over the frame.
@@ -109,6 +147,14 @@ struct Frame<'a> {
     direction: Option<Direction>,
     #[serde(default)]
     event: Option<String>,
+    #[serde(default, borrow)]
+    state: Option<&'a RawValue>,
+    #[serde(default)]
+    offset: Option<u64>,
+    #[serde(default)]
+    notification: Option<u64>,
+    #[serde(default)]
+    all: Option<bool>,
 }
 
 /// Parse one client frame. Errors carry the request id when it could be read,
@@ -189,6 +235,27 @@ fn build_op(f: Frame<'_>) -> Result<Op<'_>, HeraldError> {
             }
             Op::Event { channel: channel(f.channel)?, event, data: f.data }
         }
+        "presence_state" => Op::PresenceState {
+            channel: channel(f.channel)?,
+            state: f.state.ok_or_else(|| HeraldError::bad_request("\"state\" is required"))?,
+        },
+        "typing" => Op::Typing { channel: channel(f.channel)? },
+        "mark_read" => Op::MarkRead {
+            channel: channel(f.channel)?,
+            offset: f.offset.ok_or_else(|| HeraldError::bad_request("\"offset\" (a number) is required"))?,
+        },
+        "unread" => Op::Unread,
+        "notifications" => Op::Notifications { before: f.before, limit: f.limit.unwrap_or(50) },
+        "notification_read" => match (f.notification, f.all) {
+            (Some(n), None | Some(false)) => Op::NotificationRead { notification: Some(n) },
+            (None, Some(true)) => Op::NotificationRead { notification: None },
+            _ => return Err(HeraldError::bad_request("give either \"notification\" (an id) or \"all\": true")),
+        },
+        "notification_delete" => Op::NotificationDelete {
+            notification: f
+                .notification
+                .ok_or_else(|| HeraldError::bad_request("\"notification\" (an id) is required"))?,
+        },
         other => {
             return Err(HeraldError::new(ErrorCode::UnknownOperation, format!("unknown operation {other:?}")));
         }

@@ -5,7 +5,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use herald_core::{
-    EmbeddedBroker, EmbeddedBrokerOptions, HistoryStore, Hub, HubConfig, MemoryStore, Namespaces, now_ms,
+    EmbeddedBroker, EmbeddedBrokerOptions, HistoryStore, Hub, HubConfig, HubStores, InboxStore, MemoryStore,
+    Namespaces, now_ms,
 };
 use metrics_exporter_prometheus::PrometheusHandle;
 
@@ -55,8 +56,9 @@ pub enum StartError {
 impl App {
     /// Open the store, start the broker and build the hub.
     pub async fn build(config: Config, metrics: Option<PrometheusHandle>) -> Result<Arc<App>, StartError> {
-        let store: Arc<dyn HistoryStore> = if config.ephemeral {
-            Arc::new(MemoryStore::new())
+        let (store, stores): (Arc<dyn HistoryStore>, HubStores) = if config.ephemeral {
+            let m = Arc::new(MemoryStore::new());
+            (m.clone(), HubStores { read_state: m.clone(), inbox: m })
         } else {
             let store = herald_store::SqliteStore::open(&config.data_dir, herald_store::SqliteOptions::default())
                 .await
@@ -64,7 +66,8 @@ impl App {
                     dir: config.data_dir.display().to_string(),
                     message: e.to_string(),
                 })?;
-            Arc::new(store)
+            let s = Arc::new(store);
+            (s.clone(), HubStores { read_state: s.clone(), inbox: s })
         };
         let broker = EmbeddedBroker::new(store.clone(), EmbeddedBrokerOptions::default());
         let namespaces =
@@ -74,14 +77,20 @@ impl App {
             recovery_buffer_max: config.connection.recovery_buffer_max,
             history_page_max: config.connection.history_page_max,
             max_connections_per_user: config.limits.max_connections_per_user,
+            inbox_max_per_user: config.chat.inbox_max_per_user,
+            inbox_page_max: config.chat.inbox_page_max,
+            notification_max_bytes: config.chat.notification_max_bytes,
+            unread_channels_max: config.chat.unread_channels_max,
+            read_positions_max: config.chat.read_positions_max,
         };
         let policy =
             crate::policy::AppPolicy::from_namespaces(&namespaces).map_err(|e| StartError::Config(e.to_string()))?;
-        let hub = Hub::new(hub_config, namespaces, broker.clone());
+        let inbox = stores.inbox.clone();
+        let hub = Hub::with_stores(hub_config, namespaces, broker.clone(), stores);
         if let Some(policy) = policy {
             hub.set_policy(Arc::new(policy));
         }
-        spawn_history_sweeper(store, broker, Duration::from_secs(config.history_sweep_secs.max(1)));
+        spawn_history_sweeper(store, inbox, broker, Duration::from_secs(config.history_sweep_secs.max(1)));
         let auth =
             crate::auth::Authenticator::from_config(&config.auth).map_err(|e| StartError::Config(e.to_string()))?;
         let limits = crate::limits::RateLimits::new(config.limits.clone());
@@ -115,8 +124,14 @@ impl App {
     }
 }
 
-fn spawn_history_sweeper(store: Arc<dyn HistoryStore>, broker: Arc<EmbeddedBroker>, every: Duration) {
+fn spawn_history_sweeper(
+    store: Arc<dyn HistoryStore>,
+    inbox: Arc<dyn InboxStore>,
+    broker: Arc<EmbeddedBroker>,
+    every: Duration,
+) {
     let store = Arc::downgrade(&store);
+    let inbox = Arc::downgrade(&inbox);
     let broker = Arc::downgrade(&broker);
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(every);
@@ -130,6 +145,11 @@ fn spawn_history_sweeper(store: Arc<dyn HistoryStore>, broker: Arc<EmbeddedBroke
                 Err(e) => tracing::warn!(error = %e, "removing expired history failed"),
             }
             broker.evict_idle();
+            if let Some(inbox) = inbox.upgrade()
+                && let Err(e) = inbox.remove_expired_notifications(now_ms()).await
+            {
+                tracing::warn!(error = %e, "removing expired notifications failed");
+            }
         }
     });
 }

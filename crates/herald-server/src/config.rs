@@ -43,6 +43,8 @@ pub struct Config {
     pub auth: AuthConfig,
     /// Rate limits.
     pub limits: RateLimitConfig,
+    /// Read receipts and notification inboxes.
+    pub chat: ChatConfig,
     /// TLS (unset: plain HTTP; run behind a TLS-terminating proxy).
     pub tls: TlsConfig,
 }
@@ -76,6 +78,7 @@ impl Default for Config {
             auth: AuthConfig::default(),
             limits: RateLimitConfig::default(),
             tls: TlsConfig::default(),
+            chat: ChatConfig::default(),
         }
     }
 }
@@ -231,6 +234,34 @@ impl Default for ConnectionConfig {
             queue: QueueLimits::default(),
             recovery_buffer_max: 10_000,
             history_page_max: 1000,
+        }
+    }
+}
+
+/// Read receipts and notification inboxes (`[chat]`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ChatConfig {
+    /// Notifications kept per user; the oldest beyond it are dropped. Default 500.
+    pub inbox_max_per_user: usize,
+    /// Most notifications one `notifications` request returns. Default 100.
+    pub inbox_page_max: usize,
+    /// Largest notification (kind + title + body + data), bytes. Default 16384.
+    pub notification_max_bytes: usize,
+    /// Most channels one unread-count answer covers. Default 1000.
+    pub unread_channels_max: usize,
+    /// Most users one channel's read-position list returns. Default 1000.
+    pub read_positions_max: usize,
+}
+
+impl Default for ChatConfig {
+    fn default() -> Self {
+        Self {
+            inbox_max_per_user: 500,
+            inbox_page_max: 100,
+            notification_max_bytes: 16 * 1024,
+            unread_channels_max: 1000,
+            read_positions_max: 1000,
         }
     }
 }

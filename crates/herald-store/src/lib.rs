@@ -1,5 +1,7 @@
-//! Herald's embedded store: channel history kept in one SQLite database,
-//! `<dir>/herald.db`, implementing [`herald_core::HistoryStore`].
+//! Herald's embedded store: channel history, read positions and
+//! notification inboxes kept in one SQLite database, `<dir>/herald.db`,
+//! implementing [`herald_core::HistoryStore`],
+//! [`herald_core::ReadStateStore`] and [`herald_core::InboxStore`].
 //!
 //! # Durability
 //!
@@ -25,6 +27,8 @@
 //! migration files.
 
 mod history;
+mod inbox;
+mod read_state;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;

@@ -31,7 +31,7 @@ pub fn status_for(code: ErrorCode) -> StatusCode {
         ErrorCode::MessageTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
         ErrorCode::TooManyRequests => StatusCode::TOO_MANY_REQUESTS,
         ErrorCode::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
-        ErrorCode::AlreadySubscribed | ErrorCode::AlreadyConnected => StatusCode::CONFLICT,
+        ErrorCode::AlreadySubscribed | ErrorCode::AlreadyConnected | ErrorCode::Conflict => StatusCode::CONFLICT,
         ErrorCode::UnknownOperation => StatusCode::NOT_FOUND,
         _ => StatusCode::BAD_REQUEST,
     }

@@ -8,7 +8,10 @@ use axum::body::{Body, Bytes};
 use axum::extract::{Path, Query, State};
 use axum::http::Response;
 use axum::routing::{get, post};
-use herald_core::{Caller, ChannelName, Direction, DisconnectReason, ErrorCode, HeraldError, HistoryQuery, Payload};
+use herald_core::{
+    Caller, ChannelName, Direction, DisconnectReason, ErrorCode, HeraldError, HistoryQuery, NotificationContent,
+    Payload, Stored,
+};
 use herald_protocol::encode;
 use serde::Deserialize;
 use serde_json::value::RawValue;
@@ -28,6 +31,9 @@ pub(super) fn router() -> Router<Arc<App>> {
         .route("/history/{channel}", get(history))
         .route("/presence/{channel}", get(presence))
         .route("/disconnect", post(disconnect))
+        .route("/notifications", post(notify))
+        .route("/users/{user}/unread", get(user_unread))
+        .route("/read/{channel}", get(read_positions))
 }
 
 /// Parse a JSON request body: 108 when it is not JSON, 107 when its shape is wrong.
@@ -213,4 +219,91 @@ async fn disconnect(State(app): State<Arc<App>>, body: Bytes) -> Response<Body> 
     };
     let n = app.hub.disconnect_user(&req.user, DisconnectReason::Disconnected);
     json_response(serde_json::json!({ "disconnected": n }).to_string().into_bytes())
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NotifyBody {
+    #[serde(default)]
+    user: Option<String>,
+    #[serde(default)]
+    users: Option<Vec<String>>,
+    title: String,
+    #[serde(default)]
+    body: String,
+    #[serde(default)]
+    data: Option<serde_json::Value>,
+    #[serde(default)]
+    kind: Option<String>,
+    #[serde(default)]
+    dedupe_key: Option<String>,
+    #[serde(default)]
+    expires_at: Option<u64>,
+}
+
+/// Default `kind` of a notification.
+const DEFAULT_NOTIFICATION_KIND: &str = "notification";
+
+async fn notify(State(app): State<Arc<App>>, body: Bytes) -> Response<Body> {
+    let req: NotifyBody = match parse_body(&body) {
+        Ok(r) => r,
+        Err(e) => return error(&e),
+    };
+    let users = match (req.user, req.users) {
+        (Some(u), None) => vec![u],
+        (None, Some(list)) => list,
+        _ => return error(&HeraldError::bad_request("give either \"user\" or \"users\"")),
+    };
+    let content = NotificationContent {
+        kind: req.kind.unwrap_or_else(|| DEFAULT_NOTIFICATION_KIND.to_string()),
+        title: req.title,
+        body: req.body,
+        // Canonical text (keys sorted): a retry with reordered keys is the same content.
+        data: req.data.unwrap_or(serde_json::Value::Null).to_string(),
+        expires_at: req.expires_at,
+    };
+    match app.hub.notify(&users, content, req.dedupe_key.as_deref()).await {
+        Ok(stored) => {
+            let list: Vec<_> = stored
+                .iter()
+                .map(|s| {
+                    let (n, created) = match s {
+                        Stored::Created(n) => (n, true),
+                        Stored::Existing(n) => (n, false),
+                    };
+                    serde_json::json!({ "user": n.user, "id": n.id, "created_at": n.created_ms, "created": created })
+                })
+                .collect();
+            json_response(serde_json::json!({ "notifications": list }).to_string().into_bytes())
+        }
+        Err(e) => error(&e),
+    }
+}
+
+async fn user_unread(State(app): State<Arc<App>>, Path(user): Path<String>) -> Response<Body> {
+    let channels = match app.hub.unread(&user).await {
+        Ok(c) => c,
+        Err(e) => return error(&e),
+    };
+    match app.hub.notifications_unread(&user).await {
+        Ok(n) => {
+            json_response(serde_json::json!({ "channels": channels, "notifications": n }).to_string().into_bytes())
+        }
+        Err(e) => error(&e),
+    }
+}
+
+async fn read_positions(State(app): State<Arc<App>>, Path(name): Path<String>) -> Response<Body> {
+    let ch = match channel(&name) {
+        Ok(c) => c,
+        Err(e) => return error(&e),
+    };
+    match app.hub.read_positions(&ch).await {
+        Ok((top, members)) => json_response(
+            serde_json::json!({ "channel": ch, "epoch": top.epoch.as_str(), "offset": top.offset, "members": members })
+                .to_string()
+                .into_bytes(),
+        ),
+        Err(e) => error(&e),
+    }
 }

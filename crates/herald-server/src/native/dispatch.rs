@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use herald_core::{Caller, Connection, ErrorCode, HeraldError, HistoryQuery, Payload};
+use herald_core::{Caller, Connection, ErrorCode, HeraldError, HistoryQuery, MarkRead, Payload};
 use herald_protocol::encode;
 use herald_protocol::request::{Op, parse_request};
 use tracing::Instrument;
@@ -76,7 +76,13 @@ impl Dispatcher<'_> {
                 let span = tracing::debug_span!("subscribe", channel = %channel);
                 match hub.subscribe(conn, channel.clone(), since).instrument(span).await {
                     Ok(pending) => {
-                        self.push(&encode::subscribe_result(id, &channel, &pending.top, pending.recovery.as_ref()));
+                        self.push(&encode::subscribe_result(
+                            id,
+                            &channel,
+                            &pending.top,
+                            pending.recovery.as_ref(),
+                            pending.presence_snapshot.as_deref(),
+                        ));
                         pending.activate();
                         return Flow::Continue;
                     }
@@ -113,6 +119,46 @@ impl Dispatcher<'_> {
             Op::Presence { channel } => {
                 hub.presence(Caller::Client(conn), &channel).map(|members| encode::presence_result(id, &members))
             }
+            Op::PresenceState { channel, state } => {
+                if let Err(e) = self.limits.check(ConnectionLimit::ClientEvent) {
+                    return self.refuse(req.id, &e);
+                }
+                hub.set_presence_state(conn, &channel, Payload::from_raw(state)).map(|()| empty(id))
+            }
+            Op::Typing { channel } => {
+                if let Err(e) = self.limits.check(ConnectionLimit::ClientEvent) {
+                    return self.refuse(req.id, &e);
+                }
+                hub.typing(conn, &channel).map(|()| empty(id))
+            }
+            Op::MarkRead { channel, offset } => hub
+                .mark_read(conn, &channel, offset)
+                .await
+                .map(|offset| encode::reply(id, &serde_json::json!({ "channel": channel, "offset": offset }))),
+            Op::Unread => match conn.user() {
+                Some(user) => {
+                    hub.unread(user).await.map(|list| encode::reply(id, &serde_json::json!({ "channels": list })))
+                }
+                None => Err(HeraldError::new(ErrorCode::Unauthorized, "sign in (a token with `sub`) first")),
+            },
+            Op::Notifications { before, limit } => {
+                hub.notifications(conn, before, limit).await.map(|(list, unread)| {
+                    let mut buf = format!("{{\"id\":{id},\"result\":").into_bytes();
+                    encode::notifications_page(&mut buf, &list, unread);
+                    buf.push(b'}');
+                    buf
+                })
+            }
+            Op::NotificationRead { notification } => {
+                let which = notification.map_or(MarkRead::All, MarkRead::One);
+                hub.notification_read(conn, which)
+                    .await
+                    .map(|unread| encode::reply(id, &serde_json::json!({ "unread": unread })))
+            }
+            Op::NotificationDelete { notification } => hub
+                .notification_delete(conn, notification)
+                .await
+                .map(|unread| encode::reply(id, &serde_json::json!({ "unread": unread }))),
         };
         match result {
             Ok(reply) => {
@@ -122,4 +168,8 @@ impl Dispatcher<'_> {
             Err(e) => self.refuse(req.id, &e),
         }
     }
+}
+
+fn empty(id: u64) -> Vec<u8> {
+    encode::reply(id, &serde_json::json!({}))
 }

@@ -94,6 +94,11 @@ where
         write_loop(conn.clone(), writer, encoder.clone(), write_timeout, client_closed.clone())
             .instrument(span.clone()),
     );
+    // A signed-in user learns their unread notification count right after
+    // the connect reply (which the writer is already sending).
+    if let Err(e) = app.hub.greet(&conn).await {
+        tracing::warn!(parent: &span, error = %e, "reading the unread count failed");
+    }
     let dispatcher = Dispatcher { app: &app, conn: &conn, encoder: &encoder, limits: app.limits.for_connection() };
     let (end, writer_done) = read_loop(&dispatcher, &mut reader, &mut writer_task).instrument(span.clone()).await;
     app.hub.disconnect(&conn);

@@ -52,6 +52,11 @@ pub fn event_name(event: &ChannelEvent<'_>) -> &'static str {
         ChannelEvent::Leave(..) => "leave",
         ChannelEvent::Unsubscribed(..) => ERROR_EVENT,
         ChannelEvent::Client { .. } => "event",
+        ChannelEvent::PresenceUpdate(..) => "presence_update",
+        ChannelEvent::Typing { .. } => "typing",
+        ChannelEvent::Read { .. } => "read",
+        ChannelEvent::Notification(..) => "notification",
+        ChannelEvent::Unread(_) => "unread",
     }
 }
 

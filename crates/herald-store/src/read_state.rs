@@ -1,0 +1,101 @@
+//! [`ReadStateStore`] over SQLite: the `read_state` table. Semantics match
+//! `herald_core::MemoryStore`: a mark only moves forward within an epoch,
+//! and a mark of another epoch is replaced.
+
+use async_trait::async_trait;
+use herald_core::{ChannelName, Epoch, ReadMark, ReadStateStore, StoreError};
+use sqlx::Row;
+use sqlx::sqlite::SqliteRow;
+
+use crate::{SqliteStore, db_err};
+
+/// The upsert keeps the stored mark unless the new one has another epoch or a larger offset.
+const ADVANCE: &str = "INSERT INTO read_state (user_id, channel, epoch, \"offset\", updated_ms) \
+     VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (user_id, channel) DO UPDATE SET \
+     epoch = excluded.epoch, \"offset\" = excluded.\"offset\", updated_ms = excluded.updated_ms \
+     WHERE read_state.epoch <> excluded.epoch OR read_state.\"offset\" < excluded.\"offset\"";
+const SELECT_ONE: &str = "SELECT epoch, \"offset\", updated_ms FROM read_state WHERE user_id = ?1 AND channel = ?2";
+const OF_USER: &str = "SELECT channel, epoch, \"offset\", updated_ms FROM read_state WHERE user_id = ?1 \
+     ORDER BY channel LIMIT ?2";
+const OF_CHANNEL: &str = "SELECT user_id, epoch, \"offset\", updated_ms FROM read_state WHERE channel = ?1 \
+     ORDER BY updated_ms DESC, user_id LIMIT ?2";
+
+fn to_i64(v: u64) -> i64 {
+    i64::try_from(v).unwrap_or(i64::MAX)
+}
+
+fn mark(row: &SqliteRow, first: usize) -> Result<ReadMark, StoreError> {
+    let epoch: String = row.try_get(first).map_err(db_err("decode read epoch"))?;
+    let offset: i64 = row.try_get(first + 1).map_err(db_err("decode read offset"))?;
+    let updated: i64 = row.try_get(first + 2).map_err(db_err("decode read time"))?;
+    Ok(ReadMark {
+        epoch: Epoch::from_string(epoch),
+        offset: u64::try_from(offset).unwrap_or(0),
+        updated_ms: u64::try_from(updated).unwrap_or(0),
+    })
+}
+
+#[async_trait]
+impl ReadStateStore for SqliteStore {
+    async fn advance_read(
+        &self,
+        user: &str,
+        channel: &ChannelName,
+        m: ReadMark,
+    ) -> Result<(ReadMark, bool), StoreError> {
+        let mut conn = self.writer.acquire().await.map_err(db_err("acquire writer"))?;
+        // An insert or an update that passed its WHERE affects one row; a kept mark none.
+        let moved = sqlx::query(ADVANCE)
+            .bind(user)
+            .bind(channel.as_str())
+            .bind(m.epoch.as_str())
+            .bind(to_i64(m.offset))
+            .bind(to_i64(m.updated_ms))
+            .execute(&mut *conn)
+            .await
+            .map_err(db_err("store read position"))?
+            .rows_affected()
+            > 0;
+        let row = sqlx::query(SELECT_ONE)
+            .bind(user)
+            .bind(channel.as_str())
+            .fetch_one(&mut *conn)
+            .await
+            .map_err(db_err("read read position"))?;
+        Ok((mark(&row, 0)?, moved))
+    }
+
+    async fn read_marks_of_user(&self, user: &str, limit: usize) -> Result<Vec<(ChannelName, ReadMark)>, StoreError> {
+        let rows = sqlx::query(OF_USER)
+            .bind(user)
+            .bind(to_i64(limit as u64))
+            .fetch_all(&self.readers)
+            .await
+            .map_err(db_err("read read positions"))?;
+        let mut out = Vec::with_capacity(rows.len());
+        for row in rows {
+            let channel: String = row.try_get(0).map_err(db_err("decode read channel"))?;
+            // Names were valid when stored; skip one that no longer is rather than fail the list.
+            if let Ok(channel) = ChannelName::new(&channel) {
+                out.push((channel, mark(&row, 1)?));
+            }
+        }
+        Ok(out)
+    }
+
+    async fn read_marks_of_channel(
+        &self,
+        channel: &ChannelName,
+        limit: usize,
+    ) -> Result<Vec<(String, ReadMark)>, StoreError> {
+        let rows = sqlx::query(OF_CHANNEL)
+            .bind(channel.as_str())
+            .bind(to_i64(limit as u64))
+            .fetch_all(&self.readers)
+            .await
+            .map_err(db_err("read read positions"))?;
+        rows.iter()
+            .map(|row| Ok((row.try_get::<String, _>(0).map_err(db_err("decode read user"))?, mark(row, 1)?)))
+            .collect()
+    }
+}
