@@ -11,13 +11,16 @@ import { fileURLToPath } from "node:url";
 
 const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
 
-/** Config used unless a test passes its own: presence in `room:`, 5-deep history in `small:`. */
+/** Config used unless a test passes its own: presence in `room:`, 5-deep history in `small:`, no client publishes in `readonly:`. */
 export const DEFAULT_CONFIG = `
 [namespaces.room]
 presence = true
 
 [namespaces.small]
 history_size = 5
+
+[namespaces.readonly]
+allow_client_publish = false
 `;
 
 /** The herald binary: $HERALD_BIN, else target/debug/herald (built with cargo if missing). */
