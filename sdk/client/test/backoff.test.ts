@@ -156,4 +156,23 @@ describe("close codes and liveness", () => {
     c.close();
     expect(vi.getTimerCount()).toBe(0);
   });
+
+  it("re-sends an unacknowledged publish after a reconnect with the same idempotency key", async () => {
+    const { log, factory } = scripted(() => ({}));
+    const c = new Herald({ url: "ws://test/ws", transport: factory, reconnect: { random: () => 0 } });
+    c.connect();
+    await vi.advanceTimersByTimeAsync(5);
+    const p = c.publish("chat:a", { n: 1 });
+    const publishes = () =>
+      log.sent.map((f) => JSON.parse(f) as { op: string; id: number; idempotency_key?: string }).filter((f) => f.op === "publish");
+    expect(publishes()).toHaveLength(1);
+    log.handlers[0].onClose(1006, "dropped before the ack");
+    await vi.advanceTimersByTimeAsync(5);
+    expect(c.state).toBe("connected");
+    const [first, resent] = publishes();
+    expect(resent.idempotency_key).toBe(first.idempotency_key);
+    log.handlers[1].onMessage(JSON.stringify({ id: resent.id, result: { epoch: "e", offset: 7 } }));
+    await expect(p).resolves.toEqual({ epoch: "e", offset: 7, idempotencyKey: first.idempotency_key });
+    c.close();
+  });
 });
