@@ -125,6 +125,7 @@ export class Herald {
   private refs = 0;
   private releaseTimer: ReturnType<typeof setTimeout> | undefined;
   private _connectionId: string | undefined;
+  private lastError: HeraldError | undefined;
 
   constructor(options: HeraldOptions) {
     this.opts = options;
@@ -175,6 +176,7 @@ export class Herald {
     if (this._state === "closed") throw new HeraldError(ClientErrorCode.Closed, "client is closed");
     if (this._state === "connecting" || this._state === "connected" || this._state === "reconnecting") return;
     this.installEnvListeners();
+    this.lastError = undefined;
     this.attempt = 0;
     this.setState("connecting");
     void this.open();
@@ -244,16 +246,18 @@ export class Herald {
     request: (frame) => this.request(frame),
     isConnected: () => this._state === "connected",
     ensureConnected: () => {
-      if (this._state === "idle" || this._state === "offline") this.connect();
+      if (this._state === "idle") this.connect();
     },
   };
 
   /** Sends a user request now, or queues it while disconnected. */
   private request(frame: Frame): Promise<Record<string, unknown>> {
     if (this._state === "closed") return Promise.reject(new HeraldError(ClientErrorCode.Closed, "client closed"));
-    if (this._state === "offline" && !this.transport) {
-      // Terminal state: don't queue for a connection that will not come back by itself.
-      this.connect();
+    if (this._state === "offline") {
+      // Terminal state: nothing would send it. The app decides when to connect() again.
+      return Promise.reject(
+        this.lastError ?? new HeraldError(ClientErrorCode.Disconnected, "offline: call connect() to retry", false),
+      );
     }
     if (this._state === "idle") this.connect();
     return new Promise((resolve, reject) => {
@@ -514,8 +518,16 @@ export class Herald {
     if (this._state === "closed") return;
     this.events.emit("disconnected", { code, reason });
 
-    if (isTerminalCloseCode(code)) {
-      const err = new HeraldError(code, reason || `connection refused (close code ${code})`, false);
+    const staleToken = code === CloseCode.TokenExpired && !this.opts.getToken;
+    if (isTerminalCloseCode(code) || staleToken) {
+      const err = new HeraldError(
+        code,
+        staleToken
+          ? "token expired and no getToken() to refresh it"
+          : reason || `connection refused (close code ${code})`,
+        false,
+      );
+      this.lastError = err;
       this.setState("offline");
       this.events.emit("error", err);
       this.failAll(err);

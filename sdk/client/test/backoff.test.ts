@@ -175,4 +175,21 @@ describe("close codes and liveness", () => {
     await expect(p).resolves.toEqual({ epoch: "e", offset: 7, idempotencyKey: first.idempotency_key });
     c.close();
   });
+
+  it("4004 without getToken cannot refresh: goes offline instead of looping", async () => {
+    const { log, factory } = scripted(() => ({}));
+    const c = new Herald({ url: "ws://test/ws", transport: factory, token: "static" });
+    c.connect();
+    await vi.advanceTimersByTimeAsync(5);
+    log.handlers[0].onClose(4004, "token expired");
+    expect(c.state).toBe("offline");
+    const err = await c.publish("chat:a", 1).catch((e: unknown) => e);
+    expect(err).toMatchObject({ code: 4004, temporary: false });
+    await vi.advanceTimersByTimeAsync(60_000);
+    expect(log.opens).toBe(1);
+    c.connect(); // the app got a new token some other way
+    await vi.advanceTimersByTimeAsync(5);
+    expect(c.state).toBe("connected");
+    c.close();
+  });
 });
