@@ -1,8 +1,9 @@
-import { mkdtempSync } from "node:fs";
+import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, inject, it } from "vitest";
-import { Herald, type Publication, type SubscribedEvent } from "@herald/client";
+import { WebSocket as NodeWebSocket } from "ws";
+import { Herald, webSocketTransport, type Publication, type SubscribedEvent, type TransportFactory } from "@herald/client";
 import { api, startHerald, until, type HeraldServer } from "../../test-support/herald.js";
 
 let server: HeraldServer | undefined;
@@ -16,8 +17,17 @@ describe("reconnect and recovery across a server restart", () => {
   it("recovers what was published meanwhile, and says recovered:false when it cannot", async () => {
     const dataDir = mkdtempSync(join(tmpdir(), "herald-sdk-data-"));
     server = await startHerald({ bin: inject("heraldBin"), dataDir });
-    // A fixed 1.5 s back-off so the restart and the HTTP publishes happen before the client is back.
-    const c = new Herald({ url: server.wsUrl, reconnect: { minDelayMs: 1500, maxDelayMs: 1500, random: () => 0.999 } });
+    // The real WebSocket transport behind a gate: reconnect attempts wait until the
+    // publications made while the client was away are in, so recovery (not live
+    // delivery) must bring them, however slow the machine is.
+    let gate: Promise<void> = Promise.resolve();
+    let openGate = () => {};
+    const ws = webSocketTransport(NodeWebSocket);
+    const transport: TransportFactory = async (url, handlers) => {
+      await gate;
+      return ws(url, handlers);
+    };
+    const c = new Herald({ url: server.wsUrl, transport, reconnect: { minDelayMs: 50, maxDelayMs: 200 } });
     clients.push(c);
 
     const feed = c.channel<{ n: number }>("feed:restart");
@@ -36,10 +46,14 @@ describe("reconnect and recovery across a server restart", () => {
 
     const states: string[] = [];
     c.on("state", (s) => states.push(s));
+    gate = new Promise((r) => (openGate = r));
     await server.restart(); // SIGKILL, then the same port and data dir
     for (let n = 2; n <= 4; n++) await api(server.httpUrl, "/api/publish", { channel: "feed:restart", data: { n } });
     for (let n = 2; n <= 21; n++) await api(server.httpUrl, "/api/publish", { channel: "small:restart", data: { n } });
 
+    await until(() => states.includes("reconnecting"), 5000, "reconnecting");
+    expect(feedPubs).toHaveLength(1);
+    openGate();
     await until(() => feedSubs.length === 2 && smallSubs.length === 2, 15_000, "resubscribed");
     expect(states).toContain("reconnecting");
     expect(c.state).toBe("connected");
@@ -51,5 +65,19 @@ describe("reconnect and recovery across a server restart", () => {
     await api(server.httpUrl, "/api/publish", { channel: "feed:restart", data: { n: 5 } });
     await until(() => feedPubs.length === 5, 5000, "live publication after recovery");
     expect(feed.position?.offset).toBe(5);
+
+    // History lost (data dir wiped): a new epoch, so recovery is refused, not partial.
+    const oldEpoch = feed.position?.epoch;
+    gate = new Promise((r) => (openGate = r));
+    await server.stop();
+    rmSync(dataDir, { recursive: true, force: true });
+    mkdirSync(dataDir);
+    await server.restart();
+    await api(server.httpUrl, "/api/publish", { channel: "feed:restart", data: { n: 100 } });
+    openGate();
+    await until(() => feedSubs.length === 3, 15_000, "resubscribed after wipe");
+    expect(feedSubs[2].recovered).toBe(false);
+    expect(feedSubs[2].epoch).not.toBe(oldEpoch);
+    expect(feedPubs).toHaveLength(5); // nothing replayed from the new history
   });
 });
