@@ -182,6 +182,11 @@ export class Channel<T = unknown> {
     }
   }
 
+  /** @internal The connection stopped for good: pending subscribe() calls fail (the channel resubscribes if connect() is called). */
+  _fail(err: HeraldError): void {
+    this.rejectWaiters(err);
+  }
+
   /** @internal */
   _destroy(): void {
     this.wanted = false;

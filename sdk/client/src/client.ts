@@ -531,6 +531,7 @@ export class Herald {
       this.setState("offline");
       this.events.emit("error", err);
       this.failAll(err);
+      for (const ch of this.channels.values()) ch._fail(err);
       return;
     }
     if (code === CloseCode.TokenExpired && this.opts.getToken && !this.tokenRetried) {

@@ -115,7 +115,9 @@ describe("close codes and liveness", () => {
     const pending = c.publish("chat:a", 1).catch((e: unknown) => e);
     await vi.advanceTimersByTimeAsync(5);
     expect(c.state).toBe("connected");
+    const sub = c.channel("chat:b").subscribe().catch((e: unknown) => e); // never answered by the stub
     log.handlers[0].onClose(4501, "unauthorized, do not reconnect");
+    expect(((await sub) as HeraldError).code).toBe(4501);
     expect(c.state).toBe("offline");
     expect(errors[0]).toMatchObject({ code: 4501, temporary: false });
     expect(((await pending) as HeraldError).code).toBe(4501);
