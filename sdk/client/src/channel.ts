@@ -104,6 +104,7 @@ export class Channel<T = unknown> {
    * from the last position.
    */
   subscribe(): Promise<SubscribedEvent> {
+    if (this.client.state === "closed") return Promise.reject(new HeraldError(ClientErrorCode.Closed, "client closed", false));
     const p = new Promise<SubscribedEvent>((resolve, reject) => this.waiters.push({ resolve, reject }));
     if (this._status === "subscribed") {
       const pos = this._position;

@@ -47,16 +47,26 @@ export interface HeraldProviderProps {
 export function HeraldProvider(props: HeraldProviderProps): ReactNode {
   const getTokenRef = useRef(props.getToken);
   getTokenRef.current = props.getToken;
-  const [client] = useState<Herald>(() => {
+  const create = (): Herald => {
     if (props.client) return props.client;
     if (!props.url) throw new Error("HeraldProvider needs `url` or `client`");
     const opts: HeraldOptions = { ...props.options, url: props.url };
     if (props.token !== undefined) opts.token = props.token;
     if (props.getToken) opts.getToken = () => (getTokenRef.current as () => Promise<string>)();
     return new Herald(opts);
-  });
+  };
+  const [client, setClient] = useState<Herald>(create);
   const owned = !props.client;
-  useEffect(() => (owned ? client.retain() : undefined), [client, owned]);
+  useEffect(() => {
+    if (!owned) return undefined;
+    // Effects re-run with preserved state (e.g. <Activity>) after the deferred close: start a fresh client.
+    if (client.state === "closed") {
+      setClient(create());
+      return undefined;
+    }
+    return client.retain();
+    // eslint-disable-next-line react-hooks/exhaustive-deps -- create() reads props once per client
+  }, [client, owned]);
   return <HeraldContext.Provider value={client}>{props.children}</HeraldContext.Provider>;
 }
 

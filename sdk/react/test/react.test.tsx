@@ -1,5 +1,5 @@
 // @vitest-environment jsdom
-import { StrictMode } from "react";
+import { Activity, StrictMode } from "react";
 import { act, cleanup, render, screen, waitFor } from "@testing-library/react";
 import { afterEach, describe, expect, inject, it } from "vitest";
 import { WebSocket as NodeWebSocket } from "ws";
@@ -122,5 +122,24 @@ describe("@herald/react", () => {
     await waitFor(() => expect(screen.getByTestId("members").textContent).toBe("2"), { timeout: 5000 });
     other.close();
     await waitFor(() => expect(screen.getByTestId("members").textContent).toBe("1"), { timeout: 5000 });
+  });
+
+  it("a provider hidden by <Activity> and shown again reconnects with a fresh client", async () => {
+    const channel = uniq("chat");
+    const tree = (mode: "visible" | "hidden") => (
+      <Activity mode={mode}>
+        <HeraldProvider url={wsUrl} options={{ WebSocket: CountingWebSocket }}>
+          <Chat channel={channel} />
+        </HeraldProvider>
+      </Activity>
+    );
+    const { rerender } = render(tree("visible"));
+    await waitFor(() => expect(screen.getByTestId("status").textContent).toBe("subscribed"), { timeout: 5000 });
+    rerender(tree("hidden"));
+    await waitFor(async () => expect(await subscribers(channel)).toBe(0), { timeout: 5000 });
+    rerender(tree("visible"));
+    await waitFor(() => expect(screen.getByTestId("status").textContent).toBe("subscribed"), { timeout: 5000 });
+    expect(await subscribers(channel)).toBe(1);
+    expect(sockets).toBe(2);
   });
 });
