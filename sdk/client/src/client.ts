@@ -29,6 +29,8 @@ export interface HeraldOptions {
   };
   /** Reconnect at once on the browser's `online` event and when the page becomes visible. Default true. */
   retryOnOnline?: boolean;
+  /** Give up on a connection attempt (socket open + `connect` reply) after this long. Default 10 000 ms. */
+  connectTimeoutMs?: number;
 }
 
 export interface ReconnectingEvent {
@@ -400,6 +402,9 @@ export class Herald {
       return;
     }
     this.transport = transport;
+    // A socket that never opens (or a server that never answers connect) must not hang the client.
+    this.livenessMs = this.opts.connectTimeoutMs ?? 10_000;
+    this.resetLiveness();
   }
 
   private onTransportOpen(token: string | undefined): void {
@@ -453,7 +458,12 @@ export class Herald {
     if (this.livenessMs <= 0) return;
     this.livenessTimer = setTimeout(() => {
       this.livenessTimer = undefined;
-      this.dropTransport(CloseCode.PingTimeout, `no frame from the server for ${this.livenessMs} ms`);
+      this.dropTransport(
+        CloseCode.PingTimeout,
+        this._state === "connected"
+          ? `no frame from the server for ${this.livenessMs} ms`
+          : `no connection within ${this.livenessMs} ms`,
+      );
     }, this.livenessMs);
   }
 

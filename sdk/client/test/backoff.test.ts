@@ -194,4 +194,24 @@ describe("close codes and liveness", () => {
     expect(c.state).toBe("connected");
     c.close();
   });
+
+  it("gives up on an attempt that never opens after connectTimeoutMs", async () => {
+    let opens = 0;
+    const hanging: TransportFactory = () => {
+      opens++;
+      return { send() {}, close() {} };
+    };
+    const c = new Herald({ url: "ws://test/ws", transport: hanging, connectTimeoutMs: 2000, reconnect: { random: () => 0 } });
+    const events: ReconnectingEvent[] = [];
+    c.on("reconnecting", (e) => events.push(e));
+    c.connect();
+    await vi.advanceTimersByTimeAsync(1999);
+    expect(events).toHaveLength(0);
+    await vi.advanceTimersByTimeAsync(2);
+    expect(events[0]).toMatchObject({ code: 4002, reason: "no connection within 2000 ms" });
+    await vi.advanceTimersByTimeAsync(1);
+    expect(opens).toBe(2);
+    c.close();
+    expect(vi.getTimerCount()).toBe(0);
+  });
 });
