@@ -24,7 +24,12 @@ cargo clippy --workspace --all-targets --locked -- -D warnings
 echo "== cargo test"
 cargo test --workspace --locked
 
-echo "== browser test (chromium EventSource against /sse)"
+echo "== build the herald binary for the JavaScript tests (a no-op after cargo test)"
 cargo build --locked -p herald-server --bin herald
-HERALD_BIN="$(realpath "${CARGO_TARGET_DIR:-target}")/debug/herald" CHROMIUM="$CHROMIUM" \
-  node "$JS_TESTS/browser.test.mjs"
+export HERALD_BIN="$(realpath "${CARGO_TARGET_DIR:-target}")/debug/herald"
+
+echo "== browser test (chromium EventSource against /sse)"
+CHROMIUM="$CHROMIUM" node "$JS_TESTS/browser.test.mjs"
+
+echo "== SDK (sdk/): npm ci && npm run build && npm test"
+(cd sdk && npm ci --no-audit --no-fund && npm run build && npm test)

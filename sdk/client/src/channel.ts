@@ -1,0 +1,321 @@
+import type { ChannelInternals, Herald } from "./client.js";
+import { Emitter } from "./emitter.js";
+import { ClientErrorCode, HeraldError } from "./errors.js";
+import type {
+  ChannelStatus,
+  HistoryOptions,
+  HistoryResult,
+  Member,
+  Position,
+  Publication,
+  PublishOptions,
+  PublishResult,
+  SubscribedEvent,
+} from "./types.js";
+
+export interface ChannelEvents<T> {
+  /** A publication (live, or replayed by a recovery), in offset order, never twice. */
+  publication: Publication<T>;
+  /** The subscription is live (first time, or again after a reconnect: see `recovered`). */
+  subscribed: SubscribedEvent;
+  /** The subscription ended (by `unsubscribe()`, a disconnect, or the server). */
+  unsubscribed: { channel: string; error?: HeraldError };
+  /** A member's first connection joined (presence namespaces). */
+  join: Member;
+  /** A member's last connection left. */
+  leave: Member;
+  /** The subscription failed for good (e.g. permission denied). */
+  error: HeraldError;
+  /** Status changes. */
+  status: ChannelStatus;
+}
+
+function toPublication<T>(channel: string, epoch: string, raw: Record<string, unknown>): Publication<T> {
+  const p: Publication<T> = {
+    channel,
+    epoch,
+    offset: Number(raw.offset),
+    time: Number(raw.time),
+    data: raw.data as T,
+  };
+  const publisher = raw.publisher as { client?: unknown; user?: unknown } | undefined;
+  if (publisher && typeof publisher.client === "string") {
+    p.publisher = { client: publisher.client };
+    if (typeof publisher.user === "string") p.publisher.user = publisher.user;
+  }
+  if (typeof raw.idempotency_key === "string") p.idempotencyKey = raw.idempotency_key;
+  return p;
+}
+
+function toMember(raw: unknown): Member {
+  const m = (typeof raw === "object" && raw !== null ? raw : {}) as Record<string, unknown>;
+  const out: Member = { client: String(m.client ?? "") };
+  if (typeof m.user === "string") out.user = m.user;
+  if (m.info !== undefined) out.info = m.info;
+  if (typeof m.connections === "number") out.connections = m.connections;
+  return out;
+}
+
+/**
+ * One channel of a {@link Herald} client. `T` is the type of its
+ * publications' `data`. Get it with `herald.channel<T>(name)`.
+ */
+export class Channel<T = unknown> {
+  readonly name: string;
+  private readonly client: Herald;
+  private readonly internals: ChannelInternals;
+  private readonly events = new Emitter<ChannelEvents<T>>();
+  private _status: ChannelStatus = "unsubscribed";
+  private _position: Position | undefined;
+  private wanted = false;
+  private subscribedOnce = false;
+  /** Pushes that arrive while a subscribe is in flight. */
+  private buffered: Record<string, unknown>[] | undefined;
+  private waiters: { resolve: (e: SubscribedEvent) => void; reject: (e: HeraldError) => void }[] = [];
+  private retryTimer: ReturnType<typeof setTimeout> | undefined;
+
+  /** @internal use `herald.channel(name)` */
+  constructor(client: Herald, name: string, internals: ChannelInternals) {
+    this.client = client;
+    this.name = name;
+    this.internals = internals;
+  }
+
+  get status(): ChannelStatus {
+    return this._status;
+  }
+
+  /** The last position processed (kept across reconnects for recovery). */
+  get position(): Position | undefined {
+    return this._position;
+  }
+
+  on<K extends keyof ChannelEvents<T>>(event: K, listener: (payload: ChannelEvents<T>[K]) => void): () => void {
+    return this.events.on(event, listener);
+  }
+
+  off<K extends keyof ChannelEvents<T>>(event: K, listener: (payload: ChannelEvents<T>[K]) => void): void {
+    this.events.off(event, listener);
+  }
+
+  /**
+   * Subscribes (connecting if needed). Resolves once the subscription is
+   * live; after reconnects the client resubscribes by itself, recovering
+   * from the last position.
+   */
+  subscribe(): Promise<SubscribedEvent> {
+    if (this.client.state === "closed") return Promise.reject(new HeraldError(ClientErrorCode.Closed, "client closed", false));
+    const p = new Promise<SubscribedEvent>((resolve, reject) => this.waiters.push({ resolve, reject }));
+    if (this._status === "subscribed") {
+      const pos = this._position;
+      this.settle({
+        channel: this.name,
+        epoch: pos?.epoch ?? "",
+        offset: pos?.offset ?? 0,
+        recovered: null,
+        resubscribed: false,
+      });
+      return p;
+    }
+    const already = this.wanted;
+    this.wanted = true;
+    this.internals.ensureConnected();
+    if (!already && this.internals.isConnected() && this._status === "unsubscribed") void this.doSubscribe();
+    return p;
+  }
+
+  /** Stops receiving publications. The position is kept, so a later subscribe() recovers. */
+  async unsubscribe(): Promise<void> {
+    this.wanted = false;
+    this.clearRetry();
+    const wasSubscribed = this._status === "subscribed";
+    this.setStatus("unsubscribed");
+    this.rejectWaiters(new HeraldError(ClientErrorCode.Closed, "unsubscribed", false));
+    if (wasSubscribed && this.internals.isConnected()) {
+      this.events.emit("unsubscribed", { channel: this.name });
+      try {
+        await this.internals.session({ op: "unsubscribe", channel: this.name });
+      } catch {
+        /* not subscribed any more either way */
+      }
+    }
+  }
+
+  /** Publishes to this channel (see {@link Herald.publish}). */
+  publish(data: T, options?: PublishOptions): Promise<PublishResult> {
+    return this.client.publish(this.name, data, options);
+  }
+
+  /** Reads history (no subscription needed). */
+  async history(options: HistoryOptions = {}): Promise<HistoryResult<T>> {
+    const frame: { op: string } & Record<string, unknown> = { op: "history", channel: this.name };
+    if (options.limit !== undefined) frame.limit = options.limit;
+    if (options.direction !== undefined) frame.direction = options.direction;
+    if (options.since !== undefined) frame.since = options.since;
+    if (options.before !== undefined) frame.before = options.before;
+    const r = await this.internals.request(frame);
+    const epoch = String(r.epoch);
+    const pubs = Array.isArray(r.publications) ? (r.publications as Record<string, unknown>[]) : [];
+    return { epoch, offset: Number(r.offset), publications: pubs.map((p) => toPublication<T>(this.name, epoch, p)) };
+  }
+
+  /** The channel's presence members (namespaces with `presence = true`). */
+  async presence<I = unknown>(): Promise<Member<I>[]> {
+    const r = await this.internals.request({ op: "presence", channel: this.name });
+    const members = Array.isArray(r.members) ? r.members : [];
+    return members.map((m) => toMember(m) as Member<I>);
+  }
+
+  // ---- called by the client ----
+
+  /** @internal */
+  _onConnected(): void {
+    if (this.wanted) void this.doSubscribe();
+  }
+
+  /** @internal */
+  _onDisconnected(): void {
+    this.clearRetry();
+    this.buffered = undefined;
+    if (this._status !== "unsubscribed") {
+      this.setStatus("unsubscribed");
+      this.events.emit("unsubscribed", { channel: this.name });
+    }
+  }
+
+  /** @internal The connection stopped for good: pending subscribe() calls fail (the channel resubscribes if connect() is called). */
+  _fail(err: HeraldError): void {
+    this.rejectWaiters(err);
+  }
+
+  /** @internal */
+  _destroy(): void {
+    this.wanted = false;
+    this.clearRetry();
+    this.rejectWaiters(new HeraldError(ClientErrorCode.Closed, "client closed", false));
+    this.events.removeAll();
+  }
+
+  /** @internal */
+  _onPush(kind: string, msg: Record<string, unknown>): void {
+    if (this._status === "subscribing" && (kind === "publication" || kind === "unsubscribed")) {
+      (this.buffered ??= []).push(msg);
+      return;
+    }
+    this.handlePush(kind, msg);
+  }
+
+  private handlePush(kind: string, msg: Record<string, unknown>): void {
+    switch (kind) {
+      case "publication": {
+        if (this._status !== "subscribed" || !this._position) return;
+        const offset = Number(msg.offset);
+        if (offset <= this._position.offset) return; // already seen (recovery overlap)
+        this._position = { epoch: this._position.epoch, offset };
+        this.events.emit("publication", toPublication<T>(this.name, this._position.epoch, msg));
+        return;
+      }
+      case "join":
+        this.events.emit("join", toMember(msg.member));
+        return;
+      case "leave":
+        this.events.emit("leave", toMember(msg.member));
+        return;
+      case "unsubscribed": {
+        const error = HeraldError.fromWire(msg.error);
+        this.setStatus("unsubscribed");
+        this.events.emit("unsubscribed", { channel: this.name, error });
+        if (error.temporary && this.wanted) {
+          void this.doSubscribe();
+        } else {
+          this.wanted = false;
+          this.events.emit("error", error);
+        }
+        return;
+      }
+    }
+  }
+
+  private async doSubscribe(): Promise<void> {
+    this.clearRetry();
+    this.setStatus("subscribing");
+    this.buffered = [];
+    const since = this._position;
+    const frame: { op: string } & Record<string, unknown> = { op: "subscribe", channel: this.name };
+    if (since) frame.since = since;
+    let r: Record<string, unknown>;
+    try {
+      r = await this.internals.session(frame);
+    } catch (e) {
+      const err = e instanceof HeraldError ? e : new HeraldError(ClientErrorCode.BadResponse, String(e), true);
+      this.buffered = undefined;
+      if (err.code === ClientErrorCode.Disconnected) return; // resubscribed on reconnect
+      this.setStatus("unsubscribed");
+      if (err.temporary && this.wanted) {
+        this.retryTimer = setTimeout(() => {
+          this.retryTimer = undefined;
+          if (this.wanted && this.internals.isConnected()) void this.doSubscribe();
+        }, 1000);
+        return;
+      }
+      this.wanted = false;
+      this.events.emit("error", err);
+      this.rejectWaiters(err);
+      return;
+    }
+    if (!this.wanted) {
+      this.setStatus("unsubscribed");
+      this.buffered = undefined;
+      if (this.internals.isConnected()) {
+        this.internals.session({ op: "unsubscribe", channel: this.name }).catch(() => {});
+      }
+      return;
+    }
+    const epoch = String(r.epoch);
+    const recovered = since ? r.recovered === true && since.epoch === epoch : null;
+    // Replayed publications first (recovery), then anything pushed meanwhile.
+    this._position = since && recovered ? since : { epoch, offset: Number(r.offset) };
+    this.setStatus("subscribed");
+    const replay = Array.isArray(r.publications) ? (r.publications as Record<string, unknown>[]) : [];
+    if (recovered) {
+      for (const p of replay) this.handlePush("publication", p);
+    }
+    this._position = { epoch, offset: Math.max(this._position.offset, Number(r.offset)) };
+    const event: SubscribedEvent = {
+      channel: this.name,
+      epoch,
+      offset: Number(r.offset),
+      recovered,
+      resubscribed: this.subscribedOnce,
+    };
+    this.subscribedOnce = true;
+    this.events.emit("subscribed", event);
+    this.settle(event);
+    const pending = this.buffered ?? [];
+    this.buffered = undefined;
+    for (const m of pending) this.handlePush(String(m.push), m);
+  }
+
+  private settle(e: SubscribedEvent): void {
+    const w = this.waiters;
+    this.waiters = [];
+    for (const x of w) x.resolve(e);
+  }
+
+  private rejectWaiters(err: HeraldError): void {
+    const w = this.waiters;
+    this.waiters = [];
+    for (const x of w) x.reject(err);
+  }
+
+  private clearRetry(): void {
+    if (this.retryTimer !== undefined) clearTimeout(this.retryTimer);
+    this.retryTimer = undefined;
+  }
+
+  private setStatus(s: ChannelStatus): void {
+    if (this._status === s) return;
+    this._status = s;
+    this.events.emit("status", s);
+  }
+}

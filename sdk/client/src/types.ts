@@ -1,0 +1,87 @@
+/** The connection's state. See the README for the transitions. */
+export type ConnectionState =
+  | "idle" // created, never connected
+  | "connecting" // first connection attempt in progress
+  | "connected" // connect acknowledged; channels live
+  | "reconnecting" // lost the connection; waiting for back-off or reconnecting
+  | "offline" // stopped after a terminal error (close code ≥ 4500, unauthorized); call connect() to retry
+  | "closed"; // close() was called; the client cannot be reused
+
+/** A position in a channel: the last offset processed within an epoch. */
+export interface Position {
+  epoch: string;
+  offset: number;
+}
+
+/** Who published a publication. */
+export interface Publisher {
+  client: string;
+  user?: string;
+}
+
+/** A publication in a channel. */
+export interface Publication<T = unknown> {
+  channel: string;
+  epoch: string;
+  offset: number;
+  /** Server time, ms since the Unix epoch. */
+  time: number;
+  data: T;
+  publisher?: Publisher;
+  /** The key the publisher sent (to reconcile optimistic updates). */
+  idempotencyKey?: string;
+}
+
+/** A presence member (keyed by user; anonymous connections by connection id). */
+export interface Member<I = unknown> {
+  client: string;
+  user?: string;
+  info?: I;
+  /** Connections this member holds (several tabs = one member). */
+  connections?: number;
+}
+
+export interface PublishOptions {
+  /** Defaults to a fresh `crypto.randomUUID()`: retries of this publish are never duplicated. */
+  idempotencyKey?: string;
+}
+
+export interface PublishResult {
+  epoch: string;
+  offset: number;
+  idempotencyKey: string;
+}
+
+export interface HistoryOptions {
+  /** Default 100, capped by the server (1000). */
+  limit?: number;
+  /** `forward` (default, oldest first, offsets after `since`) or `backward` (newest first, offsets before `before`). */
+  direction?: "forward" | "backward";
+  since?: number;
+  before?: number;
+}
+
+export interface HistoryResult<T = unknown> {
+  /** The channel's current top position. */
+  epoch: string;
+  offset: number;
+  publications: Publication<T>[];
+}
+
+/** Emitted every time a channel's subscription becomes live. */
+export interface SubscribedEvent {
+  channel: string;
+  /** The position the subscription continues from. */
+  epoch: string;
+  offset: number;
+  /**
+   * `null` on a first subscribe. After a resubscribe: `true` when every missed
+   * publication was delivered, `false` when they could not be (epoch changed,
+   * history too short): reload your state (e.g. `history()`).
+   */
+  recovered: boolean | null;
+  /** Whether this is a resubscribe after a reconnect or a temporary server unsubscribe. */
+  resubscribed: boolean;
+}
+
+export type ChannelStatus = "unsubscribed" | "subscribing" | "subscribed";

@@ -1,0 +1,149 @@
+import { ClientErrorCode, HeraldError, type HistoryOptions, type HistoryResult, type Member, type Publication } from "@herald/client";
+
+export interface HeraldServerOptions {
+  /** `http://127.0.0.1:7700` (a `ws://` URL is mapped to http). */
+  url: string;
+  /** The API key (`Authorization: Bearer …`); optional against a loopback dev server. */
+  apiKey?: string;
+  /** Custom fetch (defaults to the global one). */
+  fetch?: typeof fetch;
+  /** Per-request timeout, ms. Default 10 000. */
+  timeoutMs?: number;
+}
+
+export interface ServerPublishResult {
+  channel: string;
+  epoch: string;
+  offset: number;
+}
+
+export interface BroadcastResult {
+  channel: string;
+  epoch?: string;
+  offset?: number;
+  error?: HeraldError;
+}
+
+export interface ChannelInfo {
+  channel: string;
+  subscribers: number;
+  presence: number;
+  epoch?: string;
+  offset?: number;
+}
+
+type Json = Record<string, unknown>;
+
+/**
+ * Herald's HTTP API for app back ends (Route Handlers, Server Actions):
+ * publish, broadcast, history, presence, channel info, disconnect users.
+ * Errors throw `HeraldError` with the server's code, message and `temporary`.
+ */
+export class Herald {
+  private readonly base: string;
+  private readonly opts: HeraldServerOptions;
+
+  constructor(options: HeraldServerOptions) {
+    this.opts = options;
+    this.base = options.url.replace(/^ws(s?):\/\//, "http$1://").replace(/\/ws\/?$/, "").replace(/\/$/, "");
+  }
+
+  /** Publishes `data` to `channel`. With an idempotency key, a retry within 5 minutes publishes nothing new. */
+  async publish<T>(channel: string, data: T, options: { idempotencyKey?: string } = {}): Promise<ServerPublishResult> {
+    const body: Json = { channel, data };
+    if (options.idempotencyKey !== undefined) body.idempotency_key = options.idempotencyKey;
+    const r = await this.call("POST", "/api/publish", body);
+    return { channel: String(r.channel), epoch: String(r.epoch), offset: Number(r.offset) };
+  }
+
+  /** The same data to several channels (1–100); each succeeds or fails on its own. */
+  async broadcast<T>(channels: string[], data: T): Promise<BroadcastResult[]> {
+    const r = await this.call("POST", "/api/broadcast", { channels, data });
+    const results = Array.isArray(r.results) ? (r.results as Json[]) : [];
+    return results.map((x) => {
+      const out: BroadcastResult = { channel: String(x.channel) };
+      if (x.error !== undefined) out.error = HeraldError.fromWire(x.error);
+      else {
+        out.epoch = String(x.epoch);
+        out.offset = Number(x.offset);
+      }
+      return out;
+    });
+  }
+
+  /** A page of history (`direction: "backward", limit: 50` for the last 50, newest first). */
+  async history<T = unknown>(channel: string, options: HistoryOptions = {}): Promise<HistoryResult<T>> {
+    const q = new URLSearchParams();
+    if (options.limit !== undefined) q.set("limit", String(options.limit));
+    if (options.direction !== undefined) q.set("direction", options.direction);
+    if (options.since !== undefined) q.set("since", String(options.since));
+    if (options.before !== undefined) q.set("before", String(options.before));
+    const qs = q.toString();
+    const r = await this.call("GET", `/api/history/${encodeURIComponent(channel)}${qs ? `?${qs}` : ""}`);
+    const epoch = String(r.epoch);
+    const pubs = Array.isArray(r.publications) ? (r.publications as Json[]) : [];
+    return {
+      epoch,
+      offset: Number(r.offset),
+      publications: pubs.map((p) => {
+        const pub: Publication<T> = { channel, epoch, offset: Number(p.offset), time: Number(p.time), data: p.data as T };
+        if (typeof p.idempotency_key === "string") pub.idempotencyKey = p.idempotency_key;
+        return pub;
+      }),
+    };
+  }
+
+  /** Presence members of a channel (namespaces with presence). */
+  async presence<I = unknown>(channel: string): Promise<Member<I>[]> {
+    const r = await this.call("GET", `/api/presence/${encodeURIComponent(channel)}`);
+    return (Array.isArray(r.members) ? r.members : []) as Member<I>[];
+  }
+
+  /** A channel's subscribers, presence count and top position. */
+  async channel(name: string): Promise<ChannelInfo> {
+    return (await this.call("GET", `/api/channels/${encodeURIComponent(name)}`)) as unknown as ChannelInfo;
+  }
+
+  /** Channels with subscribers on this node, optionally by prefix. */
+  async channels(prefix?: string): Promise<ChannelInfo[]> {
+    const r = await this.call("GET", `/api/channels${prefix ? `?prefix=${encodeURIComponent(prefix)}` : ""}`);
+    return (Array.isArray(r.channels) ? r.channels : []) as ChannelInfo[];
+  }
+
+  /** Closes every connection of `user` (close code 4005). Returns how many. */
+  async disconnectUser(user: string): Promise<number> {
+    const r = await this.call("POST", "/api/disconnect", { user });
+    return Number(r.disconnected ?? 0);
+  }
+
+  private async call(method: "GET" | "POST", path: string, body?: Json): Promise<Json> {
+    const f = this.opts.fetch ?? fetch;
+    const headers: Record<string, string> = {};
+    if (body !== undefined) headers["content-type"] = "application/json";
+    if (this.opts.apiKey) headers.authorization = `Bearer ${this.opts.apiKey}`;
+    let res: Response;
+    try {
+      res = await f(`${this.base}${path}`, {
+        method,
+        headers,
+        body: body === undefined ? undefined : JSON.stringify(body),
+        signal: AbortSignal.timeout(this.opts.timeoutMs ?? 10_000),
+        cache: "no-store",
+      });
+    } catch (e) {
+      throw new HeraldError(ClientErrorCode.Transport, `${method} ${path}: ${e instanceof Error ? e.message : String(e)}`, true);
+    }
+    let json: unknown;
+    try {
+      json = await res.json();
+    } catch {
+      throw new HeraldError(ClientErrorCode.BadResponse, `${method} ${path}: HTTP ${res.status} without a JSON body`, res.status >= 500);
+    }
+    const obj = (typeof json === "object" && json !== null ? json : {}) as Json;
+    if (!res.ok || obj.error !== undefined) {
+      if (obj.error !== undefined) throw HeraldError.fromWire(obj.error);
+      throw new HeraldError(ClientErrorCode.BadResponse, `${method} ${path}: HTTP ${res.status}`, res.status >= 500);
+    }
+    return obj;
+  }
+}

@@ -1,0 +1,80 @@
+// Compiled by client/test/types.test.ts with `tsc --noEmit --strict` against the BUILT
+// .d.ts files (dist/), as an app would see them: no `any` may leak into user code.
+import { expectTypeOf } from "vitest";
+import {
+  createOptimisticList,
+  Herald,
+  HeraldError,
+  type ConnectionState,
+  type Member,
+  type OptimisticItem,
+  type Publication,
+  type PublishResult,
+  type SubscribedEvent,
+} from "@herald/client";
+import { useChannel, useConnectionState, usePresence, type UseChannelResult } from "@herald/react";
+import { createTokenHandler, Herald as HeraldServer, type TokenClaims } from "@herald/next";
+
+interface ChatMessage {
+  text: string;
+  author: string;
+}
+
+const client = new Herald({ url: "ws://127.0.0.1:7700/ws", getToken: async () => "t" });
+const room = client.channel<ChatMessage>("chat:room-7");
+
+room.on("publication", (msg) => {
+  expectTypeOf(msg).toEqualTypeOf<Publication<ChatMessage>>();
+  expectTypeOf(msg.data).toEqualTypeOf<ChatMessage>();
+  expectTypeOf(msg.data.text).toBeString();
+  expectTypeOf(msg.offset).toBeNumber();
+  expectTypeOf(msg.idempotencyKey).toEqualTypeOf<string | undefined>();
+});
+room.on("subscribed", (e) => {
+  expectTypeOf(e).toEqualTypeOf<SubscribedEvent>();
+  expectTypeOf(e.recovered).toEqualTypeOf<boolean | null>();
+});
+room.on("error", (e) => expectTypeOf(e).toEqualTypeOf<HeraldError>());
+client.on("state", (s) => expectTypeOf(s).toEqualTypeOf<ConnectionState>());
+
+expectTypeOf(room.publish).parameter(0).toEqualTypeOf<ChatMessage>();
+expectTypeOf(room.publish({ text: "hi", author: "a" })).resolves.toEqualTypeOf<PublishResult>();
+expectTypeOf(room.history()).resolves.toHaveProperty("publications").toEqualTypeOf<Publication<ChatMessage>[]>();
+expectTypeOf(room.presence<{ name: string }>()).resolves.toEqualTypeOf<Member<{ name: string }>[]>();
+expectTypeOf(client.publish("chat:x", { a: 1 })).resolves.not.toBeAny();
+
+const err = new HeraldError(103, "no", false);
+expectTypeOf(err.code).toBeNumber();
+expectTypeOf(err.temporary).toBeBoolean();
+
+const list = createOptimisticList(room);
+expectTypeOf(list.getSnapshot()).toEqualTypeOf<readonly OptimisticItem<ChatMessage>[]>();
+expectTypeOf(list.getSnapshot()[0].data).toEqualTypeOf<ChatMessage>();
+
+// @ts-expect-error: publishing the wrong shape to a typed channel is a compile error
+void room.publish({ text: 1 });
+
+// React hooks (type-level only; not rendered here).
+type ChannelHook = ReturnType<typeof useChannel<ChatMessage>>;
+expectTypeOf<ChannelHook>().toEqualTypeOf<UseChannelResult<ChatMessage>>();
+expectTypeOf<ChannelHook["messages"][number]["data"]>().toEqualTypeOf<ChatMessage>();
+expectTypeOf<ChannelHook["publish"]>().parameter(0).toEqualTypeOf<ChatMessage>();
+expectTypeOf<ReturnType<typeof useConnectionState>>().toEqualTypeOf<ConnectionState>();
+expectTypeOf<ReturnType<typeof usePresence<{ name: string }>>["members"][number]["info"]>().toEqualTypeOf<
+  { name: string } | undefined
+>();
+
+// Next.js server side.
+const handler = createTokenHandler({
+  secret: "s",
+  claims: async (req): Promise<TokenClaims> => {
+    expectTypeOf(req).toEqualTypeOf<Request>();
+    return { sub: "u", capabilities: [{ channels: ["chat:*"], allow: ["subscribe", "publish"] }] };
+  },
+});
+expectTypeOf(handler).returns.resolves.toEqualTypeOf<Response>();
+const server = new HeraldServer({ url: "http://127.0.0.1:7700", apiKey: "k" });
+expectTypeOf(server.history<ChatMessage>("chat:x")).resolves.toHaveProperty("publications").items.toHaveProperty("data").toEqualTypeOf<ChatMessage>();
+expectTypeOf(server.publish("chat:x", { a: 1 })).resolves.toHaveProperty("offset").toBeNumber();
+// @ts-expect-error: capabilities only take the four rights
+createTokenHandler({ secret: "s", claims: () => ({ sub: "u", capabilities: [{ channels: ["*"], allow: ["admin"] }] }) });
