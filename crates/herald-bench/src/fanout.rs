@@ -122,6 +122,28 @@ fn cdf(h: &Histogram<u64>) -> Vec<(f64, f64)> {
     out
 }
 
+/// Runs the publisher on a thread and runtime of its own, so the subscriber
+/// load on the generator's worker threads cannot delay its schedule.
+fn spawn_publisher(
+    addr: std::net::SocketAddr,
+    dialect: crate::wire::Dialect,
+    rate: f64,
+    payload: usize,
+    [start_ns, end_ns, measure_from]: [u64; 3],
+) -> tokio::task::JoinHandle<std::thread::Result<anyhow::Result<PublishStats>>> {
+    let thread = std::thread::Builder::new().name("publisher".into()).spawn(move || {
+        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+        rt.block_on(async move {
+            let publisher = Publisher::connect(addr, dialect).await?;
+            publisher.run(rate, payload, start_ns, end_ns, measure_from).await
+        })
+    });
+    tokio::task::spawn_blocking(move || match thread {
+        Ok(t) => t.join(),
+        Err(e) => Ok(Err(e.into())),
+    })
+}
+
 /// Runs one fan-out against a started target.
 pub async fn run(target: &mut Running, p: &FanoutParams, rotate: usize) -> anyhow::Result<FanoutResult> {
     let dialect = target.target.dialect();
@@ -144,21 +166,20 @@ pub async fn run(target: &mut Running, p: &FanoutParams, rotate: usize) -> anyho
     let shared = Shared::new(span);
     let (stop_tx, stop_rx) = watch::channel(false);
     let groups = subscribers::spawn_groups(conns, p.per_group, dialect, &shared, &stop_rx);
-    let publisher = Publisher::connect(target.addr, dialect).await?;
     tokio::time::sleep(Duration::from_millis(500)).await;
     let server_rss = procfs::rss_bytes(pid).unwrap_or(0);
 
-    let start_ns = now_ns() + 10_000_000;
+    let start_ns = now_ns() + 300_000_000;
     let measure_from = start_ns + (p.warmup_s * 1e9) as u64;
     let end_ns = measure_from + (p.duration_s * 1e9) as u64;
     shared.measure_from_ns.store(measure_from, Ordering::Relaxed);
-    let pub_task = tokio::spawn(publisher.run(p.rate, p.payload, start_ns, end_ns, measure_from));
+    let pub_task = spawn_publisher(target.addr, dialect, p.rate, p.payload, [start_ns, end_ns, measure_from]);
 
     tokio::time::sleep_until(instant_of(measure_from).into()).await;
     let cpu0 = procfs::cpu_seconds(pid).unwrap_or(0.0);
     let gen0 = SelfCpu::now();
     let wall0 = Instant::now();
-    let publisher = pub_task.await.context("publisher task")?.context("publisher")?;
+    let publisher = pub_task.await.context("publisher task")?.map_err(|_| anyhow::anyhow!("publisher panicked"))??;
 
     // Drain: wait until every expected delivery arrived, or nothing more
     // arrives for 2 s (10 s at most).

@@ -177,6 +177,17 @@ fn runnable(c: &Common, paths: &Paths) -> Vec<Target> {
         .collect()
 }
 
+/// Refuses a run that would exceed the open files limit (one descriptor
+/// per connection in the generator and in the server, plus some spare).
+fn check_fd_limit(connections: usize) -> anyhow::Result<()> {
+    if let Some(limit) = procfs::open_files_limit()
+        && (connections as u64 + 200) > limit
+    {
+        bail!("{connections} connections need more than the open files limit of {limit} (raise `ulimit -n`)");
+    }
+    Ok(())
+}
+
 fn with_ext(prefix: &std::path::Path, suffix: &str) -> PathBuf {
     let mut s = prefix.as_os_str().to_owned();
     s.push(suffix);
@@ -191,6 +202,7 @@ async fn run_fanout(a: FanoutArgs) -> anyhow::Result<()> {
             a.subscribers
         );
     }
+    check_fd_limit(a.subscribers)?;
     let paths = paths(&a.common);
     let params = fanout::FanoutParams {
         subscribers: a.subscribers,
@@ -249,6 +261,7 @@ async fn run_connect(a: ConnectArgs) -> anyhow::Result<()> {
     if let Some(&too_many) = a.steps.iter().find(|&&s| s > MAX_CONNECTIONS) {
         bail!("step {too_many} is over {MAX_CONNECTIONS}: the 20,000 open files limit per process caps a run here");
     }
+    check_fd_limit(a.steps.iter().copied().max().unwrap_or(0))?;
     let paths = paths(&a.common);
     println!("connect: steps {:?} at {}/s", a.steps, a.connect_rate);
     let mut results = Vec::new();

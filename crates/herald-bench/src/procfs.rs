@@ -71,6 +71,14 @@ pub fn self_thread_cpu() -> HashMap<u32, (String, f64)> {
     out
 }
 
+/// This process's soft limit on open files (`Max open files` in
+/// `/proc/self/limits`), if readable. Servers started by the bench inherit it.
+pub fn open_files_limit() -> Option<u64> {
+    let limits = std::fs::read_to_string("/proc/self/limits").ok()?;
+    let line = limits.lines().find(|l| l.starts_with("Max open files"))?;
+    line["Max open files".len()..].split_ascii_whitespace().next()?.parse().ok()
+}
+
 /// A snapshot of this process's CPU, to measure the generator over a window.
 #[derive(Debug, Clone)]
 pub struct SelfCpu {
