@@ -94,7 +94,9 @@ pub struct FanoutResult {
     pub latency_sched: Percentiles,
     /// Server CPU seconds over the window.
     pub server_cpu_s: f64,
-    /// Server CPU milliseconds per 1,000 deliveries.
+    /// Of which in user space (the rest is the kernel: mostly socket writes).
+    pub server_cpu_user_s: f64,
+    /// Server CPU milliseconds per 1,000 deliveries (= µs per delivery).
     pub server_cpu_ms_per_1k: f64,
     /// Server RSS once every subscriber was in, bytes.
     pub server_rss: u64,
@@ -176,7 +178,7 @@ pub async fn run(target: &mut Running, p: &FanoutParams, rotate: usize) -> anyho
     let pub_task = spawn_publisher(target.addr, dialect, p.rate, p.payload, [start_ns, end_ns, measure_from]);
 
     tokio::time::sleep_until(instant_of(measure_from).into()).await;
-    let cpu0 = procfs::cpu_seconds(pid).unwrap_or(0.0);
+    let cpu0 = procfs::cpu_split(pid).unwrap_or_default();
     let gen0 = SelfCpu::now();
     let wall0 = Instant::now();
     let publisher = pub_task.await.context("publisher task")?.map_err(|_| anyhow::anyhow!("publisher panicked"))??;
@@ -196,7 +198,7 @@ pub async fn run(target: &mut Running, p: &FanoutParams, rotate: usize) -> anyho
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    let cpu1 = procfs::cpu_seconds(pid).unwrap_or(cpu0);
+    let cpu1 = procfs::cpu_split(pid).unwrap_or(cpu0);
     let generator = gen0.since(wall0.elapsed().as_secs_f64());
     let _ = stop_tx.send(true);
     let mut sent_h = new_histogram();
@@ -210,7 +212,8 @@ pub async fn run(target: &mut Running, p: &FanoutParams, rotate: usize) -> anyho
     let last_recv = shared.last_recv_ns.load(Ordering::Relaxed).max(end_ns);
     let window = (last_recv - measure_from) as f64 / 1e9;
     let buckets = ((last_recv - measure_from) / BUCKET_NS + 1) as usize;
-    let server_cpu_s = cpu1 - cpu0;
+    let server_cpu_user_s = cpu1.0 - cpu0.0;
+    let server_cpu_s = server_cpu_user_s + (cpu1.1 - cpu0.1);
     Ok(FanoutResult {
         target: target.target.name().to_string(),
         subscribed,
@@ -224,6 +227,7 @@ pub async fn run(target: &mut Running, p: &FanoutParams, rotate: usize) -> anyho
         latency_sent: Percentiles::of(&sent_h),
         latency_sched: Percentiles::of(&sched_h),
         server_cpu_s,
+        server_cpu_user_s,
         server_cpu_ms_per_1k: if delivered > 0 { server_cpu_s * 1e3 / delivered as f64 * 1000.0 } else { 0.0 },
         server_rss,
         server_rss_idle,

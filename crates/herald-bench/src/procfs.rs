@@ -18,10 +18,10 @@ pub fn clock_ticks() -> f64 {
     })
 }
 
-/// Parses utime + stime (fields 14 and 15) from a `stat` line, in ticks.
-/// The command name (field 2) may contain spaces, so fields are counted
-/// after its closing parenthesis.
-fn parse_stat_ticks(line: &str) -> Option<(String, u64)> {
+/// Parses the command name and utime, stime (fields 14 and 15, in ticks)
+/// from a `stat` line. The command name (field 2) may contain spaces, so
+/// fields are counted after its closing parenthesis.
+fn parse_stat(line: &str) -> Option<(String, u64, u64)> {
     let open = line.find('(')?;
     let close = line.rfind(')')?;
     let comm = line[open + 1..close].to_string();
@@ -29,13 +29,23 @@ fn parse_stat_ticks(line: &str) -> Option<(String, u64)> {
     // rest starts at field 3 (state); utime is field 14 → index 11.
     let utime: u64 = rest.nth(11)?.parse().ok()?;
     let stime: u64 = rest.next()?.parse().ok()?;
-    Some((comm, utime + stime))
+    Some((comm, utime, stime))
+}
+
+/// The command name and utime + stime, in ticks.
+fn parse_stat_ticks(line: &str) -> Option<(String, u64)> {
+    parse_stat(line).map(|(c, u, s)| (c, u + s))
 }
 
 /// CPU seconds (user + system) consumed so far by process `pid`.
 pub fn cpu_seconds(pid: u32) -> Option<f64> {
+    cpu_split(pid).map(|(u, s)| u + s)
+}
+
+/// CPU seconds in user space and in the kernel consumed so far by `pid`.
+pub fn cpu_split(pid: u32) -> Option<(f64, f64)> {
     let line = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    parse_stat_ticks(&line).map(|(_, t)| t as f64 / clock_ticks())
+    parse_stat(&line).map(|(_, u, s)| (u as f64 / clock_ticks(), s as f64 / clock_ticks()))
 }
 
 /// CPU seconds consumed so far by this process.

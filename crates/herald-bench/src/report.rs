@@ -67,13 +67,16 @@ pub fn fanout_table(results: &[FanoutResult]) -> String {
         }
     }
     let _ = writeln!(s, "\nLatency from the actual send time (publish → receive), ms:\n");
-    let _ = writeln!(s, "| target | p50 | p99 | max | delivered / expected | publisher max lag ms | closed |");
-    let _ = writeln!(s, "|---|---:|---:|---:|---:|---:|---:|");
+    let _ = writeln!(
+        s,
+        "| target | p50 | p99 | max | delivered / expected | publisher max lag ms | closed | server CPU user/kernel |"
+    );
+    let _ = writeln!(s, "|---|---:|---:|---:|---:|---:|---:|---:|");
     for r in results {
         let l = &r.latency_sent;
         let _ = writeln!(
             s,
-            "| {} | {} | {} | {} | {} / {} | {} | {} |",
+            "| {} | {} | {} | {} | {} / {} | {} | {} | {:.0}% / {:.0}% |",
             r.target,
             fmt_num(l.p50),
             fmt_num(l.p99),
@@ -81,7 +84,9 @@ pub fn fanout_table(results: &[FanoutResult]) -> String {
             r.delivered,
             r.expected,
             fmt_num(r.publisher.max_send_lag_us as f64 / 1000.0),
-            r.closed_during_run
+            r.closed_during_run,
+            100.0 * r.server_cpu_user_s / r.server_cpu_s.max(1e-9),
+            100.0 * (1.0 - r.server_cpu_user_s / r.server_cpu_s.max(1e-9))
         );
     }
     for r in results {

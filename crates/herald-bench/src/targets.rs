@@ -91,8 +91,14 @@ impl Running {
         lines[lines.len().saturating_sub(15)..].join("\n")
     }
 
-    /// Kills the server and waits for it.
+    /// Asks the server to stop (SIGTERM, so profilers wrapped around it can
+    /// write their output), then kills it after 10 s.
     pub fn stop(mut self) {
+        let _ = Command::new("kill").args(["-TERM", &self.child.id().to_string()]).status();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while self.alive() && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(50));
+        }
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
