@@ -33,3 +33,11 @@ CHROMIUM="$CHROMIUM" node "$JS_TESTS/browser.test.mjs"
 
 echo "== SDK (sdk/): npm ci && npm run build && npm test"
 (cd sdk && npm ci --no-audit --no-fund && npm run build && npm test)
+
+echo "== herald-bench --quick (smoke test: the tool works end to end; not a measurement)"
+cargo build --locked -p herald-server -p herald-bench
+bench_bin="${CARGO_TARGET_DIR:-target}/debug/herald-bench"
+bench_out="$(mktemp -d)"
+"$bench_bin" fanout --quick --targets herald,raw --out "$bench_out/fanout"
+"$bench_bin" connect --quick --targets herald,raw --out "$bench_out/connect"
+rm -rf "$bench_out"

@@ -1,0 +1,305 @@
+//! `herald-bench`: drives the same load against Herald and its peers on
+//! loopback and compares them — delivered messages per second, end-to-end
+//! latency, server CPU per delivery, and memory per connection.
+//!
+//! ```text
+//! herald-bench fanout --subscribers 10000 --rate 50 --duration 30s --targets herald,raw,ws,socketio
+//! herald-bench connect --steps 1000,10000,19000 --targets herald,raw,ws
+//! herald-bench fanout --quick          # under a minute, a smoke test for CI
+//! herald-bench raw-server --listen 127.0.0.1:9000
+//! ```
+//!
+//! See `BENCHMARKS.md` at the repository root for method and results.
+
+mod clock;
+mod connect;
+mod fanout;
+mod plot;
+mod procfs;
+mod publisher;
+mod raw_server;
+mod report;
+mod subscribers;
+mod targets;
+mod wire;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::bail;
+use clap::{Args, Parser, Subcommand};
+
+use targets::{Paths, Target};
+
+/// One process may hold 20,000 open files on these machines (hard limit):
+/// the generator needs one per subscriber and the server one per client.
+const MAX_CONNECTIONS: usize = 19_000;
+
+#[derive(Parser)]
+#[command(name = "herald-bench", version, about = "Fan-out and connection benchmarks: Herald against its peers")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// N subscribers on one channel, one publisher at a fixed rate.
+    Fanout(FanoutArgs),
+    /// Connect and subscribe clients in steps; report idle memory per connection.
+    Connect(ConnectArgs),
+    /// The minimal broadcaster on herald-ws (the "raw" target).
+    RawServer {
+        /// Address to listen on.
+        #[arg(long, default_value = "127.0.0.1:7800")]
+        listen: SocketAddr,
+    },
+}
+
+#[derive(Args, Clone)]
+struct Common {
+    /// Targets, in order: herald, herald-sqlite, raw, ws, socketio, sockudo.
+    #[arg(long, value_delimiter = ',', default_value = "herald,raw,ws,socketio")]
+    targets: Vec<Target>,
+    /// Generator worker threads (the server gets the other cores).
+    #[arg(long, default_value_t = 1)]
+    threads: usize,
+    /// Output prefix: PREFIX.json, PREFIX.md and SVG plots.
+    #[arg(long)]
+    out: Option<PathBuf>,
+    /// The herald binary (default: next to herald-bench, else built in release).
+    #[arg(long)]
+    herald_bin: Option<PathBuf>,
+    /// Directory of the Node peers.
+    #[arg(long, default_value = concat!(env!("CARGO_MANIFEST_DIR"), "/../../bench/peers"))]
+    peers_dir: PathBuf,
+    /// Small and short: a smoke test that the tool works (not a measurement).
+    #[arg(long)]
+    quick: bool,
+}
+
+#[derive(Args, Clone)]
+struct FanoutArgs {
+    #[command(flatten)]
+    common: Common,
+    /// Subscribers (at most 19,000: the 20,000 open files limit per process).
+    #[arg(long, default_value_t = 1000)]
+    subscribers: usize,
+    /// Publications per second.
+    #[arg(long, default_value_t = 100.0)]
+    rate: f64,
+    /// Approximate payload (`data`) size in bytes.
+    #[arg(long, default_value_t = 100)]
+    payload: usize,
+    /// Measured duration (e.g. 30s, 500ms, 2m).
+    #[arg(long, default_value = "30s", value_parser = parse_duration)]
+    duration: Duration,
+    /// Warm-up before measuring.
+    #[arg(long, default_value = "2s", value_parser = parse_duration)]
+    warmup: Duration,
+}
+
+#[derive(Args, Clone)]
+struct ConnectArgs {
+    #[command(flatten)]
+    common: Common,
+    /// Cumulative connection counts at which memory is measured.
+    #[arg(long, value_delimiter = ',', default_value = "1000,10000,19000")]
+    steps: Vec<usize>,
+    /// New connections per second.
+    #[arg(long, default_value_t = 2000)]
+    connect_rate: u64,
+}
+
+/// Parses `30s`, `500ms`, `2m` or a plain number of seconds.
+fn parse_duration(s: &str) -> Result<Duration, String> {
+    let s = s.trim();
+    let (num, unit) = s.find(|c: char| c.is_ascii_alphabetic()).map_or((s, "s"), |i| s.split_at(i));
+    let v: f64 = num.parse().map_err(|_| format!("not a duration: {s:?}"))?;
+    let secs = match unit {
+        "ms" => v / 1000.0,
+        "s" => v,
+        "m" => v * 60.0,
+        _ => return Err(format!("unknown unit in {s:?} (use ms, s or m)")),
+    };
+    Ok(Duration::from_secs_f64(secs))
+}
+
+fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::RawServer { listen } => {
+            tokio::runtime::Builder::new_multi_thread().enable_all().build()?.block_on(raw_server::serve(listen))
+        }
+        Command::Fanout(mut a) => {
+            if a.common.quick {
+                a.subscribers = 200;
+                a.rate = 20.0;
+                a.duration = Duration::from_secs(3);
+                a.warmup = Duration::from_millis(500);
+            }
+            runtime(a.common.threads)?.block_on(run_fanout(a))
+        }
+        Command::Connect(mut a) => {
+            if a.common.quick {
+                a.steps = vec![100, 500];
+            }
+            runtime(a.common.threads)?.block_on(run_connect(a))
+        }
+    }
+}
+
+fn runtime(threads: usize) -> std::io::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread().worker_threads(threads.max(1)).enable_all().build()
+}
+
+fn paths(c: &Common) -> Paths {
+    Paths {
+        herald_bin: c.herald_bin.clone(),
+        peers_dir: c.peers_dir.clone(),
+        work_dir: std::env::temp_dir().join(format!("herald-bench-{}", std::process::id())),
+    }
+}
+
+/// The targets that can run here; prints why the others are skipped.
+fn runnable(c: &Common, paths: &Paths) -> Vec<Target> {
+    c.targets
+        .iter()
+        .copied()
+        .filter(|&t| match targets::unavailable(t, paths) {
+            Some(why) => {
+                eprintln!("{}: {why}", t.name());
+                false
+            }
+            None => true,
+        })
+        .collect()
+}
+
+/// Refuses a run that would exceed the open files limit (one descriptor
+/// per connection in the generator and in the server, plus some spare).
+fn check_fd_limit(connections: usize) -> anyhow::Result<()> {
+    if let Some(limit) = procfs::open_files_limit()
+        && (connections as u64 + 200) > limit
+    {
+        bail!("{connections} connections need more than the open files limit of {limit} (raise `ulimit -n`)");
+    }
+    Ok(())
+}
+
+fn with_ext(prefix: &std::path::Path, suffix: &str) -> PathBuf {
+    let mut s = prefix.as_os_str().to_owned();
+    s.push(suffix);
+    PathBuf::from(s)
+}
+
+async fn run_fanout(a: FanoutArgs) -> anyhow::Result<()> {
+    if a.subscribers > MAX_CONNECTIONS {
+        bail!(
+            "--subscribers {} is over {MAX_CONNECTIONS}: one process may hold 20,000 open files here, \
+             so a single-node run is capped at {MAX_CONNECTIONS} connections",
+            a.subscribers
+        );
+    }
+    check_fd_limit(a.subscribers)?;
+    let paths = paths(&a.common);
+    let params = fanout::FanoutParams {
+        subscribers: a.subscribers,
+        rate: a.rate,
+        payload: a.payload,
+        duration_s: a.duration.as_secs_f64(),
+        warmup_s: a.warmup.as_secs_f64(),
+        per_group: 500,
+        connect_concurrency: 200,
+    };
+    println!(
+        "fanout: {} subscribers × {}/s × {} B for {:.1}s (+{:.1}s warm-up), generator threads {}",
+        a.subscribers, a.rate, a.payload, params.duration_s, params.warmup_s, a.common.threads
+    );
+    let mut results = Vec::new();
+    for (i, t) in runnable(&a.common, &paths).into_iter().enumerate() {
+        eprintln!("== {}", t.name());
+        let mut running = targets::start(t, &paths)?;
+        match fanout::run(&mut running, &params, i * 5).await {
+            Ok(r) => results.push(r),
+            Err(e) => eprintln!("{}: run failed: {e:#}\n{}", t.name(), running.log_tail()),
+        }
+        running.stop();
+        // Let the kernel reap the closed sockets before the next target.
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    if results.is_empty() {
+        bail!("no target produced a result");
+    }
+    let table = report::fanout_table(&results);
+    println!("\n{table}");
+    let out = a
+        .common
+        .out
+        .clone()
+        .unwrap_or_else(|| PathBuf::from(format!("bench/results/fanout-{}x{}", a.subscribers, a.rate as u64)));
+    #[derive(serde::Serialize)]
+    struct Out<'a> {
+        scenario: &'static str,
+        params: &'a fanout::FanoutParams,
+        results: &'a [fanout::FanoutResult],
+    }
+    report::write_json(&with_ext(&out, ".json"), &Out { scenario: "fanout", params: &params, results: &results })?;
+    std::fs::write(with_ext(&out, ".md"), &table)?;
+    let title = format!("fan-out {} subs × {}/s × {} B", a.subscribers, a.rate, a.payload);
+    plot::latency(&with_ext(&out, "-latency.svg"), &title, &results)?;
+    plot::throughput(&with_ext(&out, "-throughput.svg"), &title, &results)?;
+    println!("wrote {}.json, .md, -latency.svg, -throughput.svg", out.display());
+    if results.iter().any(|r| r.delivered == 0) {
+        bail!("a target delivered nothing");
+    }
+    Ok(())
+}
+
+async fn run_connect(a: ConnectArgs) -> anyhow::Result<()> {
+    if let Some(&too_many) = a.steps.iter().find(|&&s| s > MAX_CONNECTIONS) {
+        bail!("step {too_many} is over {MAX_CONNECTIONS}: the 20,000 open files limit per process caps a run here");
+    }
+    check_fd_limit(a.steps.iter().copied().max().unwrap_or(0))?;
+    let paths = paths(&a.common);
+    println!("connect: steps {:?} at {}/s", a.steps, a.connect_rate);
+    let mut results = Vec::new();
+    for (i, t) in runnable(&a.common, &paths).into_iter().enumerate() {
+        eprintln!("== {}", t.name());
+        let mut running = targets::start(t, &paths)?;
+        match connect::run(&mut running, &a.steps, a.connect_rate, 200, i * 5).await {
+            Ok(r) => results.push(r),
+            Err(e) => eprintln!("{}: run failed: {e:#}", t.name()),
+        }
+        running.stop();
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    if results.is_empty() {
+        bail!("no target produced a result");
+    }
+    let table = report::connect_table(&results);
+    println!("\n{table}");
+    let out = a.common.out.clone().unwrap_or_else(|| PathBuf::from("bench/results/connect"));
+    report::write_json(&with_ext(&out, ".json"), &results)?;
+    std::fs::write(with_ext(&out, ".md"), &table)?;
+    println!("wrote {}.json, .md", out.display());
+    if results.iter().any(|r| r.steps.last().is_none_or(|s| s.connections == 0)) {
+        bail!("a target accepted no connection");
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("30s").unwrap(), Duration::from_secs(30));
+        assert_eq!(parse_duration("500ms").unwrap(), Duration::from_millis(500));
+        assert_eq!(parse_duration("2m").unwrap(), Duration::from_secs(120));
+        assert_eq!(parse_duration("1.5").unwrap(), Duration::from_millis(1500));
+        assert!(parse_duration("3h").is_err());
+    }
+}

@@ -1,0 +1,231 @@
+//! Targets: the servers under test, each started as its own process on a
+//! free loopback port and stopped afterwards, so its CPU and memory can be
+//! read from `/proc/<pid>`.
+
+use std::net::{SocketAddr, TcpListener};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+
+use crate::wire::Dialect;
+
+/// A server the bench can drive.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Target {
+    /// The release `herald` binary with `--ephemeral` (in-memory history).
+    Herald,
+    /// `herald` with the embedded SQLite store in a temporary data dir.
+    HeraldSqlite,
+    /// `herald-bench raw-server`: same WebSocket stack, no features.
+    Raw,
+    /// Node `ws` 8 broadcast server (`bench/peers/ws-server.js`).
+    Ws,
+    /// Socket.IO 4.8 room broadcast (`bench/peers/socketio-server.js`).
+    Socketio,
+    /// Sockudo (Pusher protocol): not driven yet, always skipped.
+    Sockudo,
+}
+
+impl Target {
+    /// The name shown in tables.
+    pub fn name(self) -> &'static str {
+        match self {
+            Target::Herald => "herald",
+            Target::HeraldSqlite => "herald-sqlite",
+            Target::Raw => "raw",
+            Target::Ws => "ws",
+            Target::Socketio => "socketio",
+            Target::Sockudo => "sockudo",
+        }
+    }
+
+    /// The protocol the generator speaks to it.
+    pub fn dialect(self) -> Dialect {
+        match self {
+            Target::Socketio => Dialect::SocketIo,
+            _ => Dialect::Native,
+        }
+    }
+}
+
+/// Where to find things the targets need.
+#[derive(Debug, Clone)]
+pub struct Paths {
+    /// The `herald` binary, if given.
+    pub herald_bin: Option<PathBuf>,
+    /// `bench/peers` (Node scripts).
+    pub peers_dir: PathBuf,
+    /// Directory for server logs and temporary data.
+    pub work_dir: PathBuf,
+}
+
+/// A started target.
+pub struct Running {
+    /// Which target.
+    pub target: Target,
+    /// Its WebSocket address.
+    pub addr: SocketAddr,
+    /// The server process.
+    child: Child,
+    log: PathBuf,
+}
+
+impl Running {
+    /// The server's process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Whether the process is still running.
+    pub fn alive(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(None))
+    }
+
+    /// The last lines of the server's log.
+    pub fn log_tail(&self) -> String {
+        let text = std::fs::read_to_string(&self.log).unwrap_or_default();
+        let lines: Vec<&str> = text.lines().collect();
+        lines[lines.len().saturating_sub(15)..].join("\n")
+    }
+
+    /// Asks the server to stop (SIGTERM, so profilers wrapped around it can
+    /// write their output), then kills it after 10 s.
+    pub fn stop(mut self) {
+        let _ = Command::new("kill").args(["-TERM", &self.child.id().to_string()]).status();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while self.alive() && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A free TCP port on 127.0.0.1 (bound, read, released).
+fn free_port() -> anyhow::Result<u16> {
+    Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
+}
+
+/// Why a target cannot run here, if it cannot (the caller skips it).
+pub fn unavailable(target: Target, paths: &Paths) -> Option<String> {
+    match target {
+        Target::Sockudo => Some(if which("sockudo").is_none() {
+            "sockudo is not installed (`cargo install sockudo` needs protoc and ~20 min on 2 cores); skipped".into()
+        } else {
+            "sockudo speaks the Pusher protocol, which the generator does not drive yet; skipped".into()
+        }),
+        Target::Ws | Target::Socketio if which("node").is_none() => Some("node is not installed; skipped".into()),
+        Target::Ws | Target::Socketio if !paths.peers_dir.join("package.json").exists() => {
+            Some(format!("{} has no package.json; skipped", paths.peers_dir.display()))
+        }
+        _ => None,
+    }
+}
+
+fn which(name: &str) -> Option<PathBuf> {
+    std::env::var_os("PATH")?.to_str()?.split(':').map(|d| Path::new(d).join(name)).find(|p| p.is_file())
+}
+
+/// Finds the `herald` binary: `--herald-bin`, then next to this executable,
+/// then `cargo build --release -p herald-server`.
+fn herald_binary(paths: &Paths) -> anyhow::Result<PathBuf> {
+    if let Some(p) = &paths.herald_bin {
+        return Ok(p.clone());
+    }
+    let exe = std::env::current_exe()?;
+    if let Some(sibling) = exe.parent().map(|d| d.join("herald")).filter(|p| p.is_file()) {
+        return Ok(sibling);
+    }
+    eprintln!("building herald: cargo build --release -p herald-server");
+    let status = Command::new("cargo").args(["build", "--release", "-p", "herald-server"]).status()?;
+    if !status.success() {
+        bail!("cargo build --release -p herald-server failed");
+    }
+    let dir = std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| PathBuf::from("target"), PathBuf::from);
+    Ok(dir.join("release/herald"))
+}
+
+/// Installs the Node peers' dependencies if `node_modules` is missing.
+fn ensure_node_modules(dir: &Path) -> anyhow::Result<()> {
+    if dir.join("node_modules").is_dir() {
+        return Ok(());
+    }
+    let sub = if dir.join("package-lock.json").exists() { "ci" } else { "install" };
+    eprintln!("installing Node peers: npm {sub} in {}", dir.display());
+    let status = Command::new("npm").arg(sub).arg("--no-audit").arg("--no-fund").current_dir(dir).status()?;
+    if !status.success() {
+        bail!("npm {sub} failed in {}", dir.display());
+    }
+    Ok(())
+}
+
+/// Starts `target` and waits until it accepts TCP connections.
+pub fn start(target: Target, paths: &Paths) -> anyhow::Result<Running> {
+    let port = free_port()?;
+    let addr = SocketAddr::from(([127, 0, 0, 1], port));
+    std::fs::create_dir_all(&paths.work_dir)?;
+    let log = paths.work_dir.join(format!("{}.log", target.name()));
+    let mut cmd = match target {
+        Target::Herald | Target::HeraldSqlite => {
+            let mut c = Command::new(herald_binary(paths)?);
+            c.args(["serve", "--listen", &addr.to_string()]).env("RUST_LOG", "warn");
+            if target == Target::Herald {
+                c.arg("--ephemeral");
+            } else {
+                let data = paths.work_dir.join(format!("herald-data-{port}"));
+                c.arg("--data-dir").arg(data);
+            }
+            // Never pick up a herald.toml from the current directory. The
+            // load generator is one trusted client opening thousands of
+            // connections and publishing fast from loopback: lift the abuse
+            // limits meant for the public internet so they are not measured.
+            let config = paths.work_dir.join("bench-herald.toml");
+            std::fs::write(&config, BENCH_HERALD_CONFIG)?;
+            c.arg("--config").arg(config);
+            c
+        }
+        Target::Raw => {
+            let mut c = Command::new(std::env::current_exe()?);
+            c.args(["raw-server", "--listen", &addr.to_string()]);
+            c
+        }
+        Target::Ws | Target::Socketio => {
+            ensure_node_modules(&paths.peers_dir)?;
+            let script = if target == Target::Ws { "ws-server.js" } else { "socketio-server.js" };
+            let mut c = Command::new("node");
+            c.arg(paths.peers_dir.join(script)).arg(port.to_string());
+            c
+        }
+        Target::Sockudo => bail!("sockudo is not driven"),
+    };
+    let out = std::fs::File::create(&log)?;
+    cmd.stdin(Stdio::null()).stdout(out.try_clone()?).stderr(out);
+    let child = cmd.spawn().with_context(|| format!("cannot start {}", target.name()))?;
+    let mut running = Running { target, addr, child, log };
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        if std::net::TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_ok() {
+            return Ok(running);
+        }
+        if !running.alive() || Instant::now() > deadline {
+            bail!("{} did not start listening on {addr}:\n{}", target.name(), running.log_tail());
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// Herald's configuration for benchmark runs: rate limits lifted (see above).
+const BENCH_HERALD_CONFIG: &str = "[limits]\nconnections_per_ip_per_sec = 1000000\nconnections_per_ip_burst = 1000000\n\
+max_connections_per_ip = 1000000\nmessages_per_conn_per_sec = 1000000\nmessages_per_conn_burst = 1000000\n\
+publishes_per_user_per_sec = 1000000\npublishes_per_user_burst = 1000000\nsubscribes_per_conn_per_sec = 1000000\n\
+subscribes_per_conn_burst = 1000000\n";
