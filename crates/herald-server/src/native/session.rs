@@ -304,8 +304,10 @@ async fn write_loop<W: AsyncWrite + Unpin>(
     write_timeout: Duration,
     client_closed: Arc<AtomicBool>,
 ) {
-    let mut batch = Vec::with_capacity(64);
-    let mut frames: Vec<Bytes> = Vec::with_capacity(64);
+    let mut batch = Vec::new();
+    let mut frames: Vec<Bytes> = Vec::new();
+    // Looked up once per connection, not once per write.
+    let frames_sent = metrics::counter!("herald_frames_sent_total");
     loop {
         match conn.outbound.next_batch(&mut batch).await {
             Ok(()) => {
@@ -317,7 +319,7 @@ async fn write_loop<W: AsyncWrite + Unpin>(
                             conn.outbound.close(DisconnectReason::SlowConsumer, false);
                             return;
                         }
-                        metrics::counter!("herald_frames_sent_total").increment(n);
+                        frames_sent.increment(n);
                     }
                     // A blocked write is abandoned when the connection is cut.
                     _ = conn.outbound.aborted() => return,
