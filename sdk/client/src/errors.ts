@@ -71,6 +71,7 @@ export const ErrorCode = {
   Unavailable: 116,
   TokenExpired: 117,
   NotFound: 118,
+  Conflict: 119,
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 

@@ -22,13 +22,19 @@ interface ChannelEntry {
 
 const entries = new WeakMap<Herald, Map<string, ChannelEntry>>();
 
-/** Holds a subscription to `name` until the returned function is called (deferred). */
-export function acquireChannel(client: Herald, name: string): () => void {
-  let map = entries.get(client);
+/** The client's map in `maps`, created on first use. */
+function perClient<V>(maps: WeakMap<Herald, Map<string, V>>, client: Herald): Map<string, V> {
+  let map = maps.get(client);
   if (!map) {
     map = new Map();
-    entries.set(client, map);
+    maps.set(client, map);
   }
+  return map;
+}
+
+/** Holds a subscription to `name` until the returned function is called (deferred). */
+export function acquireChannel(client: Herald, name: string): () => void {
+  const map = perClient(entries, client);
   let e = map.get(name);
   if (!e) {
     e = { refs: 0, releaseTimer: undefined };
@@ -200,11 +206,7 @@ const channelStores = new WeakMap<Herald, Map<string, ChannelStore<unknown>>>();
 const presenceStores = new WeakMap<Herald, Map<string, PresenceStore>>();
 
 export function channelStore<T>(client: Herald, name: string, historyLimit: number): ChannelStore<T> {
-  let map = channelStores.get(client);
-  if (!map) {
-    map = new Map();
-    channelStores.set(client, map);
-  }
+  const map = perClient(channelStores, client);
   let s = map.get(name);
   if (!s) {
     s = new ChannelStore<unknown>(client, client.channel(name), historyLimit);
@@ -216,11 +218,7 @@ export function channelStore<T>(client: Herald, name: string, historyLimit: numb
 }
 
 export function presenceStore(client: Herald, name: string): PresenceStore {
-  let map = presenceStores.get(client);
-  if (!map) {
-    map = new Map();
-    presenceStores.set(client, map);
-  }
+  const map = perClient(presenceStores, client);
   let s = map.get(name);
   if (!s) {
     s = new PresenceStore(client, client.channel(name));
