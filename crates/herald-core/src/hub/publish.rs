@@ -1,0 +1,94 @@
+//! Publishing, ephemeral client events and history reads.
+
+use super::*;
+
+impl Hub {
+    /// Publish `data` to `channel`.
+    pub async fn publish(
+        &self,
+        publisher: Caller<'_>,
+        channel: ChannelName,
+        data: Payload,
+        idempotency_key: Option<Arc<str>>,
+    ) -> Result<Arc<Publication>, HeraldError> {
+        let opts = self.authorize_caller(publisher, &channel, Rights::PUBLISH)?;
+        if data.len() > opts.max_message_size {
+            return Err(HeraldError::new(
+                ErrorCode::MessageTooLarge,
+                format!("data is {} bytes; {} allows at most {}", data.len(), channel, opts.max_message_size),
+            ));
+        }
+        if let Some(policy) = self.policy.get() {
+            policy.check_payload(&channel, &data)?;
+        }
+        if !matches!(publisher, Caller::Server) && !opts.allow_client_publish {
+            return Err(HeraldError::new(ErrorCode::PermissionDenied, format!("clients may not publish to {channel}")));
+        }
+        let publisher_info = match publisher {
+            Caller::Client(conn) => Some(PublisherInfo { client: conn.id().clone(), user: conn.user().cloned() }),
+            Caller::Identity(identity) => {
+                Some(PublisherInfo { client: Arc::from(HTTP_CLIENT_ID), user: identity.user.clone() })
+            }
+            Caller::Server => None,
+        };
+        let req =
+            PublishRequest { channel, data, retention: opts.retention(), publisher: publisher_info, idempotency_key };
+        let started = std::time::Instant::now();
+        let result = self.broker.publish(req).await;
+        metrics::histogram!("herald_publish_seconds").record(started.elapsed().as_secs_f64());
+        if let Ok(p) = &result {
+            metrics::counter!("herald_messages_published_total").increment(1);
+            if let Caller::Client(conn) = publisher {
+                self.typing_stopped(&p.channel, conn.client_info().member_key());
+            }
+        }
+        result
+    }
+
+    /// Send an ephemeral client event to the channel's other subscribers on
+    /// this node. Needs the publish right and a subscription; never stored,
+    /// never echoed to the sender.
+    pub fn client_event(
+        &self,
+        conn: &Connection,
+        channel: &ChannelName,
+        event: &str,
+        data: &Payload,
+    ) -> Result<(), HeraldError> {
+        let opts = self.authorize(&conn.identity(), channel, Rights::PUBLISH)?;
+        if !opts.allow_client_publish {
+            return Err(HeraldError::new(ErrorCode::PermissionDenied, format!("clients may not publish to {channel}")));
+        }
+        if data.len() > opts.max_message_size {
+            return Err(HeraldError::new(
+                ErrorCode::MessageTooLarge,
+                format!("event data over {} bytes", opts.max_message_size),
+            ));
+        }
+        if !conn.is_subscribed(channel) {
+            return Err(HeraldError::new(
+                ErrorCode::NotSubscribed,
+                format!("subscribe to {channel} before sending events"),
+            ));
+        }
+        let entry = self.channels.read().get(channel).cloned();
+        if let Some(entry) = entry {
+            let ev = ChannelEvent::Client { channel, event, data, from: conn.client_info() };
+            self.broadcast_event(&entry, &ev, Some(conn.id()));
+        }
+        metrics::counter!("herald_client_events_total").increment(1);
+        Ok(())
+    }
+
+    /// A page of history, capped at the configured page size.
+    pub async fn history(
+        &self,
+        caller: Caller<'_>,
+        channel: &ChannelName,
+        mut query: HistoryQuery,
+    ) -> Result<HistoryPage, HeraldError> {
+        self.authorize_caller(caller, channel, Rights::HISTORY)?;
+        query.limit = query.limit.min(self.config.history_page_max);
+        self.broker.history(channel, query).await
+    }
+}

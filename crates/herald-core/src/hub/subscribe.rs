@@ -1,0 +1,169 @@
+//! Subscribing and unsubscribing, and `PendingSubscription`: a subscribe
+//! that goes live only once its reply is queued.
+
+use super::*;
+
+/// The result of a subscribe, before the subscription goes live.
+pub struct PendingSubscription {
+    hub: Weak<Hub>,
+    sub: Option<Arc<Subscription>>,
+    /// The channel's position the subscription continues from.
+    pub top: Position,
+    /// The recovery outcome, when the client asked to recover.
+    pub recovery: Option<Recovery>,
+    /// Whether this connection joins the channel's presence on activation.
+    pub presence: bool,
+    /// Presence members at subscribe time, when the namespace tracks presence
+    /// (and the connection may read it).
+    pub presence_snapshot: Option<Vec<PresenceMember>>,
+}
+
+impl PendingSubscription {
+    /// Call after the subscribe reply is queued: buffered publications
+    /// follow it, then live ones.
+    pub fn activate(mut self) {
+        let Some(sub) = self.sub.take() else { return };
+        let Some(hub) = self.hub.upgrade() else { return };
+        if !sub.go_live(self.top.epoch.clone(), self.top.offset) {
+            let conn = sub.connection.clone();
+            let channel = sub.channel.clone();
+            hub.remove_subscription(&conn, &channel);
+            return;
+        }
+        if self.presence {
+            hub.presence_join(&sub);
+        }
+    }
+}
+
+impl Drop for PendingSubscription {
+    fn drop(&mut self) {
+        if let (Some(sub), Some(hub)) = (self.sub.take(), self.hub.upgrade()) {
+            hub.remove_subscription(&sub.connection, &sub.channel);
+        }
+    }
+}
+
+impl Hub {
+    /// Subscribe `conn` to `channel`, recovering from `since` if given.
+    /// Queue the reply, then call [`PendingSubscription::activate`].
+    pub async fn subscribe(
+        &self,
+        conn: &Arc<Connection>,
+        channel: ChannelName,
+        since: Option<Position>,
+    ) -> Result<PendingSubscription, HeraldError> {
+        let identity = conn.identity();
+        let opts = self.authorize(&identity, &channel, Rights::SUBSCRIBE)?.clone();
+        // Appear in presence only with a user id (or in development mode) and the right.
+        if let Some(policy) = self.policy.get() {
+            policy.check_subscribe(&identity, &channel).await?;
+        }
+        let in_presence = opts.presence
+            && (identity.is_development() || (identity.user.is_some() && identity.granted(&channel, Rights::PRESENCE)));
+        {
+            let mut chans = conn.channels.lock();
+            if chans.contains(&channel) {
+                return Err(HeraldError::new(ErrorCode::AlreadySubscribed, format!("already subscribed to {channel}")));
+            }
+            if chans.len() >= self.config.max_channels_per_connection {
+                return Err(HeraldError::new(
+                    ErrorCode::LimitExceeded,
+                    format!("at most {} channels per connection", self.config.max_channels_per_connection),
+                ));
+            }
+            chans.insert(channel.clone());
+        }
+        let sub = Arc::new(Subscription::buffering(channel.clone(), conn.clone(), self.config.recovery_buffer_max));
+        {
+            let mut channels = self.channels.write();
+            let entry = channels.entry(channel.clone()).or_default();
+            entry.subscribers.write().insert(conn.id().clone(), sub.clone());
+        }
+        metrics::gauge!("herald_subscriptions").increment(1.0);
+        // From here on, dropping `pending` unregisters the subscription.
+        let mut pending = PendingSubscription {
+            hub: self.me.clone(),
+            sub: Some(sub),
+            top: Position { epoch: crate::position::Epoch::from_string(""), offset: 0 },
+            recovery: None,
+            presence: in_presence,
+            presence_snapshot: None,
+        };
+        self.broker.watch(&channel).await?;
+        let limit = if since.is_some() { opts.recovery_max + 1 } else { 0 };
+        let query = HistoryQuery {
+            since: since.as_ref().map(|s| s.offset),
+            before: None,
+            limit,
+            direction: Direction::Forward,
+        };
+        let page = self.broker.history(&channel, query).await?;
+        pending.top = page.top.clone();
+        if let Some(since) = since {
+            let rec = recovery::decide(&since, page, opts.recovery_max);
+            metrics::counter!("herald_recoveries_total", "recovered" => if rec.recovered { "true" } else { "false" })
+                .increment(1);
+            pending.recovery = Some(rec);
+        }
+        let may_read_presence =
+            in_presence || identity.granted(&channel, Rights::PRESENCE) || (opts.public && !is_private(&channel));
+        if opts.presence && may_read_presence {
+            let entry = self.channels.read().get(&channel).cloned();
+            pending.presence_snapshot = Some(entry.map(|e| e.presence.lock().members()).unwrap_or_default());
+        }
+        Ok(pending)
+    }
+
+    /// Unsubscribe `conn` from `channel`.
+    pub fn unsubscribe(&self, conn: &Arc<Connection>, channel: &ChannelName) -> Result<(), HeraldError> {
+        if !conn.is_subscribed(channel) {
+            return Err(HeraldError::new(ErrorCode::NotSubscribed, format!("not subscribed to {channel}")));
+        }
+        self.remove_subscription(conn, channel);
+        Ok(())
+    }
+
+    pub(crate) fn remove_subscription(&self, conn: &Arc<Connection>, channel: &ChannelName) {
+        if !conn.channels.lock().remove(channel) {
+            return;
+        }
+        let entry = self.channels.read().get(channel).cloned();
+        let Some(entry) = entry else { return };
+        let removed = entry.subscribers.write().remove(conn.id());
+        if let Some(sub) = removed {
+            sub.end();
+            metrics::gauge!("herald_subscriptions").decrement(1.0);
+            self.typing_ended_by(conn, channel);
+            let grace = self.options(channel).map(|o| o.presence_grace_ms).unwrap_or(0);
+            match entry.presence.lock().remove(conn.client_info(), grace > 0) {
+                Removal::Stays => {}
+                Removal::Left => {
+                    self.broadcast_event(&entry, &ChannelEvent::Leave(channel, conn.client_info()), None);
+                }
+                Removal::Leaving(generation) => {
+                    self.spawn_presence_expiry(channel, conn.client_info().member_key(), generation, grace)
+                }
+            }
+        }
+        self.drop_entry_if_unused(channel, &entry);
+    }
+
+    /// Forget a channel's entry once it has neither subscribers nor members
+    /// within their presence grace.
+    pub(crate) fn drop_entry_if_unused(&self, channel: &ChannelName, entry: &Arc<ChannelEntry>) {
+        let mut channels = self.channels.write();
+        if entry.subscribers.read().is_empty()
+            && entry.presence.lock().is_empty()
+            && channels.get(channel).is_some_and(|e| Arc::ptr_eq(e, entry))
+        {
+            channels.remove(channel);
+            drop(channels);
+            let broker = self.broker.clone();
+            let channel = channel.clone();
+            if let Ok(rt) = tokio::runtime::Handle::try_current() {
+                rt.spawn(async move { broker.unwatch(&channel).await });
+            }
+        }
+    }
+}
