@@ -46,6 +46,9 @@ pub struct RateLimits {
     connects: DefaultKeyedRateLimiter<IpAddr>,
     open_per_ip: Mutex<HashMap<IpAddr, usize>>,
     publishes: DefaultKeyedRateLimiter<Arc<str>>,
+    /// `POST /sse/publish` per client address: the SSE client's upstream,
+    /// held to the same rate as one WebSocket connection's requests.
+    http_publishes: DefaultKeyedRateLimiter<IpAddr>,
     api: DefaultKeyedRateLimiter<String>,
 }
 
@@ -74,6 +77,7 @@ impl RateLimits {
             connects: RateLimiter::keyed(quota(cfg.connections_per_ip_per_sec, cfg.connections_per_ip_burst)),
             open_per_ip: Mutex::new(HashMap::new()),
             publishes: RateLimiter::keyed(quota(cfg.publishes_per_user_per_sec, cfg.publishes_per_user_burst)),
+            http_publishes: RateLimiter::keyed(quota(cfg.messages_per_conn_per_sec, cfg.messages_per_conn_burst)),
             api: RateLimiter::keyed(quota(cfg.api_calls_per_sec, cfg.api_calls_burst)),
             cfg,
         })
@@ -105,6 +109,16 @@ impl RateLimits {
         check_keyed(&self.publishes, user, "publishes by this user")
     }
 
+    /// A `POST /sse/publish` from `ip` by `user` (when known): the address's
+    /// request rate, then the user's publish rate across every door.
+    pub fn check_http_publish(&self, ip: IpAddr, user: Option<&Arc<str>>) -> Result<(), HeraldError> {
+        check_keyed(&self.http_publishes, &ip, "publishes from this address")?;
+        match user {
+            Some(user) => self.check_publish(user),
+            None => Ok(()),
+        }
+    }
+
     /// An HTTP API call by `key` (the API key, or the caller's IP without one).
     pub fn check_api(&self, key: &str) -> Result<(), HeraldError> {
         check_keyed(&self.api, &key.to_string(), "HTTP API calls")
@@ -114,6 +128,7 @@ impl RateLimits {
     pub fn housekeep(&self) {
         self.connects.retain_recent();
         self.publishes.retain_recent();
+        self.http_publishes.retain_recent();
         self.api.retain_recent();
     }
 

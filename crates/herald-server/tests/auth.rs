@@ -162,6 +162,24 @@ async fn capabilities_decide_each_channel() {
 }
 
 #[tokio::test]
+async fn a_presence_channel_needs_a_user_id() {
+    let server = Server::start(&config()).await;
+    let mut anonymous = claims("x", 300);
+    anonymous.as_object_mut().unwrap().remove("sub");
+    let nobody = connect_with(&server, &hs(&anonymous)).await.unwrap();
+    let err = nobody.subscribe("room:1", None).await.unwrap_err();
+    assert_eq!(err.server_code(), Some(103), "{err}");
+    assert!(err.to_string().contains("user id"), "{err}");
+    // The same token may still read a channel without presence.
+    nobody.subscribe("chat:room-7", None).await.unwrap();
+    // With a user id it is admitted, and is listed.
+    let ada = connect_with(&server, &hs(&claims("ada", 300))).await.unwrap();
+    ada.subscribe("room:1", None).await.unwrap();
+    let members = ada.request("presence", json!({"channel": "room:1"})).await.unwrap();
+    assert_eq!(members["members"].as_array().map(Vec::len), Some(1), "{members}");
+}
+
+#[tokio::test]
 async fn presence_shows_the_tokens_user_and_info() {
     let server = Server::start(&config()).await;
     let a = connect_with(&server, &hs(&claims("ada", 300))).await.unwrap();
@@ -351,6 +369,10 @@ async fn the_sse_door_refuses_the_same_credentials() {
     assert_eq!(r.status, 401);
     let r = get(format!("/sse?channel=chat:room-7&token={good}"), vec![("Origin", "https://evil.test".into())]).await;
     assert_eq!((r.status, r.json()["error"]["code"].as_u64()), (403, Some(103)), "cross-origin");
+    let mut anonymous = claims("x", 300);
+    anonymous.as_object_mut().unwrap().remove("sub");
+    let r = get(format!("/sse?channel=room:1&token={}", hs(&anonymous)), vec![]).await;
+    assert_eq!((r.status, r.json()["error"]["code"].as_u64()), (403, Some(103)), "presence channel without sub");
     // The same refusals on long-polling.
     let r = get(format!("/poll?channel=chat:room-8&token={good}"), vec![]).await;
     assert_eq!(r.status, 403);

@@ -55,6 +55,16 @@ impl Hub {
     ) -> Result<PendingSubscription, HeraldError> {
         let identity = conn.identity();
         let opts = self.authorize(&identity, &channel, Rights::SUBSCRIBE)?.clone();
+        // A presence channel that is not publicly readable lists who is in it,
+        // so its subscribers must be someone: a user id (the token's `sub`).
+        let public_read = opts.public && !is_private(&channel);
+        if opts.presence && !public_read && identity.user.is_none() && !identity.is_development() {
+            metrics::counter!("herald_permission_denied_total", "right" => "presence").increment(1);
+            return Err(HeraldError::new(
+                ErrorCode::PermissionDenied,
+                format!("{channel} is a presence channel: subscribing needs a user id (the token's sub)"),
+            ));
+        }
         // Appear in presence only with a user id (or in development mode) and the right.
         if let Some(policy) = self.policy.get() {
             policy.check_subscribe(&identity, &channel).await?;

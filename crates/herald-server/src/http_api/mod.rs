@@ -43,6 +43,10 @@ pub fn error_response(status: StatusCode, e: &HeraldError) -> Response<Body> {
     let mut resp = Response::new(Body::from(body));
     *resp.status_mut() = status;
     resp.headers_mut().insert(header::CONTENT_TYPE, header::HeaderValue::from_static("application/json"));
+    if let Some(ms) = e.retry_after_ms {
+        // Whole seconds, rounded up: a client that waits this long is admitted.
+        resp.headers_mut().insert(header::RETRY_AFTER, header::HeaderValue::from(ms.div_ceil(1000).max(1)));
+    }
     resp
 }
 

@@ -7,11 +7,12 @@
 //! request waits up to `sse.poll_timeout_secs` for live events. The answer's
 //! `id` is the `since` of the next request.
 
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
 use axum::body::Body;
-use axum::extract::State;
+use axum::extract::{ConnectInfo, State};
 use axum::http::{HeaderMap, Response, Uri};
 use herald_core::{ChannelEvent, Connection, HeraldError, Outgoing, Position};
 use serde_json::{Value, json};
@@ -23,21 +24,28 @@ use crate::app::App;
 use crate::http_api::{error, json_response};
 
 /// `GET /poll?channel=…[&since=…][&token=…]` → `{"events":[…],"id":"…"}`.
-pub async fn poll(State(app): State<Arc<App>>, uri: Uri, headers: HeaderMap) -> Response<Body> {
-    match run(&app, &uri, &headers).await {
+pub async fn poll(
+    State(app): State<Arc<App>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    uri: Uri,
+    headers: HeaderMap,
+) -> Response<Body> {
+    match run(&app, peer, &uri, &headers).await {
         Ok(body) => json_response(body.to_string().into_bytes()),
         Err(e) => error(&e),
     }
 }
 
-async fn run(app: &App, uri: &Uri, headers: &HeaderMap) -> Result<Value, HeraldError> {
+async fn run(app: &App, peer: SocketAddr, uri: &Uri, headers: &HeaderMap) -> Result<Value, HeraldError> {
+    let slot = request::admit(app, peer, headers)?;
     let query = QueryParams::parse(uri.query());
     let channels = query.channels(app.config.connection.max_channels)?;
     let since = request::positions(query.one("since")?, channels.len())?;
     let waits = since.is_some();
     let identity = request::identity(app, &query, headers)?;
     let opened =
-        request::open(app, identity, app.sse_encoder.clone(), app.config.connection.queue, channels, since).await?;
+        request::open(app, slot, identity, app.sse_encoder.clone(), app.config.connection.queue, channels, since)
+            .await?;
     // Dropping `opened` (also when the client leaves mid-wait) unregisters the connection.
     Ok(collect(app, opened, waits).await)
 }

@@ -2,10 +2,11 @@
 //! Same token as the stream; publishes as that client, so the namespace's
 //! client rules and the identity's grants apply (`Caller::Identity`).
 
+use std::net::SocketAddr;
 use std::sync::Arc;
 
 use axum::body::{Body, Bytes};
-use axum::extract::State;
+use axum::extract::{ConnectInfo, State};
 use axum::http::{HeaderMap, Response, Uri};
 use herald_core::{Caller, ChannelName, Payload};
 use serde::Deserialize;
@@ -26,12 +27,24 @@ struct PublishBody<'a> {
 }
 
 /// `POST /sse/publish` with `{"channel","data","idempotency_key"?}` → `{"epoch","offset"}`.
-pub async fn publish(State(app): State<Arc<App>>, uri: Uri, headers: HeaderMap, body: Bytes) -> Response<Body> {
+/// Rate-limited per client address (like one WebSocket connection's
+/// requests) and per user (publishes across every door).
+pub async fn publish(
+    State(app): State<Arc<App>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response<Body> {
     let query = QueryParams::parse(uri.query());
     let identity = match request::identity(&app, &query, &headers) {
         Ok(i) => i,
         Err(e) => return error(&e),
     };
+    let ip = request::client_ip(&app, peer, &headers);
+    if let Err(e) = app.limits.check_http_publish(ip, identity.user.as_ref()) {
+        return error(&e);
+    }
     let req: PublishBody<'_> = match parse_body(&body) {
         Ok(r) => r,
         Err(e) => return error(&e),

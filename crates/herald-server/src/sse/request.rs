@@ -3,6 +3,7 @@
 //! requested channel (with recovery) before anything is streamed, so every
 //! refusal is an HTTP error with the protocol's JSON body.
 
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 
 use axum::http::{HeaderMap, header};
@@ -13,6 +14,7 @@ use herald_core::{
 
 use super::position_id;
 use crate::app::App;
+use crate::limits::IpSlot;
 
 /// Cookie that may carry the token (for `EventSource`, which cannot set headers).
 pub const TOKEN_COOKIE: &str = "herald_token";
@@ -77,6 +79,17 @@ pub fn token(query: &QueryParams, headers: &HeaderMap) -> Result<Option<String>,
     Ok(cookie)
 }
 
+/// The client's real address (behind trusted proxies).
+pub fn client_ip(app: &App, peer: SocketAddr, headers: &HeaderMap) -> IpAddr {
+    app.proxies.client_ip(peer.ip(), headers)
+}
+
+/// Admit a stream or poll from `peer` under the per-address connection
+/// limits shared with the WebSocket door; the slot is held while it lasts.
+pub fn admit(app: &App, peer: SocketAddr, headers: &HeaderMap) -> Result<IpSlot, HeraldError> {
+    app.limits.admit_connection(client_ip(app, peer, headers))
+}
+
 /// Check the browser origin and authenticate the request's credentials.
 pub fn identity(app: &App, query: &QueryParams, headers: &HeaderMap) -> Result<Identity, HeraldError> {
     let origin = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok());
@@ -114,6 +127,7 @@ impl OpenedChannel {
 pub struct Registration {
     hub: Arc<Hub>,
     conn: Arc<Connection>,
+    _slot: IpSlot,
 }
 
 impl Drop for Registration {
@@ -144,6 +158,7 @@ impl Opened {
 /// refusal, or if the future is dropped, nothing stays registered.
 pub async fn open(
     app: &App,
+    slot: IpSlot,
     identity: Identity,
     encoder: Arc<dyn WireEncoder>,
     queue: QueueLimits,
@@ -151,7 +166,7 @@ pub async fn open(
     since: Option<Vec<Position>>,
 ) -> Result<Opened, HeraldError> {
     let conn = app.hub.connect(ConnectionInit { identity, encoder, queue })?;
-    let registration = Registration { hub: app.hub.clone(), conn: conn.clone() };
+    let registration = Registration { hub: app.hub.clone(), conn: conn.clone(), _slot: slot };
     let channels = subscribe_all(app, &conn, channels, since).await?;
     Ok(Opened { conn, channels, registration })
 }

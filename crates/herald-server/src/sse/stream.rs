@@ -14,11 +14,12 @@
 //! with an `event: disconnect`.
 
 use std::collections::HashMap;
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
 use axum::body::Body;
-use axum::extract::State;
+use axum::extract::{ConnectInfo, State};
 use axum::http::{HeaderMap, HeaderValue, Response, StatusCode, Uri, header};
 use bytes::{Bytes, BytesMut};
 use herald_core::{ChannelEvent, ChannelName, Connection, DisconnectReason, HeraldError, Outgoing, Position};
@@ -44,14 +45,19 @@ fn control(frame: Bytes) -> Outgoing {
 }
 
 /// `GET /sse?channel=…[&token=…][&lastEventId=…]`.
-pub async fn sse(State(app): State<Arc<App>>, uri: Uri, headers: HeaderMap) -> Response<Body> {
+pub async fn sse(
+    State(app): State<Arc<App>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    uri: Uri,
+    headers: HeaderMap,
+) -> Response<Body> {
     if app.shutting_down() {
         return error_response(
             StatusCode::SERVICE_UNAVAILABLE,
             &HeraldError::unavailable("server is shutting down; connect to another node"),
         );
     }
-    match open(&app, &uri, &headers).await {
+    match open(&app, peer, &uri, &headers).await {
         Ok(opened) => start(app, opened),
         Err(e) => {
             metrics::counter!("herald_sse_refused_total", "code" => e.code.name()).increment(1);
@@ -60,7 +66,8 @@ pub async fn sse(State(app): State<Arc<App>>, uri: Uri, headers: HeaderMap) -> R
     }
 }
 
-async fn open(app: &App, uri: &Uri, headers: &HeaderMap) -> Result<Opened, HeraldError> {
+async fn open(app: &App, peer: SocketAddr, uri: &Uri, headers: &HeaderMap) -> Result<Opened, HeraldError> {
+    let slot = request::admit(app, peer, headers)?;
     let query = QueryParams::parse(uri.query());
     let channels = query.channels(app.config.connection.max_channels)?;
     let header_id = headers
@@ -73,7 +80,7 @@ async fn open(app: &App, uri: &Uri, headers: &HeaderMap) -> Result<Opened, Heral
     };
     let since = request::positions(id, channels.len())?;
     let identity = request::identity(app, &query, headers)?;
-    request::open(app, identity, app.sse_encoder.clone(), app.config.connection.queue, channels, since).await
+    request::open(app, slot, identity, app.sse_encoder.clone(), app.config.connection.queue, channels, since).await
 }
 
 /// Build the opening events, activate the subscriptions, start the pump.
