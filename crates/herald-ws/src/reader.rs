@@ -10,8 +10,13 @@ use crate::handshake::DeflateParams;
 use crate::inflate::Inflater;
 use crate::mask::apply_mask;
 
-/// Minimum free space requested from the read buffer before each read.
-const READ_CHUNK: usize = 4096;
+/// Free space requested from the read buffer before a read starts at this
+/// size and adapts: it doubles while reads fill it (a busy publisher) up to
+/// [`MAX_READ_CHUNK`] and halves back while reads are small, so an idle
+/// connection, which always has a read pending, holds about this much.
+const MIN_READ_CHUNK: usize = 512;
+/// Largest free space requested before one read.
+const MAX_READ_CHUNK: usize = 16 * 1024;
 
 /// Limits applied to incoming frames and messages.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -78,7 +83,7 @@ struct Partial {
 /// incrementally with a size cap.
 ///
 /// Because single-frame payloads share the read buffer's allocation
-/// (at least 4 KiB), a caller that keeps a small message for long should
+/// (up to 16 KiB), a caller that keeps a small message for long should
 /// copy it (`Bytes::copy_from_slice`) rather than pin that allocation.
 pub struct WsReader<R> {
     io: R,
@@ -90,6 +95,8 @@ pub struct WsReader<R> {
     partial: Option<Partial>,
     /// A close frame, an error or EOF was seen; nothing more is read.
     done: bool,
+    /// Free space to request before the next read (adaptive).
+    chunk: usize,
 }
 
 impl<R> std::fmt::Debug for WsReader<R> {
@@ -114,7 +121,7 @@ impl<R: AsyncRead + Unpin> WsReader<R> {
     /// Like [`WsReader::new`], for when bytes following the HTTP request
     /// were already read from `io` while parsing the handshake.
     pub fn with_buffered(io: R, cfg: ReaderConfig, deflate: Option<DeflateParams>, buffered: BytesMut) -> Self {
-        Self { io, buf: buffered, cfg, deflate, inflater: None, partial: None, done: false }
+        Self { io, buf: buffered, cfg, deflate, inflater: None, partial: None, done: false, chunk: MIN_READ_CHUNK }
     }
 
     /// The next message, or `Ok(None)` once the client has closed the
@@ -147,12 +154,23 @@ impl<R: AsyncRead + Unpin> WsReader<R> {
                 Some(h) => h.header_len + h.payload_len - self.buf.len(),
                 None => 1,
             };
-            self.buf.reserve(need.max(READ_CHUNK));
-            if self.io.read_buf(&mut self.buf).await? == 0 {
-                if !self.buf.is_empty() || self.partial.is_some() {
-                    return Err(WsError::UnexpectedEof);
+            let want = need.max(self.chunk);
+            if self.buf.is_empty() && self.buf.capacity() > 2 * want {
+                // Let go of a large buffer left by a burst before waiting idle.
+                self.buf = BytesMut::new();
+            }
+            self.buf.reserve(want);
+            let spare = self.buf.capacity() - self.buf.len();
+            match self.io.read_buf(&mut self.buf).await? {
+                0 => {
+                    if !self.buf.is_empty() || self.partial.is_some() {
+                        return Err(WsError::UnexpectedEof);
+                    }
+                    self.done = true;
                 }
-                self.done = true;
+                n if n >= spare => self.chunk = (self.chunk * 2).min(MAX_READ_CHUNK),
+                n if n < self.chunk / 4 => self.chunk = (self.chunk / 2).max(MIN_READ_CHUNK),
+                _ => {}
             }
         }
         Ok(None)

@@ -3,8 +3,10 @@
 //! connection's outbound queue in batches, application-level pings, and the
 //! token's expiry (warn, then close with 4004 unless refreshed).
 
+use std::future::Future;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::task::Poll;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -313,17 +315,24 @@ async fn write_loop<W: AsyncWrite + Unpin>(
             Ok(()) => {
                 frames.extend(batch.drain(..).map(|o| o.frame));
                 let n = frames.len() as u64;
-                tokio::select! {
-                    r = tokio::time::timeout(write_timeout, writer.write_frames(&frames)) => {
-                        if !matches!(r, Ok(Ok(()))) {
-                            conn.outbound.close(DisconnectReason::SlowConsumer, false);
-                            return;
-                        }
-                        frames_sent.increment(n);
+                let written = {
+                    let mut write = std::pin::pin!(writer.write_frames(&frames));
+                    // Fast path: most writes complete on the first poll (the socket
+                    // buffer has room), so no timer and no abort watch is set up.
+                    match std::future::poll_fn(|cx| Poll::Ready(write.as_mut().poll(cx))).await {
+                        Poll::Ready(r) => r.is_ok(),
+                        Poll::Pending => tokio::select! {
+                            r = tokio::time::timeout(write_timeout, write) => matches!(r, Ok(Ok(()))),
+                            // A blocked write is abandoned when the connection is cut.
+                            _ = conn.outbound.aborted() => return,
+                        },
                     }
-                    // A blocked write is abandoned when the connection is cut.
-                    _ = conn.outbound.aborted() => return,
+                };
+                if !written {
+                    conn.outbound.close(DisconnectReason::SlowConsumer, false);
+                    return;
                 }
+                frames_sent.increment(n);
                 frames.clear();
             }
             Err(reason) => {
