@@ -5,6 +5,7 @@
 //! ```text
 //! herald-bench fanout --subscribers 10000 --rate 50 --duration 30s --targets herald,raw,ws,socketio
 //! herald-bench connect --steps 1000,10000,19000 --targets herald,raw,ws
+//! herald-bench recovery --clients 5000 --missed 100 --targets herald,herald-sqlite
 //! herald-bench fanout --quick          # under a minute, a smoke test for CI
 //! herald-bench raw-server --listen 127.0.0.1:9000
 //! ```
@@ -18,6 +19,7 @@ mod plot;
 mod procfs;
 mod publisher;
 mod raw_server;
+mod recovery;
 mod report;
 mod subscribers;
 mod targets;
@@ -49,6 +51,8 @@ enum Command {
     Fanout(FanoutArgs),
     /// Connect and subscribe clients in steps; report idle memory per connection.
     Connect(ConnectArgs),
+    /// A wave of clients reconnects and recovers missed messages (Herald targets only).
+    Recovery(RecoveryArgs),
     /// The minimal broadcaster on herald-ws (the "raw" target).
     RawServer {
         /// Address to listen on.
@@ -112,6 +116,24 @@ struct ConnectArgs {
     connect_rate: u64,
 }
 
+#[derive(Args, Clone)]
+struct RecoveryArgs {
+    #[command(flatten)]
+    common: Common,
+    /// Clients in the reconnect wave.
+    #[arg(long, default_value_t = 2000)]
+    clients: usize,
+    /// Messages published while they were away (≤ the recovery window, 1000).
+    #[arg(long, default_value_t = 100)]
+    missed: usize,
+    /// Approximate payload (`data`) size in bytes.
+    #[arg(long, default_value_t = 100)]
+    payload: usize,
+    /// Reconnections in flight at once.
+    #[arg(long, default_value_t = 200)]
+    concurrency: usize,
+}
+
 /// Parses `30s`, `500ms`, `2m` or a plain number of seconds.
 fn parse_duration(s: &str) -> Result<Duration, String> {
     let s = s.trim();
@@ -140,6 +162,13 @@ fn main() -> anyhow::Result<()> {
                 a.warmup = Duration::from_millis(500);
             }
             runtime(a.common.threads)?.block_on(run_fanout(a))
+        }
+        Command::Recovery(mut a) => {
+            if a.common.quick {
+                a.clients = 100;
+                a.missed = 20;
+            }
+            runtime(a.common.threads)?.block_on(run_recovery(a))
         }
         Command::Connect(mut a) => {
             if a.common.quick {
@@ -286,6 +315,51 @@ async fn run_connect(a: ConnectArgs) -> anyhow::Result<()> {
     println!("wrote {}.json, .md", out.display());
     if results.iter().any(|r| r.steps.last().is_none_or(|s| s.connections == 0)) {
         bail!("a target accepted no connection");
+    }
+    Ok(())
+}
+
+async fn run_recovery(a: RecoveryArgs) -> anyhow::Result<()> {
+    let paths = paths(&a.common);
+    let params = recovery::RecoveryParams {
+        clients: a.clients,
+        missed: a.missed,
+        payload: a.payload,
+        concurrency: a.concurrency,
+    };
+    println!("recovery: {} clients recover {} missed messages, {} at a time", a.clients, a.missed, a.concurrency);
+    let mut results = Vec::new();
+    for t in runnable(&a.common, &paths) {
+        if !matches!(t, Target::Herald | Target::HeraldSqlite) {
+            eprintln!("{}: skipped (no history to recover from)", t.name());
+            continue;
+        }
+        eprintln!("== {}", t.name());
+        let mut running = targets::start(t, &paths)?;
+        match recovery::run(&mut running, &params).await {
+            Ok(r) => results.push(r),
+            Err(e) => eprintln!("{}: run failed: {e:#}\n{}", t.name(), running.log_tail()),
+        }
+        running.stop();
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    if results.is_empty() {
+        bail!("no target produced a result");
+    }
+    let table = recovery::table(&results);
+    println!("\n{table}");
+    let out = a.common.out.clone().unwrap_or_else(|| PathBuf::from("bench/results/recovery"));
+    #[derive(serde::Serialize)]
+    struct Out<'a> {
+        scenario: &'static str,
+        params: &'a recovery::RecoveryParams,
+        results: &'a [recovery::RecoveryResult],
+    }
+    report::write_json(&with_ext(&out, ".json"), &Out { scenario: "recovery", params: &params, results: &results })?;
+    std::fs::write(with_ext(&out, ".md"), &table)?;
+    println!("wrote {}.json, .md", out.display());
+    if let Some(r) = results.iter().find(|r| r.failed > 0) {
+        bail!("{}: {} recoveries failed: {}", r.target, r.failed, r.first_error.as_deref().unwrap_or(""));
     }
     Ok(())
 }
