@@ -21,6 +21,10 @@ use crate::targets::Running;
 pub struct FanoutParams {
     /// Subscribers.
     pub subscribers: usize,
+    /// Channels the subscribers are spread over (1: every subscriber on one
+    /// channel; `subscribers / 2`: pairs, as in many small chats). Message `k`
+    /// goes to channel `k % channels`.
+    pub channels: usize,
     /// Publications per second.
     pub rate: f64,
     /// Approximate `data` size, bytes.
@@ -131,13 +135,14 @@ fn spawn_publisher(
     dialect: crate::wire::Dialect,
     rate: f64,
     payload: usize,
+    channels: usize,
     [start_ns, end_ns, measure_from]: [u64; 3],
 ) -> tokio::task::JoinHandle<std::thread::Result<anyhow::Result<PublishStats>>> {
     let thread = std::thread::Builder::new().name("publisher".into()).spawn(move || {
         let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
         rt.block_on(async move {
             let publisher = Publisher::connect(addr, dialect).await?;
-            publisher.run(rate, payload, start_ns, end_ns, measure_from).await
+            publisher.run(rate, payload, start_ns, end_ns, measure_from, channels).await
         })
     });
     tokio::task::spawn_blocking(move || match thread {
@@ -155,7 +160,8 @@ pub async fn run(target: &mut Running, p: &FanoutParams, rotate: usize) -> anyho
 
     let t0 = Instant::now();
     let (conns, errors) =
-        subscribers::connect_many(target.addr, dialect, 0, p.subscribers, p.connect_concurrency, 0, rotate).await;
+        subscribers::connect_many(target.addr, dialect, 0, p.subscribers, p.channels, p.connect_concurrency, 0, rotate)
+            .await;
     eprintln!(
         "  {}: {} subscribed in {:.1}s ({} failed)",
         target.target.name(),
@@ -175,7 +181,8 @@ pub async fn run(target: &mut Running, p: &FanoutParams, rotate: usize) -> anyho
     let measure_from = start_ns + (p.warmup_s * 1e9) as u64;
     let end_ns = measure_from + (p.duration_s * 1e9) as u64;
     shared.measure_from_ns.store(measure_from, Ordering::Relaxed);
-    let pub_task = spawn_publisher(target.addr, dialect, p.rate, p.payload, [start_ns, end_ns, measure_from]);
+    let pub_task =
+        spawn_publisher(target.addr, dialect, p.rate, p.payload, p.channels, [start_ns, end_ns, measure_from]);
 
     tokio::time::sleep_until(instant_of(measure_from).into()).await;
     let cpu0 = procfs::cpu_split(pid).unwrap_or_default();
@@ -185,7 +192,8 @@ pub async fn run(target: &mut Running, p: &FanoutParams, rotate: usize) -> anyho
 
     // Drain: wait until every expected delivery arrived, or nothing more
     // arrives for 2 s (10 s at most).
-    let expected = publisher.measured * subscribed as u64;
+    // Each message reaches the subscribers of one channel.
+    let expected = publisher.measured * subscribed as u64 / p.channels.max(1) as u64;
     let drain_deadline = Instant::now() + Duration::from_secs(10);
     let mut last = (shared.measured.load(Ordering::Relaxed), Instant::now());
     loop {

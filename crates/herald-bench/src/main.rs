@@ -5,6 +5,7 @@
 //! ```text
 //! herald-bench fanout --subscribers 10000 --rate 50 --duration 30s --targets herald,raw,ws,socketio
 //! herald-bench connect --steps 1000,10000,19000 --targets herald,raw,ws
+//! herald-bench many-channels --subscribers 10000 --rate 2000 --targets herald,raw,ws,socketio
 //! herald-bench recovery --clients 5000 --missed 100 --targets herald,herald-sqlite
 //! herald-bench fanout --quick          # under a minute, a smoke test for CI
 //! herald-bench raw-server --listen 127.0.0.1:9000
@@ -49,6 +50,9 @@ struct Cli {
 enum Command {
     /// N subscribers on one channel, one publisher at a fixed rate.
     Fanout(FanoutArgs),
+    /// Many small chats: subscribers in pairs on N/2 channels, publications
+    /// spread over the channels (a fan-out with `--channels subscribers/2`).
+    ManyChannels(FanoutArgs),
     /// Connect and subscribe clients in steps; report idle memory per connection.
     Connect(ConnectArgs),
     /// A wave of clients reconnects and recovers missed messages (Herald targets only).
@@ -90,6 +94,10 @@ struct FanoutArgs {
     /// Subscribers (at most 19,000: the 20,000 open files limit per process).
     #[arg(long, default_value_t = 1000)]
     subscribers: usize,
+    /// Channels the subscribers are spread over; publications rotate over
+    /// them. Default: 1 for `fanout`, subscribers / 2 for `many-channels`.
+    #[arg(long)]
+    channels: Option<usize>,
     /// Publications per second.
     #[arg(long, default_value_t = 100.0)]
     rate: f64,
@@ -161,7 +169,17 @@ fn main() -> anyhow::Result<()> {
                 a.duration = Duration::from_secs(3);
                 a.warmup = Duration::from_millis(500);
             }
-            runtime(a.common.threads)?.block_on(run_fanout(a))
+            runtime(a.common.threads)?.block_on(run_fanout(a, "fanout"))
+        }
+        Command::ManyChannels(mut a) => {
+            if a.common.quick {
+                a.subscribers = 200;
+                a.rate = 200.0;
+                a.duration = Duration::from_secs(3);
+                a.warmup = Duration::from_millis(500);
+            }
+            a.channels = Some(a.channels.unwrap_or(a.subscribers / 2));
+            runtime(a.common.threads)?.block_on(run_fanout(a, "many-channels"))
         }
         Command::Recovery(mut a) => {
             if a.common.quick {
@@ -223,7 +241,11 @@ fn with_ext(prefix: &std::path::Path, suffix: &str) -> PathBuf {
     PathBuf::from(s)
 }
 
-async fn run_fanout(a: FanoutArgs) -> anyhow::Result<()> {
+async fn run_fanout(a: FanoutArgs, scenario: &'static str) -> anyhow::Result<()> {
+    let channels = a.channels.unwrap_or(1).max(1);
+    if a.subscribers % channels != 0 {
+        bail!("--subscribers {} must be a multiple of --channels {channels}", a.subscribers);
+    }
     if a.subscribers > MAX_CONNECTIONS {
         bail!(
             "--subscribers {} is over {MAX_CONNECTIONS}: one process may hold 20,000 open files here, \
@@ -235,6 +257,7 @@ async fn run_fanout(a: FanoutArgs) -> anyhow::Result<()> {
     let paths = paths(&a.common);
     let params = fanout::FanoutParams {
         subscribers: a.subscribers,
+        channels,
         rate: a.rate,
         payload: a.payload,
         duration_s: a.duration.as_secs_f64(),
@@ -243,7 +266,7 @@ async fn run_fanout(a: FanoutArgs) -> anyhow::Result<()> {
         connect_concurrency: 200,
     };
     println!(
-        "fanout: {} subscribers × {}/s × {} B for {:.1}s (+{:.1}s warm-up), generator threads {}",
+        "{scenario}: {} subscribers on {channels} channel(s) × {}/s × {} B for {:.1}s (+{:.1}s warm-up), generator threads {}",
         a.subscribers, a.rate, a.payload, params.duration_s, params.warmup_s, a.common.threads
     );
     let mut results = Vec::new();
@@ -267,16 +290,16 @@ async fn run_fanout(a: FanoutArgs) -> anyhow::Result<()> {
         .common
         .out
         .clone()
-        .unwrap_or_else(|| PathBuf::from(format!("bench/results/fanout-{}x{}", a.subscribers, a.rate as u64)));
+        .unwrap_or_else(|| PathBuf::from(format!("bench/results/{scenario}-{}x{}", a.subscribers, a.rate as u64)));
     #[derive(serde::Serialize)]
     struct Out<'a> {
         scenario: &'static str,
         params: &'a fanout::FanoutParams,
         results: &'a [fanout::FanoutResult],
     }
-    report::write_json(&with_ext(&out, ".json"), &Out { scenario: "fanout", params: &params, results: &results })?;
+    report::write_json(&with_ext(&out, ".json"), &Out { scenario, params: &params, results: &results })?;
     std::fs::write(with_ext(&out, ".md"), &table)?;
-    let title = format!("fan-out {} subs × {}/s × {} B", a.subscribers, a.rate, a.payload);
+    let title = format!("{scenario} {} subs / {channels} ch × {}/s × {} B", a.subscribers, a.rate, a.payload);
     plot::latency(&with_ext(&out, "-latency.svg"), &title, &results)?;
     plot::throughput(&with_ext(&out, "-throughput.svg"), &title, &results)?;
     println!("wrote {}.json, .md, -latency.svg, -throughput.svg", out.display());

@@ -43,7 +43,8 @@ impl Publisher {
 
     /// Publishes `rate` messages per second of about `size` bytes from
     /// `start_ns` until `end_ns`; messages scheduled at or after
-    /// `measure_from_ns` count as measured.
+    /// `measure_from_ns` count as measured. Message `k` goes to channel
+    /// `k % channels`.
     pub async fn run(
         mut self,
         rate: f64,
@@ -51,7 +52,9 @@ impl Publisher {
         start_ns: u64,
         end_ns: u64,
         measure_from_ns: u64,
+        channels: usize,
     ) -> anyhow::Result<PublishStats> {
+        let names: Vec<String> = (0..channels.max(1)).map(wire::channel_name).collect();
         let pad = wire::padding(size);
         let interval = 1e9 / rate.max(0.001);
         let mut stats = PublishStats::default();
@@ -66,7 +69,8 @@ impl Publisher {
                 _ = tokio::time::sleep_until(instant_of(sched).into()) => {
                     let sent = now_ns();
                     stats.max_send_lag_us = stats.max_send_lag_us.max(sent.saturating_sub(sched) / 1000);
-                    let text = wire::publish_text(self.dialect, k + 10, sent, sched, &pad);
+                    let channel = &names[(k as usize) % names.len()];
+                    let text = wire::publish_text(self.dialect, channel, k + 10, sent, sched, &pad);
                     self.conn.send_text(&text).await.context("publish")?;
                     stats.sent += 1;
                     if sched >= measure_from_ns {

@@ -96,7 +96,7 @@ async fn publish_missed(addr: std::net::SocketAddr, missed: usize, payload: usiz
     let pad = wire::padding(payload);
     for i in 0..missed {
         let now = now_ns();
-        publisher.send_text(&wire::publish_text(Dialect::Native, 10 + i as u64, now, now, &pad)).await?;
+        publisher.send_text(&wire::publish_text(Dialect::Native, CHANNEL, 10 + i as u64, now, now, &pad)).await?;
     }
     let (mut replies, mut errors) = (0, 0);
     while replies < missed as u64 {

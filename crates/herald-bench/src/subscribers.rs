@@ -29,12 +29,14 @@ pub fn source_addr(i: usize, rotate: usize) -> IpAddr {
 
 /// Opens and subscribes `count` connections, `concurrency` at a time, at
 /// most `rate` per second (0 = unlimited). Connection numbers start at
-/// `first` (which picks source addresses). Failures are counted, not fatal.
+/// `first` (which picks source addresses); connection `n` subscribes to
+/// channel `n % channels`. Failures are counted, not fatal.
 pub async fn connect_many(
     server: SocketAddr,
     dialect: Dialect,
     first: usize,
     count: usize,
+    channels: usize,
     concurrency: usize,
     rate: u64,
     rotate: usize,
@@ -46,9 +48,12 @@ pub async fn connect_many(
                 tokio::time::sleep_until((start + Duration::from_secs_f64(k as f64 / rate as f64)).into()).await;
             }
             let mut conn = wire::open(server, source_addr(first + k, rotate), dialect.path()).await?;
-            tokio::time::timeout(Duration::from_secs(30), conn.subscribe(dialect))
-                .await
-                .map_err(|_| std::io::Error::other("subscribe timed out"))??;
+            tokio::time::timeout(
+                Duration::from_secs(30),
+                conn.subscribe(dialect, &wire::channel_name((first + k) % channels.max(1))),
+            )
+            .await
+            .map_err(|_| std::io::Error::other("subscribe timed out"))??;
             Ok::<_, std::io::Error>(conn)
         })
         .buffer_unordered(concurrency.max(1))

@@ -14,8 +14,13 @@ use herald_ws::client::encode_frame;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpSocket, TcpStream};
 
-/// The channel every scenario uses.
+/// The channel every single-channel scenario uses.
 pub const CHANNEL: &str = "bench";
+
+/// The name of channel `i` of a many-channel run (`bench`, `bench-1`, …).
+pub fn channel_name(i: usize) -> String {
+    if i == 0 { CHANNEL.to_string() } else { format!("{CHANNEL}-{i}") }
+}
 
 /// Which protocol a target speaks over its WebSocket.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
@@ -233,9 +238,9 @@ impl Conn {
 
     /// Native set-up of a subscriber: `connect`, then `subscribe` (pipelined),
     /// waiting for the subscribe reply.
-    pub async fn native_subscribe(&mut self) -> io::Result<()> {
+    pub async fn native_subscribe(&mut self, channel: &str) -> io::Result<()> {
         self.send_text("{\"id\":1,\"op\":\"connect\",\"client\":\"herald-bench\"}").await?;
-        self.send_text(&format!("{{\"id\":2,\"op\":\"subscribe\",\"channel\":\"{CHANNEL}\"}}")).await?;
+        self.send_text(&format!("{{\"id\":2,\"op\":\"subscribe\",\"channel\":\"{channel}\"}}")).await?;
         let reply = self.wait_for(Dialect::Native, |p| p.starts_with(b"{\"id\":2")).await?;
         if reply.windows(8).any(|w| w == b"\"error\":") {
             return Err(io::Error::other(format!("subscribe refused: {}", String::from_utf8_lossy(&reply))));
@@ -245,22 +250,22 @@ impl Conn {
 
     /// Socket.IO set-up of a subscriber: wait for the Engine.IO open packet,
     /// join the default namespace, then emit `subscribe` with an ack.
-    pub async fn socketio_join(&mut self, subscribe: bool) -> io::Result<()> {
+    pub async fn socketio_join(&mut self, subscribe: Option<&str>) -> io::Result<()> {
         self.wait_for(Dialect::SocketIo, |p| p.starts_with(b"0{")).await?;
         self.send_text("40").await?;
         self.wait_for(Dialect::SocketIo, |p| p.starts_with(b"40")).await?;
-        if subscribe {
-            self.send_text(&format!("420[\"subscribe\",\"{CHANNEL}\"]")).await?;
+        if let Some(channel) = subscribe {
+            self.send_text(&format!("420[\"subscribe\",\"{channel}\"]")).await?;
             self.wait_for(Dialect::SocketIo, |p| p.starts_with(b"430")).await?;
         }
         Ok(())
     }
 
-    /// Sets up a subscriber in `dialect`.
-    pub async fn subscribe(&mut self, dialect: Dialect) -> io::Result<()> {
+    /// Sets up a subscriber of `channel` in `dialect`.
+    pub async fn subscribe(&mut self, dialect: Dialect, channel: &str) -> io::Result<()> {
         match dialect {
-            Dialect::Native => self.native_subscribe().await,
-            Dialect::SocketIo => self.socketio_join(true).await,
+            Dialect::Native => self.native_subscribe(channel).await,
+            Dialect::SocketIo => self.socketio_join(Some(channel)).await,
         }
     }
 
@@ -271,7 +276,7 @@ impl Conn {
                 self.send_text("{\"id\":1,\"op\":\"connect\",\"client\":\"herald-bench-publisher\"}").await?;
                 self.wait_for(Dialect::Native, |p| p.starts_with(b"{\"id\":1")).await.map(drop)
             }
-            Dialect::SocketIo => self.socketio_join(false).await,
+            Dialect::SocketIo => self.socketio_join(None).await,
         }
     }
 
@@ -305,14 +310,15 @@ fn close_code(payload: &[u8]) -> Option<u16> {
 
 /// Builds a publish frame's text carrying the stamps, padded so that the
 /// `data` object is about `size` bytes.
-pub fn publish_text(dialect: Dialect, id: u64, sent_ns: u64, sched_ns: u64, pad: &str) -> String {
+/// Publishes to `channel`.
+pub fn publish_text(dialect: Dialect, channel: &str, id: u64, sent_ns: u64, sched_ns: u64, pad: &str) -> String {
     match dialect {
         Dialect::Native => format!(
-            "{{\"id\":{id},\"op\":\"publish\",\"channel\":\"{CHANNEL}\",\
+            "{{\"id\":{id},\"op\":\"publish\",\"channel\":\"{channel}\",\
              \"data\":{{\"ts\":{sent_ns},\"sch\":{sched_ns},\"pad\":\"{pad}\"}}}}"
         ),
         Dialect::SocketIo => format!(
-            "42[\"publish\",{{\"channel\":\"{CHANNEL}\",\"data\":{{\"ts\":{sent_ns},\"sch\":{sched_ns},\"pad\":\"{pad}\"}}}}]"
+            "42[\"publish\",{{\"channel\":\"{channel}\",\"data\":{{\"ts\":{sent_ns},\"sch\":{sched_ns},\"pad\":\"{pad}\"}}}}]"
         ),
     }
 }
@@ -336,11 +342,11 @@ mod tests {
 
     #[test]
     fn publish_text_is_json_and_sized() {
-        let t = publish_text(Dialect::Native, 7, 1_000_000_000_000, 999_999_999_999, &padding(100));
+        let t = publish_text(Dialect::Native, CHANNEL, 7, 1_000_000_000_000, 999_999_999_999, &padding(100));
         let v: serde_json::Value = serde_json::from_str(&t).unwrap();
         let data = serde_json::to_string(&v["data"]).unwrap();
         assert!((95..=110).contains(&data.len()), "{}", data.len());
-        let s = publish_text(Dialect::SocketIo, 7, 1, 2, "");
+        let s = publish_text(Dialect::SocketIo, CHANNEL, 7, 1, 2, "");
         let v: serde_json::Value = serde_json::from_str(&s[2..]).unwrap();
         assert_eq!(v[0], "publish");
     }
