@@ -64,8 +64,12 @@ pub async fn run(
         }
         let cpu0 = procfs::cpu_seconds(pid).unwrap_or(0.0);
         let t0 = Instant::now();
-        let (conns, errors) =
-            subscribers::connect_many(target.addr, dialect, total, step - total, 1, concurrency, rate, rotate).await;
+        let (conns, errors) = subscribers::connect_many(
+            target.addr,
+            dialect,
+            subscribers::ConnectPlan { first: total, count: step - total, channels: 1, concurrency, rate, rotate },
+        )
+        .await;
         let seconds = t0.elapsed().as_secs_f64();
         total += conns.len();
         if out.first_error.is_none() {

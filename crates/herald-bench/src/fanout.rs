@@ -159,9 +159,19 @@ pub async fn run(target: &mut Running, p: &FanoutParams, rotate: usize) -> anyho
     let server_rss_idle = procfs::rss_bytes(pid).unwrap_or(0);
 
     let t0 = Instant::now();
-    let (conns, errors) =
-        subscribers::connect_many(target.addr, dialect, 0, p.subscribers, p.channels, p.connect_concurrency, 0, rotate)
-            .await;
+    let (conns, errors) = subscribers::connect_many(
+        target.addr,
+        dialect,
+        subscribers::ConnectPlan {
+            first: 0,
+            count: p.subscribers,
+            channels: p.channels,
+            concurrency: p.connect_concurrency,
+            rate: 0,
+            rotate,
+        },
+    )
+    .await;
     eprintln!(
         "  {}: {} subscribed in {:.1}s ({} failed)",
         target.target.name(),

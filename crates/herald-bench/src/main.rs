@@ -243,7 +243,7 @@ fn with_ext(prefix: &std::path::Path, suffix: &str) -> PathBuf {
 
 async fn run_fanout(a: FanoutArgs, scenario: &'static str) -> anyhow::Result<()> {
     let channels = a.channels.unwrap_or(1).max(1);
-    if a.subscribers % channels != 0 {
+    if !a.subscribers.is_multiple_of(channels) {
         bail!("--subscribers {} must be a multiple of --channels {channels}", a.subscribers);
     }
     if a.subscribers > MAX_CONNECTIONS {

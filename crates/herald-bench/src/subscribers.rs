@@ -27,20 +27,26 @@ pub fn source_addr(i: usize, rotate: usize) -> IpAddr {
     IpAddr::V4(Ipv4Addr::new(127, 0, 0, 2 + n as u8))
 }
 
-/// Opens and subscribes `count` connections, `concurrency` at a time, at
-/// most `rate` per second (0 = unlimited). Connection numbers start at
-/// `first` (which picks source addresses); connection `n` subscribes to
-/// channel `n % channels`. Failures are counted, not fatal.
-pub async fn connect_many(
-    server: SocketAddr,
-    dialect: Dialect,
-    first: usize,
-    count: usize,
-    channels: usize,
-    concurrency: usize,
-    rate: u64,
-    rotate: usize,
-) -> (Vec<Conn>, Vec<String>) {
+/// Which connections [`connect_many`] opens, and how fast.
+#[derive(Debug, Clone, Copy)]
+pub struct ConnectPlan {
+    /// Number of the first connection (picks source addresses).
+    pub first: usize,
+    /// Connections to open.
+    pub count: usize,
+    /// Connection `n` subscribes to channel `n % channels`.
+    pub channels: usize,
+    /// Connections opened at once.
+    pub concurrency: usize,
+    /// Most new connections per second (0 = unlimited).
+    pub rate: u64,
+    /// Shifts the source addresses (a fresh range per target).
+    pub rotate: usize,
+}
+
+/// Opens and subscribes the connections of `plan`. Failures are counted, not fatal.
+pub async fn connect_many(server: SocketAddr, dialect: Dialect, plan: ConnectPlan) -> (Vec<Conn>, Vec<String>) {
+    let ConnectPlan { first, count, channels, concurrency, rate, rotate } = plan;
     let start = Instant::now();
     let results: Vec<_> = futures_util::stream::iter(0..count)
         .map(|k| async move {
