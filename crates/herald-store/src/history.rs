@@ -4,7 +4,6 @@
 //! `Retention.size` publications (the newest offsets), expired publications
 //! are never read, and `top` only grows.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
 use async_trait::async_trait;
@@ -15,6 +14,7 @@ use herald_core::{
 use sqlx::Row;
 use sqlx::sqlite::SqliteRow;
 
+use crate::history_batch::{ChannelRows, expires_ms, group, offset_i64, sat_i64, stored_u64, top_and_cutoff};
 use crate::{SqliteStore, db_err};
 
 const SELECT_STREAM: &str = "SELECT epoch, top FROM streams WHERE channel = ?1";
@@ -39,27 +39,6 @@ const REMOVE_EXPIRED: &str = "DELETE FROM publications WHERE (channel, \"offset\
      (SELECT channel, \"offset\" FROM publications WHERE expires_ms IS NOT NULL AND expires_ms <= ?1 LIMIT ?2)";
 const EXPIRY_CHUNK: i64 = 2000;
 
-/// A `u64` as SQLite's `INTEGER` (i64), saturating. Used for times and
-/// bounds, where `i64::MAX` (year 292 million) means "never".
-fn sat_i64(v: u64) -> i64 {
-    i64::try_from(v).unwrap_or(i64::MAX)
-}
-
-/// An offset as stored: offsets beyond `i64::MAX` cannot be stored.
-fn offset_i64(offset: u64) -> Result<i64, StoreError> {
-    i64::try_from(offset).map_err(|_| StoreError(format!("offset {offset} is too large to store")))
-}
-
-/// A stored non-negative integer back to `u64`.
-fn stored_u64(v: i64, what: &str) -> Result<u64, StoreError> {
-    u64::try_from(v).map_err(|_| StoreError(format!("corrupt history row: negative {what} {v}")))
-}
-
-/// When `p` expires under `r`, as stored (`None` = never).
-fn expires_ms(p: &Publication, r: &Retention) -> Option<i64> {
-    r.ttl.map(|t| sat_i64(p.time_ms.saturating_add(u64::try_from(t.as_millis()).unwrap_or(u64::MAX))))
-}
-
 /// Rebuild a publication from a `READ_*` row.
 fn decode(channel: &ChannelName, row: &SqliteRow) -> Result<Arc<Publication>, StoreError> {
     let get = |e: sqlx::Error| StoreError(format!("corrupt history row in {channel}: {e}"));
@@ -81,44 +60,6 @@ fn decode(channel: &ChannelName, row: &SqliteRow) -> Result<Arc<Publication>, St
         publisher: client.map(|c| PublisherInfo { client: Arc::from(c), user: user.map(Arc::from) }),
         idempotency_key: key.map(Arc::from),
     }))
-}
-
-/// The publications of one channel within a batch, in batch order.
-struct ChannelRows<'a> {
-    channel: &'a str,
-    /// The epoch of the channel's first publication in the batch, used if
-    /// the stream does not exist yet.
-    epoch: &'a str,
-    rows: Vec<&'a (Arc<Publication>, Retention)>,
-}
-
-/// Group a batch by channel, channels in order of first appearance.
-fn group(batch: &[(Arc<Publication>, Retention)]) -> Vec<ChannelRows<'_>> {
-    let mut index: HashMap<&str, usize> = HashMap::new();
-    let mut groups: Vec<ChannelRows<'_>> = Vec::new();
-    for item in batch {
-        let channel = item.0.channel.as_str();
-        let i = *index.entry(channel).or_insert_with(|| {
-            groups.push(ChannelRows { channel, epoch: item.0.epoch.as_str(), rows: Vec::new() });
-            groups.len() - 1
-        });
-        groups[i].rows.push(item);
-    }
-    groups
-}
-
-/// Walk one channel's rows as `MemoryStore` does, one at a time: `top` grows
-/// to each offset and the stream then keeps only offsets above
-/// `top - size`. Returns the final top and the highest such cutoff: every
-/// offset at or below it is gone once the batch is applied.
-fn top_and_cutoff(stored_top: u64, rows: &[&(Arc<Publication>, Retention)]) -> (u64, u64) {
-    let mut top = stored_top;
-    let mut cutoff = 0u64;
-    for (p, r) in rows {
-        top = top.max(p.offset);
-        cutoff = cutoff.max(top.saturating_sub(u64::try_from(r.size).unwrap_or(u64::MAX)));
-    }
-    (top, cutoff)
 }
 
 impl SqliteStore {
