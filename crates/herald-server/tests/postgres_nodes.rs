@@ -166,3 +166,23 @@ async fn a_bad_store_url_stops_the_server_with_a_clear_message() {
     assert!(text.contains("127.0.0.1:1/nowhere"), "{text}");
     assert!(!text.contains("s3cret"), "the password is never printed: {text}");
 }
+
+/// PostgreSQL text cannot hold NUL: such notifications and user ids are
+/// refused as bad input (never a temporary "unavailable" a client would
+/// retry forever), and nothing is stored.
+#[tokio::test]
+async fn nul_in_stored_text_is_bad_input() {
+    let schema = Schema::new();
+    let node = Server::start(&config(&schema)).await;
+    for body in [
+        json!({ "user": "nora", "title": "a\u{0}b" }),
+        json!({ "users": ["nora", "no\u{0}ra"], "title": "hi" }),
+        json!({ "user": "nora", "title": "hi", "dedupe_key": "k\u{0}" }),
+    ] {
+        let r = notify(&node, &body).await;
+        assert_eq!((r.status, r.json()["error"]["code"].as_u64()), (400, Some(107)), "{}", r.body);
+    }
+    assert_eq!(unread(&node, "nora").await["notifications"], 0);
+    let refused = Client::connect(&node.ws_url(), ConnectOptions::default().token(token("no\u{0}ra"))).await;
+    assert!(refused.is_err(), "a token whose sub holds NUL is refused");
+}
