@@ -166,3 +166,38 @@ async fn nul_characters_never_fail_a_batch_of_publications() {
     assert!(store.advance_read("u\0", &c, mark).await.unwrap_err().0.contains("NUL"));
     store.close().await;
 }
+
+/// PostgreSQL dropping every connection (a restart, a failover, an admin)
+/// costs no state and needs no restart of Herald: the pool checks a
+/// connection before handing it out and opens a new one.
+#[tokio::test]
+async fn the_store_carries_on_after_postgres_drops_its_connections() {
+    let schema = PgSchema::new("dropped");
+    let store = schema.open().await;
+    let (c, e) = (ch("drop:1"), Epoch::generate());
+    store.append(&[(publication(&c, &e, 1), keep(10))]).await.unwrap();
+    let raw = schema.raw().await;
+    let killed: Vec<bool> =
+        sqlx::query_scalar("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = $1")
+            .bind(format!("herald:{}", schema.name))
+            .fetch_all(&raw)
+            .await
+            .unwrap();
+    assert!(!killed.is_empty() && killed.iter().all(|k| *k), "the store's connections were terminated");
+    // Terminating is a signal: wait until the backends are gone.
+    for _ in 0..100 {
+        let left: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM pg_stat_activity WHERE application_name = $1")
+            .bind(format!("herald:{}", schema.name))
+            .fetch_one(&raw)
+            .await
+            .unwrap();
+        if left == 0 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    raw.close().await;
+    store.append(&[(publication(&c, &e, 2), keep(10))]).await.unwrap();
+    assert_eq!(offsets(&store.read(&c, &all()).await.unwrap()), [1, 2]);
+    store.close().await;
+}

@@ -117,7 +117,8 @@ impl PostgresStore {
         }
         let base = PgConnectOptions::from_str(url)
             .map_err(|e| StoreError(format!("invalid PostgreSQL url: {e}")))?
-            .application_name("herald");
+            // `pg_stat_activity` shows which deployment a connection serves.
+            .application_name(&format!("herald:{}", opts.schema));
         let target =
             format!("{}:{}/{}", base.get_host(), base.get_port(), base.get_database().unwrap_or(base.get_username()));
         create_schema(&base, &opts.schema, &target).await?;
