@@ -8,14 +8,12 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use herald_core::{
-    ChannelName, Direction, Epoch, HistoryQuery, HistoryStore, Payload, Publication, PublisherInfo, Retention,
-    StoreError, StreamMeta,
+    ChannelName, Direction, Epoch, HistoryQuery, HistoryStore, Publication, Retention, StoreError, StreamMeta,
 };
 use sqlx::Row;
-use sqlx::sqlite::SqliteRow;
 
 use crate::history_batch::{ChannelRows, expires_ms, group, offset_i64, sat_i64, stored_u64, top_and_cutoff};
-use crate::{SqliteStore, db_err};
+use crate::{SqliteStore, db_err, rows};
 
 const SELECT_STREAM: &str = "SELECT epoch, top FROM streams WHERE channel = ?1";
 const CREATE_STREAM: &str =
@@ -38,29 +36,6 @@ const READ_BACKWARD: &str = "SELECT \"offset\", epoch, time_ms, data, publisher_
 const REMOVE_EXPIRED: &str = "DELETE FROM publications WHERE (channel, \"offset\") IN \
      (SELECT channel, \"offset\" FROM publications WHERE expires_ms IS NOT NULL AND expires_ms <= ?1 LIMIT ?2)";
 const EXPIRY_CHUNK: i64 = 2000;
-
-/// Rebuild a publication from a `READ_*` row.
-fn decode(channel: &ChannelName, row: &SqliteRow) -> Result<Arc<Publication>, StoreError> {
-    let get = |e: sqlx::Error| StoreError(format!("corrupt history row in {channel}: {e}"));
-    let offset = stored_u64(row.try_get(0).map_err(get)?, "offset")?;
-    let epoch: String = row.try_get(1).map_err(get)?;
-    let time_ms = stored_u64(row.try_get(2).map_err(get)?, "time")?;
-    let data: String = row.try_get(3).map_err(get)?;
-    let client: Option<String> = row.try_get(4).map_err(get)?;
-    let user: Option<String> = row.try_get(5).map_err(get)?;
-    let key: Option<String> = row.try_get(6).map_err(get)?;
-    let data = Payload::from_json_text(data)
-        .map_err(|e| StoreError(format!("corrupt history row {channel}@{offset}: {}", e.message)))?;
-    Ok(Arc::new(Publication {
-        channel: channel.clone(),
-        epoch: Epoch::from_string(epoch),
-        offset,
-        data,
-        time_ms,
-        publisher: client.map(|c| PublisherInfo { client: Arc::from(c), user: user.map(Arc::from) }),
-        idempotency_key: key.map(Arc::from),
-    }))
-}
 
 impl SqliteStore {
     /// Apply one channel's part of a batch inside the append transaction.
@@ -181,7 +156,7 @@ impl HistoryStore for SqliteStore {
             .fetch_all(&self.readers)
             .await
             .map_err(db_err("read history"))?;
-        rows.iter().map(|row| decode(channel, row)).collect()
+        rows.iter().map(|row| rows::publication(channel, row)).collect()
     }
 
     /// Deletes in chunks, each its own short transaction.

@@ -36,6 +36,7 @@ mod history_batch;
 mod inbox;
 mod postgres;
 mod read_state;
+mod rows;
 
 pub use postgres::{PostgresOptions, PostgresStore, check_schema_name};
 

@@ -7,15 +7,14 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use herald_core::{
-    ChannelName, Direction, Epoch, HistoryQuery, HistoryStore, Payload, Publication, PublisherInfo, Retention,
-    StoreError, StreamMeta,
+    ChannelName, Direction, Epoch, HistoryQuery, HistoryStore, Publication, Retention, StoreError, StreamMeta,
 };
 use sqlx::Row;
-use sqlx::postgres::{PgConnection, PgRow};
+use sqlx::postgres::PgConnection;
 
 use super::PostgresStore;
-use crate::db_err;
 use crate::history_batch::{ChannelRows, expires_ms, group, offset_i64, sat_i64, stored_u64, top_and_cutoff};
+use crate::{db_err, rows};
 
 const SELECT_STREAM: &str = "SELECT epoch, top FROM streams WHERE channel = $1";
 const CREATE_STREAM: &str =
@@ -40,37 +39,6 @@ const READ_BACKWARD: &str = "SELECT \"offset\", epoch, time_ms, data, publisher_
 const REMOVE_EXPIRED: &str = "DELETE FROM publications WHERE (channel, \"offset\") IN \
      (SELECT channel, \"offset\" FROM publications WHERE expires_ms IS NOT NULL AND expires_ms <= $1 LIMIT $2)";
 const EXPIRY_CHUNK: i64 = 2000;
-
-/// A stored UTF-8 byte string back to text.
-fn text(bytes: Option<Vec<u8>>, channel: &ChannelName, what: &str) -> Result<Option<Arc<str>>, StoreError> {
-    bytes
-        .map(|b| String::from_utf8(b).map(Arc::from))
-        .transpose()
-        .map_err(|_| StoreError(format!("corrupt history row in {channel}: {what} is not UTF-8")))
-}
-
-/// Rebuild a publication from a `READ_*` row.
-fn decode(channel: &ChannelName, row: &PgRow) -> Result<Arc<Publication>, StoreError> {
-    let get = |e: sqlx::Error| StoreError(format!("corrupt history row in {channel}: {e}"));
-    let offset = stored_u64(row.try_get(0).map_err(get)?, "offset")?;
-    let epoch: String = row.try_get(1).map_err(get)?;
-    let time_ms = stored_u64(row.try_get(2).map_err(get)?, "time")?;
-    let data: String = row.try_get(3).map_err(get)?;
-    let client = text(row.try_get(4).map_err(get)?, channel, "publisher client")?;
-    let user = text(row.try_get(5).map_err(get)?, channel, "publisher user")?;
-    let key = text(row.try_get(6).map_err(get)?, channel, "idempotency key")?;
-    let data = Payload::from_json_text(data)
-        .map_err(|e| StoreError(format!("corrupt history row {channel}@{offset}: {}", e.message)))?;
-    Ok(Arc::new(Publication {
-        channel: channel.clone(),
-        epoch: Epoch::from_string(epoch),
-        offset,
-        data,
-        time_ms,
-        publisher: client.map(|client| PublisherInfo { client, user }),
-        idempotency_key: key,
-    }))
-}
 
 /// One channel's rows as column arrays for [`INSERT_PUBLICATIONS`].
 #[derive(Default)]
@@ -216,7 +184,7 @@ impl HistoryStore for PostgresStore {
             .fetch_all(&self.pool)
             .await
             .map_err(db_err("read history"))?;
-        rows.iter().map(|row| decode(channel, row)).collect()
+        rows.iter().map(|row| rows::publication(channel, row)).collect()
     }
 
     /// Deletes in chunks, each its own short transaction.

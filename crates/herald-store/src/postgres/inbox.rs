@@ -14,13 +14,14 @@
 use std::collections::HashMap;
 
 use async_trait::async_trait;
-use herald_core::{InboxError, InboxStore, NewNotifications, Notification, NotificationContent, StoreError, Stored};
+use herald_core::{InboxError, InboxStore, NewNotifications, Notification, StoreError, Stored};
 use sqlx::Row;
-use sqlx::postgres::{PgConnection, PgRow};
+use sqlx::postgres::PgConnection;
 
 use super::{PostgresStore, no_nul, retryable};
 use crate::db_err;
 use crate::history_batch::sat_i64;
+use crate::rows::{self, NOTIFICATION_COLUMNS};
 
 /// The first key of Herald's inbox advisory locks ("HRLD"); the second is
 /// the user id's hash. Other users of the database pick other classes.
@@ -29,7 +30,6 @@ const INBOX_LOCK_CLASS: i32 = 0x4852_4c44;
 /// deadlock or a serialization failure.
 const RETRIES: usize = 5;
 
-const COLUMNS: &str = "id, user_id, kind, title, body, data, created_ms, expires_ms, read, dedupe_key";
 /// Locks every user of the batch, in hash order (the same order on every node: no deadlock).
 const LOCK_USERS: &str = "SELECT pg_advisory_xact_lock($1, h) FROM \
      (SELECT DISTINCT hashtext(u) AS h FROM UNNEST($2::text[]) AS u) AS users ORDER BY h";
@@ -49,25 +49,6 @@ const REMOVE_EXPIRED: &str = "DELETE FROM notifications WHERE expires_ms IS NOT 
 
 fn to_u64(v: i64) -> u64 {
     u64::try_from(v).unwrap_or(0)
-}
-
-fn decode(row: &PgRow) -> Result<Notification, StoreError> {
-    let e = db_err("decode notification");
-    let expires: Option<i64> = row.try_get(7).map_err(&e)?;
-    Ok(Notification {
-        id: to_u64(row.try_get(0).map_err(&e)?),
-        user: row.try_get(1).map_err(&e)?,
-        content: NotificationContent {
-            kind: row.try_get(2).map_err(&e)?,
-            title: row.try_get(3).map_err(&e)?,
-            body: row.try_get(4).map_err(&e)?,
-            data: row.try_get(5).map_err(&e)?,
-            expires_at: expires.map(to_u64),
-        },
-        created_ms: to_u64(row.try_get(6).map_err(&e)?),
-        read: row.try_get(8).map_err(&e)?,
-        dedupe_key: row.try_get(9).map_err(&e)?,
-    })
 }
 
 /// Why one attempt at a batch failed.
@@ -116,7 +97,8 @@ async fn insert_batch(conn: &mut PgConnection, new: &NewNotifications<'_>) -> Re
     // Under the locks: whatever another node stored for these users is committed and visible.
     let mut existing: HashMap<String, Notification> = HashMap::new();
     if let Some(key) = new.dedupe_key {
-        let sql = format!("SELECT {COLUMNS} FROM notifications WHERE dedupe_key = $1 AND user_id = ANY($2)");
+        let sql =
+            format!("SELECT {NOTIFICATION_COLUMNS} FROM notifications WHERE dedupe_key = $1 AND user_id = ANY($2)");
         let rows = sqlx::query(&sql)
             .bind(key)
             .bind(new.users)
@@ -124,7 +106,7 @@ async fn insert_batch(conn: &mut PgConnection, new: &NewNotifications<'_>) -> Re
             .await
             .map_err(Attempt::db("find dedupe key"))?;
         for row in &rows {
-            let n = decode(row).map_err(|e| Attempt::Fail(e.into()))?;
+            let n = rows::notification(row).map_err(|e| Attempt::Fail(e.into()))?;
             existing.insert(n.user.clone(), n);
         }
         // The first user in batch order whose notification differs names the conflict.
@@ -211,7 +193,7 @@ impl InboxStore for PostgresStore {
         now_ms: u64,
     ) -> Result<Vec<Notification>, StoreError> {
         let sql = format!(
-            "SELECT {COLUMNS} FROM notifications WHERE user_id = $1 AND id < $2 \
+            "SELECT {NOTIFICATION_COLUMNS} FROM notifications WHERE user_id = $1 AND id < $2 \
              AND (expires_ms IS NULL OR expires_ms > $3) ORDER BY id DESC LIMIT $4"
         );
         let rows = sqlx::query(&sql)
@@ -222,7 +204,7 @@ impl InboxStore for PostgresStore {
             .fetch_all(&self.pool)
             .await
             .map_err(db_err("list notifications"))?;
-        rows.iter().map(decode).collect()
+        rows.iter().map(rows::notification).collect()
     }
 
     async fn mark_notification_read(&self, user: &str, id: u64) -> Result<bool, StoreError> {

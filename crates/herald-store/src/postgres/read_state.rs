@@ -7,13 +7,12 @@
 //! smaller mark arriving second is kept out whichever node sends it.
 
 use async_trait::async_trait;
-use herald_core::{ChannelName, Epoch, ReadMark, ReadStateStore, StoreError};
+use herald_core::{ChannelName, ReadMark, ReadStateStore, StoreError};
 use sqlx::Row;
-use sqlx::postgres::PgRow;
 
 use super::{PostgresStore, no_nul};
-use crate::db_err;
 use crate::history_batch::sat_i64;
+use crate::{db_err, rows};
 
 /// The upsert keeps the stored mark unless the new one has another epoch or
 /// a larger offset; it returns the row only when it wrote one.
@@ -27,17 +26,6 @@ const OF_USER: &str = "SELECT channel, epoch, \"offset\", updated_ms FROM read_s
      ORDER BY channel LIMIT $2";
 const OF_CHANNEL: &str = "SELECT user_id, epoch, \"offset\", updated_ms FROM read_state WHERE channel = $1 \
      ORDER BY updated_ms DESC, user_id LIMIT $2";
-
-fn mark(row: &PgRow, first: usize) -> Result<ReadMark, StoreError> {
-    let epoch: String = row.try_get(first).map_err(db_err("decode read epoch"))?;
-    let offset: i64 = row.try_get(first + 1).map_err(db_err("decode read offset"))?;
-    let updated: i64 = row.try_get(first + 2).map_err(db_err("decode read time"))?;
-    Ok(ReadMark {
-        epoch: Epoch::from_string(epoch),
-        offset: u64::try_from(offset).unwrap_or(0),
-        updated_ms: u64::try_from(updated).unwrap_or(0),
-    })
-}
 
 #[async_trait]
 impl ReadStateStore for PostgresStore {
@@ -58,7 +46,7 @@ impl ReadStateStore for PostgresStore {
             .await
             .map_err(db_err("store read position"))?;
         if let Some(row) = written {
-            return Ok((mark(&row, 0)?, true));
+            return Ok((rows::read_mark(&row, 0)?, true));
         }
         // Kept: a new statement (a new snapshot) sees the mark that won,
         // even if another node wrote it a moment ago.
@@ -68,7 +56,7 @@ impl ReadStateStore for PostgresStore {
             .fetch_one(&self.pool)
             .await
             .map_err(db_err("read read position"))?;
-        Ok((mark(&row, 0)?, false))
+        Ok((rows::read_mark(&row, 0)?, false))
     }
 
     async fn read_marks_of_user(&self, user: &str, limit: usize) -> Result<Vec<(ChannelName, ReadMark)>, StoreError> {
@@ -83,7 +71,7 @@ impl ReadStateStore for PostgresStore {
             let channel: String = row.try_get(0).map_err(db_err("decode read channel"))?;
             // Names were valid when stored; skip one that no longer is rather than fail the list.
             if let Ok(channel) = ChannelName::new(&channel) {
-                out.push((channel, mark(&row, 1)?));
+                out.push((channel, rows::read_mark(&row, 1)?));
             }
         }
         Ok(out)
@@ -101,7 +89,7 @@ impl ReadStateStore for PostgresStore {
             .await
             .map_err(db_err("read read positions"))?;
         rows.iter()
-            .map(|row| Ok((row.try_get::<String, _>(0).map_err(db_err("decode read user"))?, mark(row, 1)?)))
+            .map(|row| Ok((row.try_get::<String, _>(0).map_err(db_err("decode read user"))?, rows::read_mark(row, 1)?)))
             .collect()
     }
 }
