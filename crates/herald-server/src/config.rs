@@ -101,11 +101,19 @@ pub struct StoreConfig {
     pub max_connections: u32,
     /// Seconds a request waits for a free PostgreSQL connection. Default 30.
     pub acquire_timeout_secs: u64,
+    /// Seconds one PostgreSQL statement may run (lock waits included) before it is cancelled. Default 30.
+    pub statement_timeout_secs: u64,
 }
 
 impl Default for StoreConfig {
     fn default() -> Self {
-        Self { url: None, schema: "herald".to_string(), max_connections: 10, acquire_timeout_secs: 30 }
+        Self {
+            url: None,
+            schema: "herald".to_string(),
+            max_connections: 10,
+            acquire_timeout_secs: 30,
+            statement_timeout_secs: 30,
+        }
     }
 }
 
@@ -116,6 +124,7 @@ impl std::fmt::Debug for StoreConfig {
             .field("schema", &self.schema)
             .field("max_connections", &self.max_connections)
             .field("acquire_timeout_secs", &self.acquire_timeout_secs)
+            .field("statement_timeout_secs", &self.statement_timeout_secs)
             .finish()
     }
 }

@@ -27,6 +27,7 @@ pub async fn open(config: &Config) -> Result<(Arc<dyn HistoryStore>, HubStores),
             schema: config.store.schema.clone(),
             max_connections: config.store.max_connections.max(1),
             acquire_timeout: Duration::from_secs(config.store.acquire_timeout_secs.max(1)),
+            statement_timeout: Duration::from_secs(config.store.statement_timeout_secs.max(1)),
         };
         let store = Arc::new(PostgresStore::connect(url, opts).await.map_err(|e| StartError::Postgres(e.0))?);
         return Ok((store.clone(), HubStores { read_state: store.clone(), inbox: store }));

@@ -201,3 +201,34 @@ async fn the_store_carries_on_after_postgres_drops_its_connections() {
     assert_eq!(offsets(&store.read(&c, &all()).await.unwrap()), [1, 2]);
     store.close().await;
 }
+
+/// A lock held elsewhere (a stuck session, an operator's transaction) fails
+/// an append after `statement_timeout` instead of stalling the broker's
+/// writer for good; once it is released, appends go through again.
+#[tokio::test]
+async fn a_stuck_lock_fails_an_append_after_the_statement_timeout() {
+    let schema = PgSchema::new("stuck");
+    let opts = PostgresOptions { statement_timeout: std::time::Duration::from_millis(500), ..schema.options() };
+    let store = PostgresStore::connect(&postgres_url(), opts).await.unwrap();
+    let (c, e) = (ch("stuck:1"), Epoch::generate());
+    store.append(&[(publication(&c, &e, 1), keep(10))]).await.unwrap();
+    let raw = schema.raw().await;
+    let mut blocker = raw.begin().await.unwrap();
+    sqlx::query("SELECT top FROM streams WHERE channel = $1 FOR UPDATE")
+        .bind(c.as_str())
+        .execute(&mut *blocker)
+        .await
+        .unwrap();
+    // The outer timeout only keeps a broken build from hanging the test run.
+    let stuck =
+        tokio::time::timeout(std::time::Duration::from_secs(20), store.append(&[(publication(&c, &e, 2), keep(10))]))
+            .await
+            .expect("the append must be cancelled by PostgreSQL, not wait on the lock for ever");
+    let err = stuck.expect_err("the append waited on the lock and was cancelled");
+    assert!(err.0.contains("statement timeout"), "{err}");
+    blocker.rollback().await.unwrap();
+    store.append(&[(publication(&c, &e, 2), keep(10))]).await.unwrap();
+    assert_eq!(offsets(&store.read(&c, &all()).await.unwrap()), [1, 2]);
+    raw.close().await;
+    store.close().await;
+}

@@ -60,11 +60,20 @@ pub struct PostgresOptions {
     pub max_connections: u32,
     /// How long a caller waits for a free connection of the pool. Default 30 s.
     pub acquire_timeout: Duration,
+    /// Longest one statement may run (lock waits included) before
+    /// PostgreSQL cancels it, so a stuck lock fails a request instead of
+    /// stalling the broker's writer. Default 30 s.
+    pub statement_timeout: Duration,
 }
 
 impl Default for PostgresOptions {
     fn default() -> Self {
-        Self { schema: "herald".to_string(), max_connections: 10, acquire_timeout: Duration::from_secs(30) }
+        Self {
+            schema: "herald".to_string(),
+            max_connections: 10,
+            acquire_timeout: Duration::from_secs(30),
+            statement_timeout: Duration::from_secs(30),
+        }
     }
 }
 
@@ -125,7 +134,10 @@ impl PostgresStore {
         let pool = PgPoolOptions::new()
             .max_connections(opts.max_connections.max(1))
             .acquire_timeout(opts.acquire_timeout)
-            .connect_with(base.options([("search_path", opts.schema.as_str())]))
+            .connect_with(base.options([
+                ("search_path", opts.schema.clone()),
+                ("statement_timeout", format!("{}ms", opts.statement_timeout.as_millis().max(1))),
+            ]))
             .await
             .map_err(|e| StoreError(format!("cannot connect to PostgreSQL at {target}: {e}")))?;
         if let Err(e) = MIGRATOR.run(&pool).await {
