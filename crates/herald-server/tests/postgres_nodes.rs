@@ -183,6 +183,8 @@ async fn nul_in_stored_text_is_bad_input() {
         assert_eq!((r.status, r.json()["error"]["code"].as_u64()), (400, Some(107)), "{}", r.body);
     }
     assert_eq!(unread(&node, "nora").await["notifications"], 0);
+    // Looking up such a user finds nothing (it cannot have stored state), rather than failing.
+    assert_eq!(unread(&node, "no%00ra").await, json!({ "channels": [], "notifications": 0 }));
     let refused = Client::connect(&node.ws_url(), ConnectOptions::default().token(token("no\u{0}ra"))).await;
     assert!(refused.is_err(), "a token whose sub holds NUL is refused");
 }

@@ -232,3 +232,19 @@ async fn a_stuck_lock_fails_an_append_after_the_statement_timeout() {
     raw.close().await;
     store.close().await;
 }
+
+/// A lookup for a user id PostgreSQL could not hold finds nothing (such a
+/// user cannot have stored state) instead of failing.
+#[tokio::test]
+async fn lookups_of_a_user_with_nul_find_nothing() {
+    let schema = PgSchema::new("nul_lookup");
+    let store = schema.open().await;
+    let user = "no\0ra";
+    assert!(store.read_marks_of_user(user, 10).await.unwrap().is_empty());
+    assert!(store.list_notifications(user, None, 10, 0).await.unwrap().is_empty());
+    assert_eq!(store.unread_notifications(user, 0).await.unwrap(), 0);
+    assert!(!store.mark_notification_read(user, 1).await.unwrap());
+    store.mark_all_notifications_read(user).await.unwrap();
+    assert!(!store.delete_notification(user, 1).await.unwrap());
+    store.close().await;
+}

@@ -18,7 +18,7 @@ use herald_core::{InboxError, InboxStore, NewNotifications, Notification, StoreE
 use sqlx::Row;
 use sqlx::postgres::PgConnection;
 
-use super::{PostgresStore, no_nul, retryable};
+use super::{PostgresStore, could_be_stored, no_nul, retryable};
 use crate::db_err;
 use crate::history_batch::sat_i64;
 use crate::rows::{self, NOTIFICATION_COLUMNS};
@@ -192,6 +192,9 @@ impl InboxStore for PostgresStore {
         limit: usize,
         now_ms: u64,
     ) -> Result<Vec<Notification>, StoreError> {
+        if !could_be_stored(user) {
+            return Ok(Vec::new());
+        }
         let sql = format!(
             "SELECT {NOTIFICATION_COLUMNS} FROM notifications WHERE user_id = $1 AND id < $2 \
              AND (expires_ms IS NULL OR expires_ms > $3) ORDER BY id DESC LIMIT $4"
@@ -208,6 +211,9 @@ impl InboxStore for PostgresStore {
     }
 
     async fn mark_notification_read(&self, user: &str, id: u64) -> Result<bool, StoreError> {
+        if !could_be_stored(user) {
+            return Ok(false);
+        }
         let r = sqlx::query(MARK_ONE)
             .bind(user)
             .bind(sat_i64(id))
@@ -218,11 +224,17 @@ impl InboxStore for PostgresStore {
     }
 
     async fn mark_all_notifications_read(&self, user: &str) -> Result<(), StoreError> {
+        if !could_be_stored(user) {
+            return Ok(());
+        }
         sqlx::query(MARK_ALL).bind(user).execute(&self.pool).await.map_err(db_err("mark notifications read"))?;
         Ok(())
     }
 
     async fn delete_notification(&self, user: &str, id: u64) -> Result<bool, StoreError> {
+        if !could_be_stored(user) {
+            return Ok(false);
+        }
         let r = sqlx::query(DELETE_ONE)
             .bind(user)
             .bind(sat_i64(id))
@@ -233,6 +245,9 @@ impl InboxStore for PostgresStore {
     }
 
     async fn unread_notifications(&self, user: &str, now_ms: u64) -> Result<u64, StoreError> {
+        if !could_be_stored(user) {
+            return Ok(0);
+        }
         let n: i64 = sqlx::query_scalar(UNREAD)
             .bind(user)
             .bind(sat_i64(now_ms))

@@ -109,6 +109,13 @@ pub(crate) fn no_nul(what: &str, value: &str) -> Result<(), StoreError> {
     Ok(())
 }
 
+/// Whether `user` can have stored state at all: no stored user id holds a
+/// NUL, so a lookup for one answers "nothing" without asking PostgreSQL
+/// (which would fail the statement).
+pub(crate) fn could_be_stored(user: &str) -> bool {
+    !user.contains('\0')
+}
+
 /// Whether PostgreSQL aborted a transaction that may simply be run again
 /// (serialization failure, deadlock).
 pub(crate) fn retryable(e: &sqlx::Error) -> bool {

@@ -10,7 +10,7 @@ use async_trait::async_trait;
 use herald_core::{ChannelName, ReadMark, ReadStateStore, StoreError};
 use sqlx::Row;
 
-use super::{PostgresStore, no_nul};
+use super::{PostgresStore, could_be_stored, no_nul};
 use crate::history_batch::sat_i64;
 use crate::{db_err, rows};
 
@@ -60,6 +60,9 @@ impl ReadStateStore for PostgresStore {
     }
 
     async fn read_marks_of_user(&self, user: &str, limit: usize) -> Result<Vec<(ChannelName, ReadMark)>, StoreError> {
+        if !could_be_stored(user) {
+            return Ok(Vec::new());
+        }
         let rows = sqlx::query(OF_USER)
             .bind(user)
             .bind(sat_i64(limit as u64))
