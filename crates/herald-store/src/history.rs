@@ -10,7 +10,6 @@ use async_trait::async_trait;
 use herald_core::{
     ChannelName, Direction, Epoch, HistoryQuery, HistoryStore, Publication, Retention, StoreError, StreamMeta,
 };
-use sqlx::Row;
 
 use crate::history_batch::{ChannelRows, expires_ms, group, offset_i64, sat_i64, stored_u64, top_and_cutoff};
 use crate::{SqliteStore, db_err, rows};
@@ -118,9 +117,7 @@ impl HistoryStore for SqliteStore {
                     .map_err(db_err("read created stream"))?
             }
         };
-        let epoch: String = row.try_get(0).map_err(db_err("decode stream epoch"))?;
-        let top: i64 = row.try_get(1).map_err(db_err("decode stream top"))?;
-        Ok(StreamMeta { epoch: Epoch::from_string(epoch), top: stored_u64(top, "top")? })
+        rows::stream_meta(&row)
     }
 
     /// One transaction for the whole batch: all publications or none.

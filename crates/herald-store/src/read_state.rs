@@ -4,7 +4,6 @@
 
 use async_trait::async_trait;
 use herald_core::{ChannelName, ReadMark, ReadStateStore, StoreError};
-use sqlx::Row;
 
 use crate::{SqliteStore, db_err, rows};
 
@@ -60,15 +59,7 @@ impl ReadStateStore for SqliteStore {
             .fetch_all(&self.readers)
             .await
             .map_err(db_err("read read positions"))?;
-        let mut out = Vec::with_capacity(rows.len());
-        for row in rows {
-            let channel: String = row.try_get(0).map_err(db_err("decode read channel"))?;
-            // Names were valid when stored; skip one that no longer is rather than fail the list.
-            if let Ok(channel) = ChannelName::new(&channel) {
-                out.push((channel, rows::read_mark(&row, 1)?));
-            }
-        }
-        Ok(out)
+        rows::marks_by_channel(&rows)
     }
 
     async fn read_marks_of_channel(
@@ -82,8 +73,6 @@ impl ReadStateStore for SqliteStore {
             .fetch_all(&self.readers)
             .await
             .map_err(db_err("read read positions"))?;
-        rows.iter()
-            .map(|row| Ok((row.try_get::<String, _>(0).map_err(db_err("decode read user"))?, rows::read_mark(row, 1)?)))
-            .collect()
+        rows::marks_by_user(&rows)
     }
 }

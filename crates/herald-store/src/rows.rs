@@ -9,6 +9,7 @@ use std::sync::Arc;
 
 use herald_core::{
     ChannelName, Epoch, Notification, NotificationContent, Payload, Publication, PublisherInfo, ReadMark, StoreError,
+    StreamMeta,
 };
 use sqlx::{ColumnIndex, Database, Decode, Row, Type};
 
@@ -72,6 +73,49 @@ where
         offset: u64::try_from(offset).unwrap_or(0),
         updated_ms: u64::try_from(updated).unwrap_or(0),
     })
+}
+
+/// A stream's state from `epoch, top`.
+pub(crate) fn stream_meta<R>(row: &R) -> Result<StreamMeta, StoreError>
+where
+    R: Row,
+    usize: ColumnIndex<R>,
+    i64: Decodes<R::Database>,
+    String: Decodes<R::Database>,
+{
+    let epoch: String = row.try_get(0).map_err(db_err("decode stream epoch"))?;
+    let top: i64 = row.try_get(1).map_err(db_err("decode stream top"))?;
+    Ok(StreamMeta { epoch: Epoch::from_string(epoch), top: stored_u64(top, "top")? })
+}
+
+/// A user's marks from `channel, epoch, offset, updated_ms` rows.
+pub(crate) fn marks_by_channel<R>(rows: &[R]) -> Result<Vec<(ChannelName, ReadMark)>, StoreError>
+where
+    R: Row,
+    usize: ColumnIndex<R>,
+    i64: Decodes<R::Database>,
+    String: Decodes<R::Database>,
+{
+    let mut out = Vec::with_capacity(rows.len());
+    for row in rows {
+        let channel: String = row.try_get(0).map_err(db_err("decode read channel"))?;
+        // Names were valid when stored; skip one that no longer is rather than fail the list.
+        if let Ok(channel) = ChannelName::new(&channel) {
+            out.push((channel, read_mark(row, 1)?));
+        }
+    }
+    Ok(out)
+}
+
+/// A channel's marks from `user_id, epoch, offset, updated_ms` rows.
+pub(crate) fn marks_by_user<R>(rows: &[R]) -> Result<Vec<(String, ReadMark)>, StoreError>
+where
+    R: Row,
+    usize: ColumnIndex<R>,
+    i64: Decodes<R::Database>,
+    String: Decodes<R::Database>,
+{
+    rows.iter().map(|row| Ok((row.try_get(0).map_err(db_err("decode read user"))?, read_mark(row, 1)?))).collect()
 }
 
 /// The columns [`notification`] reads, in its order.

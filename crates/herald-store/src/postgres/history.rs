@@ -9,7 +9,6 @@ use async_trait::async_trait;
 use herald_core::{
     ChannelName, Direction, Epoch, HistoryQuery, HistoryStore, Publication, Retention, StoreError, StreamMeta,
 };
-use sqlx::Row;
 use sqlx::postgres::PgConnection;
 
 use super::PostgresStore;
@@ -144,9 +143,7 @@ impl HistoryStore for PostgresStore {
                     .map_err(db_err("read created stream"))?
             }
         };
-        let epoch: String = row.try_get(0).map_err(db_err("decode stream epoch"))?;
-        let top: i64 = row.try_get(1).map_err(db_err("decode stream top"))?;
-        Ok(StreamMeta { epoch: Epoch::from_string(epoch), top: stored_u64(top, "top")? })
+        rows::stream_meta(&row)
     }
 
     /// One transaction for the whole batch: all publications or none.

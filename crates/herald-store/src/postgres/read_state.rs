@@ -8,7 +8,6 @@
 
 use async_trait::async_trait;
 use herald_core::{ChannelName, ReadMark, ReadStateStore, StoreError};
-use sqlx::Row;
 
 use super::{PostgresStore, could_be_stored, no_nul};
 use crate::history_batch::sat_i64;
@@ -69,15 +68,7 @@ impl ReadStateStore for PostgresStore {
             .fetch_all(&self.pool)
             .await
             .map_err(db_err("read read positions"))?;
-        let mut out = Vec::with_capacity(rows.len());
-        for row in rows {
-            let channel: String = row.try_get(0).map_err(db_err("decode read channel"))?;
-            // Names were valid when stored; skip one that no longer is rather than fail the list.
-            if let Ok(channel) = ChannelName::new(&channel) {
-                out.push((channel, rows::read_mark(&row, 1)?));
-            }
-        }
-        Ok(out)
+        rows::marks_by_channel(&rows)
     }
 
     async fn read_marks_of_channel(
@@ -91,8 +82,6 @@ impl ReadStateStore for PostgresStore {
             .fetch_all(&self.pool)
             .await
             .map_err(db_err("read read positions"))?;
-        rows.iter()
-            .map(|row| Ok((row.try_get::<String, _>(0).map_err(db_err("decode read user"))?, rows::read_mark(row, 1)?)))
-            .collect()
+        rows::marks_by_user(&rows)
     }
 }
