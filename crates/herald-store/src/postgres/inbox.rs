@@ -10,6 +10,11 @@
 //! notification and answers `Existing` (or `Conflict`). Retention is exact
 //! for the same reason. The unique index on `(user_id, dedupe_key)` backs
 //! the rule should a writer ever skip the lock.
+//!
+//! Ids come from one sequence, drawn under the user's lock, so a user's
+//! notifications also become visible in id order: a client that has seen
+//! id N never later finds a new notification below N (a plain sequence
+//! alone would not promise that, as transactions commit out of order).
 
 use std::collections::HashMap;
 
