@@ -35,9 +35,11 @@ const INBOX_LOCK_CLASS: i32 = 0x4852_4c44;
 /// deadlock or a serialization failure.
 const RETRIES: usize = 5;
 
-/// Locks every user of the batch, in hash order (the same order on every node: no deadlock).
+/// Locks every user of the batch, in hash order (the same order on every
+/// node: no deadlock). The key includes the schema, so deployments sharing
+/// a database never wait for each other.
 const LOCK_USERS: &str = "SELECT pg_advisory_xact_lock($1, h) FROM \
-     (SELECT DISTINCT hashtext(u) AS h FROM UNNEST($2::text[]) AS u) AS users ORDER BY h";
+     (SELECT DISTINCT hashtext($3 || '/' || u) AS h FROM UNNEST($2::text[]) AS u) AS users ORDER BY h";
 const INSERT: &str = "INSERT INTO notifications (user_id, kind, title, body, data, created_ms, expires_ms, dedupe_key) \
      SELECT u, $2, $3, $4, $5, $6, $7, $8 FROM UNNEST($1::text[]) WITH ORDINALITY AS t(u, i) ORDER BY i \
      ON CONFLICT (user_id, dedupe_key) WHERE dedupe_key IS NOT NULL DO NOTHING RETURNING id, user_id";
@@ -91,11 +93,16 @@ fn check_text(new: &NewNotifications<'_>) -> Result<(), StoreError> {
 }
 
 /// One attempt at storing a batch, in the transaction on `conn`.
-async fn insert_batch(conn: &mut PgConnection, new: &NewNotifications<'_>) -> Result<Vec<Stored>, Attempt> {
+async fn insert_batch(
+    conn: &mut PgConnection,
+    schema: &str,
+    new: &NewNotifications<'_>,
+) -> Result<Vec<Stored>, Attempt> {
     let c = new.content;
     sqlx::query(LOCK_USERS)
         .bind(INBOX_LOCK_CLASS)
         .bind(new.users)
+        .bind(schema)
         .execute(&mut *conn)
         .await
         .map_err(Attempt::db("lock inboxes"))?;
@@ -176,7 +183,7 @@ impl InboxStore for PostgresStore {
         loop {
             let mut tx = self.pool.begin().await.map_err(db_err("begin notifications"))?;
             // On failure, dropping the transaction rolls back what this batch stored.
-            match insert_batch(&mut tx, &new).await {
+            match insert_batch(&mut tx, &self.schema, &new).await {
                 Ok(out) => match tx.commit().await {
                     Ok(()) => return Ok(out),
                     Err(e) if retryable(&e) && tries < RETRIES => tracing::debug!(error = %e, "notifications retried"),
