@@ -59,6 +59,11 @@ impl Hub {
         if dedupe_key.is_some_and(|k| k.is_empty() || k.len() > MAX_DEDUPE_KEY_LEN) {
             return Err(HeraldError::bad_request(format!("\"dedupe_key\" must be 1 to {MAX_DEDUPE_KEY_LEN} bytes")));
         }
+        // One rule for every store: PostgreSQL text cannot hold NUL (JSON `data` escapes it).
+        let texts = [content.kind.as_str(), content.title.as_str(), content.body.as_str()];
+        if texts.into_iter().chain(dedupe_key).chain(users.iter().map(String::as_str)).any(|t| t.contains('\0')) {
+            return Err(HeraldError::bad_request("notification text, user ids and dedupe_key must not contain NUL"));
+        }
         let size = content.kind.len() + content.title.len() + content.body.len() + content.data.len();
         if size > self.config.notification_max_bytes {
             return Err(HeraldError::new(

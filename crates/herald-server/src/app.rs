@@ -5,8 +5,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use herald_core::{
-    EmbeddedBroker, EmbeddedBrokerOptions, HistoryStore, Hub, HubConfig, HubStores, InboxStore, MemoryStore,
-    Namespaces, now_ms,
+    EmbeddedBroker, EmbeddedBrokerOptions, HistoryStore, Hub, HubConfig, InboxStore, Namespaces, now_ms,
 };
 use metrics_exporter_prometheus::PrometheusHandle;
 
@@ -51,24 +50,15 @@ pub enum StartError {
         /// Why.
         message: String,
     },
+    /// The PostgreSQL store (`[store] url`) could not be opened.
+    #[error("cannot open the PostgreSQL store: {0}")]
+    Postgres(String),
 }
 
 impl App {
     /// Open the store, start the broker and build the hub.
     pub async fn build(config: Config, metrics: Option<PrometheusHandle>) -> Result<Arc<App>, StartError> {
-        let (store, stores): (Arc<dyn HistoryStore>, HubStores) = if config.ephemeral {
-            let m = Arc::new(MemoryStore::new());
-            (m.clone(), HubStores { read_state: m.clone(), inbox: m })
-        } else {
-            let store = herald_store::SqliteStore::open(&config.data_dir, herald_store::SqliteOptions::default())
-                .await
-                .map_err(|e| StartError::Store {
-                    dir: config.data_dir.display().to_string(),
-                    message: e.to_string(),
-                })?;
-            let s = Arc::new(store);
-            (s.clone(), HubStores { read_state: s.clone(), inbox: s })
-        };
+        let (store, stores) = crate::stores::open(&config).await?;
         let broker = EmbeddedBroker::new(store.clone(), EmbeddedBrokerOptions::default());
         let namespaces =
             Namespaces::new(config.default_namespace.clone(), config.namespaces.clone(), config.strict_namespaces);

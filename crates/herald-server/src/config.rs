@@ -47,6 +47,8 @@ pub struct Config {
     pub chat: ChatConfig,
     /// TLS (unset: plain HTTP; run behind a TLS-terminating proxy).
     pub tls: TlsConfig,
+    /// Where durable state lives: SQLite in `data_dir` (default) or PostgreSQL (`[store] url`).
+    pub store: StoreConfig,
 }
 
 /// TLS certificate and key (PEM). Both or neither.
@@ -79,7 +81,51 @@ impl Default for Config {
             limits: RateLimitConfig::default(),
             tls: TlsConfig::default(),
             chat: ChatConfig::default(),
+            store: StoreConfig::default(),
         }
+    }
+}
+
+/// Durable state (`[store]`): history, read marks and notification inboxes.
+/// Without a `url` they live in SQLite under `data_dir` (one node); with a
+/// PostgreSQL `url` every node pointing at the same database and schema
+/// shares them. `Debug` never shows the password.
+#[derive(Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct StoreConfig {
+    /// `postgres://user:password@host:port/database`. Unset: SQLite in `data_dir`.
+    pub url: Option<String>,
+    /// PostgreSQL schema holding Herald's tables, created if missing. Default `herald`.
+    pub schema: String,
+    /// Most PostgreSQL connections per node. Default 10.
+    pub max_connections: u32,
+    /// Seconds a request waits for a free PostgreSQL connection. Default 30.
+    pub acquire_timeout_secs: u64,
+    /// Seconds one PostgreSQL statement may run (lock waits included) before it is cancelled. Default 30.
+    pub statement_timeout_secs: u64,
+}
+
+impl Default for StoreConfig {
+    fn default() -> Self {
+        Self {
+            url: None,
+            schema: "herald".to_string(),
+            max_connections: 10,
+            acquire_timeout_secs: 30,
+            statement_timeout_secs: 30,
+        }
+    }
+}
+
+impl std::fmt::Debug for StoreConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StoreConfig")
+            .field("url", &self.url.as_deref().map(crate::stores::redact_password))
+            .field("schema", &self.schema)
+            .field("max_connections", &self.max_connections)
+            .field("acquire_timeout_secs", &self.acquire_timeout_secs)
+            .field("statement_timeout_secs", &self.statement_timeout_secs)
+            .finish()
     }
 }
 
@@ -342,6 +388,12 @@ pub struct Overrides {
     /// HMAC secret for HS256 connection tokens (unset: development mode).
     #[arg(long, env = "HERALD_TOKEN_SECRET")]
     pub token_secret: Option<String>,
+    /// Durable state in PostgreSQL (`postgres://user:password@host:port/db`) instead of SQLite.
+    #[arg(long, env = "HERALD_STORE")]
+    pub store: Option<String>,
+    /// PostgreSQL schema for Herald's tables.
+    #[arg(long, env = "HERALD_STORE_SCHEMA")]
+    pub store_schema: Option<String>,
 }
 
 /// A configuration problem, said plainly.
@@ -419,6 +471,12 @@ impl Config {
         if let Some(v) = &o.token_secret {
             self.auth.token_secret = Some(v.clone()).filter(|k| !k.is_empty());
         }
+        if let Some(v) = &o.store {
+            self.store.url = Some(v.clone()).filter(|u| !u.is_empty());
+        }
+        if let Some(v) = &o.store_schema {
+            self.store.schema = v.clone();
+        }
     }
 }
 
@@ -454,6 +512,23 @@ mod tests {
         let cfg: Config = toml::from_str("[sse]\nheartbeat_secs = 1\n").unwrap();
         assert_eq!((cfg.sse.retry_ms, cfg.sse.heartbeat_secs, cfg.sse.poll_timeout_secs), (2000, 1, 25));
         assert!(toml::from_str::<Config>("[sse]\nheartbeat = 1\n").is_err());
+    }
+
+    #[test]
+    fn store_url_from_file_then_flag() {
+        let mut cfg: Config =
+            toml::from_str("[store]\nurl = \"postgres://h:pw@db/app\"\nmax_connections = 4\n").unwrap();
+        assert_eq!((cfg.store.schema.as_str(), cfg.store.max_connections), ("herald", 4));
+        assert!(!format!("{cfg:?}").contains("pw@"), "Debug hides the password");
+        cfg.apply(&Overrides {
+            store: Some("postgres://other/db".into()),
+            store_schema: Some("s2".into()),
+            ..Default::default()
+        });
+        assert_eq!((cfg.store.url.as_deref(), cfg.store.schema.as_str()), (Some("postgres://other/db"), "s2"));
+        cfg.apply(&Overrides { store: Some(String::new()), ..Default::default() });
+        assert_eq!(cfg.store.url, None, "an empty --store means SQLite");
+        assert!(Config::default().store.url.is_none());
     }
 
     #[test]

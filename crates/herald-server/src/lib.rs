@@ -13,4 +13,5 @@ pub mod observability;
 pub mod policy;
 pub mod server;
 pub mod sse;
+pub mod stores;
 pub mod tls;

@@ -56,8 +56,7 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         tracing::warn!("no API key configured: the HTTP API answers loopback callers only (set HERALD_API_KEY)");
     }
     let config_tls = config.tls.cert_file.is_some();
-    let storage =
-        if config.ephemeral { "memory (ephemeral)".to_string() } else { config.data_dir.display().to_string() };
+    let storage = herald_server::stores::describe(&config);
     let app = App::build(config, metrics).await?;
     let listener = tokio::net::TcpListener::bind(listen).await.with_context(|| format!("cannot listen on {listen}"))?;
     let local = listener.local_addr()?;

@@ -4,18 +4,15 @@
 //! `Retention.size` publications (the newest offsets), expired publications
 //! are never read, and `top` only grows.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
 use async_trait::async_trait;
 use herald_core::{
-    ChannelName, Direction, Epoch, HistoryQuery, HistoryStore, Payload, Publication, PublisherInfo, Retention,
-    StoreError, StreamMeta,
+    ChannelName, Direction, Epoch, HistoryQuery, HistoryStore, Publication, Retention, StoreError, StreamMeta,
 };
-use sqlx::Row;
-use sqlx::sqlite::SqliteRow;
 
-use crate::{SqliteStore, db_err};
+use crate::history_batch::{ChannelRows, expires_ms, group, offset_i64, sat_i64, stored_u64, top_and_cutoff};
+use crate::{SqliteStore, db_err, rows};
 
 const SELECT_STREAM: &str = "SELECT epoch, top FROM streams WHERE channel = ?1";
 const CREATE_STREAM: &str =
@@ -38,88 +35,6 @@ const READ_BACKWARD: &str = "SELECT \"offset\", epoch, time_ms, data, publisher_
 const REMOVE_EXPIRED: &str = "DELETE FROM publications WHERE (channel, \"offset\") IN \
      (SELECT channel, \"offset\" FROM publications WHERE expires_ms IS NOT NULL AND expires_ms <= ?1 LIMIT ?2)";
 const EXPIRY_CHUNK: i64 = 2000;
-
-/// A `u64` as SQLite's `INTEGER` (i64), saturating. Used for times and
-/// bounds, where `i64::MAX` (year 292 million) means "never".
-fn sat_i64(v: u64) -> i64 {
-    i64::try_from(v).unwrap_or(i64::MAX)
-}
-
-/// An offset as stored: offsets beyond `i64::MAX` cannot be stored.
-fn offset_i64(offset: u64) -> Result<i64, StoreError> {
-    i64::try_from(offset).map_err(|_| StoreError(format!("offset {offset} is too large to store")))
-}
-
-/// A stored non-negative integer back to `u64`.
-fn stored_u64(v: i64, what: &str) -> Result<u64, StoreError> {
-    u64::try_from(v).map_err(|_| StoreError(format!("corrupt history row: negative {what} {v}")))
-}
-
-/// When `p` expires under `r`, as stored (`None` = never).
-fn expires_ms(p: &Publication, r: &Retention) -> Option<i64> {
-    r.ttl.map(|t| sat_i64(p.time_ms.saturating_add(u64::try_from(t.as_millis()).unwrap_or(u64::MAX))))
-}
-
-/// Rebuild a publication from a `READ_*` row.
-fn decode(channel: &ChannelName, row: &SqliteRow) -> Result<Arc<Publication>, StoreError> {
-    let get = |e: sqlx::Error| StoreError(format!("corrupt history row in {channel}: {e}"));
-    let offset = stored_u64(row.try_get(0).map_err(get)?, "offset")?;
-    let epoch: String = row.try_get(1).map_err(get)?;
-    let time_ms = stored_u64(row.try_get(2).map_err(get)?, "time")?;
-    let data: String = row.try_get(3).map_err(get)?;
-    let client: Option<String> = row.try_get(4).map_err(get)?;
-    let user: Option<String> = row.try_get(5).map_err(get)?;
-    let key: Option<String> = row.try_get(6).map_err(get)?;
-    let data = Payload::from_json_text(data)
-        .map_err(|e| StoreError(format!("corrupt history row {channel}@{offset}: {}", e.message)))?;
-    Ok(Arc::new(Publication {
-        channel: channel.clone(),
-        epoch: Epoch::from_string(epoch),
-        offset,
-        data,
-        time_ms,
-        publisher: client.map(|c| PublisherInfo { client: Arc::from(c), user: user.map(Arc::from) }),
-        idempotency_key: key.map(Arc::from),
-    }))
-}
-
-/// The publications of one channel within a batch, in batch order.
-struct ChannelRows<'a> {
-    channel: &'a str,
-    /// The epoch of the channel's first publication in the batch, used if
-    /// the stream does not exist yet.
-    epoch: &'a str,
-    rows: Vec<&'a (Arc<Publication>, Retention)>,
-}
-
-/// Group a batch by channel, channels in order of first appearance.
-fn group(batch: &[(Arc<Publication>, Retention)]) -> Vec<ChannelRows<'_>> {
-    let mut index: HashMap<&str, usize> = HashMap::new();
-    let mut groups: Vec<ChannelRows<'_>> = Vec::new();
-    for item in batch {
-        let channel = item.0.channel.as_str();
-        let i = *index.entry(channel).or_insert_with(|| {
-            groups.push(ChannelRows { channel, epoch: item.0.epoch.as_str(), rows: Vec::new() });
-            groups.len() - 1
-        });
-        groups[i].rows.push(item);
-    }
-    groups
-}
-
-/// Walk one channel's rows as `MemoryStore` does, one at a time: `top` grows
-/// to each offset and the stream then keeps only offsets above
-/// `top - size`. Returns the final top and the highest such cutoff: every
-/// offset at or below it is gone once the batch is applied.
-fn top_and_cutoff(stored_top: u64, rows: &[&(Arc<Publication>, Retention)]) -> (u64, u64) {
-    let mut top = stored_top;
-    let mut cutoff = 0u64;
-    for (p, r) in rows {
-        top = top.max(p.offset);
-        cutoff = cutoff.max(top.saturating_sub(u64::try_from(r.size).unwrap_or(u64::MAX)));
-    }
-    (top, cutoff)
-}
 
 impl SqliteStore {
     /// Apply one channel's part of a batch inside the append transaction.
@@ -202,9 +117,7 @@ impl HistoryStore for SqliteStore {
                     .map_err(db_err("read created stream"))?
             }
         };
-        let epoch: String = row.try_get(0).map_err(db_err("decode stream epoch"))?;
-        let top: i64 = row.try_get(1).map_err(db_err("decode stream top"))?;
-        Ok(StreamMeta { epoch: Epoch::from_string(epoch), top: stored_u64(top, "top")? })
+        rows::stream_meta(&row)
     }
 
     /// One transaction for the whole batch: all publications or none.
@@ -240,7 +153,7 @@ impl HistoryStore for SqliteStore {
             .fetch_all(&self.readers)
             .await
             .map_err(db_err("read history"))?;
-        rows.iter().map(|row| decode(channel, row)).collect()
+        rows.iter().map(|row| rows::publication(channel, row)).collect()
     }
 
     /// Deletes in chunks, each its own short transaction.

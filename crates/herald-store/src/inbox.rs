@@ -4,13 +4,11 @@
 //! `max_per_user` notifications.
 
 use async_trait::async_trait;
-use herald_core::{InboxError, InboxStore, NewNotifications, Notification, NotificationContent, StoreError, Stored};
-use sqlx::Row;
-use sqlx::sqlite::SqliteRow;
+use herald_core::{InboxError, InboxStore, NewNotifications, Notification, StoreError, Stored};
 
+use crate::rows::{self, NOTIFICATION_COLUMNS};
 use crate::{SqliteStore, db_err};
 
-const COLUMNS: &str = "id, user_id, kind, title, body, data, created_ms, expires_ms, read, dedupe_key";
 const INSERT: &str = "INSERT INTO notifications \
      (user_id, kind, title, body, data, created_ms, expires_ms, dedupe_key) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)";
 const TRIM: &str = "DELETE FROM notifications WHERE user_id = ?1 AND id NOT IN \
@@ -30,25 +28,6 @@ fn to_u64(v: i64) -> u64 {
     u64::try_from(v).unwrap_or(0)
 }
 
-fn decode(row: &SqliteRow) -> Result<Notification, StoreError> {
-    let e = db_err("decode notification");
-    let expires: Option<i64> = row.try_get(7).map_err(&e)?;
-    Ok(Notification {
-        id: to_u64(row.try_get(0).map_err(&e)?),
-        user: row.try_get(1).map_err(&e)?,
-        content: NotificationContent {
-            kind: row.try_get(2).map_err(&e)?,
-            title: row.try_get(3).map_err(&e)?,
-            body: row.try_get(4).map_err(&e)?,
-            data: row.try_get(5).map_err(&e)?,
-            expires_at: expires.map(to_u64),
-        },
-        created_ms: to_u64(row.try_get(6).map_err(&e)?),
-        read: row.try_get::<i64, _>(8).map_err(&e)? != 0,
-        dedupe_key: row.try_get(9).map_err(&e)?,
-    })
-}
-
 #[async_trait]
 impl InboxStore for SqliteStore {
     async fn insert_notifications(&self, new: NewNotifications<'_>) -> Result<Vec<Stored>, InboxError> {
@@ -57,7 +36,8 @@ impl InboxStore for SqliteStore {
         let mut out = Vec::with_capacity(new.users.len());
         for user in new.users {
             if let Some(key) = new.dedupe_key {
-                let sql = format!("SELECT {COLUMNS} FROM notifications WHERE user_id = ?1 AND dedupe_key = ?2");
+                let sql =
+                    format!("SELECT {NOTIFICATION_COLUMNS} FROM notifications WHERE user_id = ?1 AND dedupe_key = ?2");
                 let row = sqlx::query(&sql)
                     .bind(user)
                     .bind(key)
@@ -65,7 +45,7 @@ impl InboxStore for SqliteStore {
                     .await
                     .map_err(db_err("find dedupe key"))?;
                 if let Some(row) = row {
-                    let existing = decode(&row)?;
+                    let existing = rows::notification(&row)?;
                     if existing.content != *c {
                         // Dropping the transaction rolls back what this batch stored.
                         return Err(InboxError::Conflict { user: user.clone() });
@@ -113,7 +93,7 @@ impl InboxStore for SqliteStore {
         now_ms: u64,
     ) -> Result<Vec<Notification>, StoreError> {
         let sql = format!(
-            "SELECT {COLUMNS} FROM notifications WHERE user_id = ?1 AND id < ?2 \
+            "SELECT {NOTIFICATION_COLUMNS} FROM notifications WHERE user_id = ?1 AND id < ?2 \
              AND (expires_ms IS NULL OR expires_ms > ?3) ORDER BY id DESC LIMIT ?4"
         );
         let rows = sqlx::query(&sql)
@@ -124,7 +104,7 @@ impl InboxStore for SqliteStore {
             .fetch_all(&self.readers)
             .await
             .map_err(db_err("list notifications"))?;
-        rows.iter().map(decode).collect()
+        rows.iter().map(rows::notification).collect()
     }
 
     async fn mark_notification_read(&self, user: &str, id: u64) -> Result<bool, StoreError> {

@@ -1,7 +1,12 @@
-//! Herald's embedded store: channel history, read positions and
-//! notification inboxes kept in one SQLite database, `<dir>/herald.db`,
-//! implementing [`herald_core::HistoryStore`],
-//! [`herald_core::ReadStateStore`] and [`herald_core::InboxStore`].
+//! Herald's durable stores, each implementing [`herald_core::HistoryStore`],
+//! [`herald_core::ReadStateStore`] and [`herald_core::InboxStore`]:
+//! - [`SqliteStore`], the embedded default: channel history, read positions
+//!   and notification inboxes in one SQLite database, `<dir>/herald.db`
+//!   (one node);
+//! - [`PostgresStore`]: the same state in a PostgreSQL schema shared by
+//!   several nodes (module `postgres`, migrations in `migrations-postgres/`).
+//!
+//! The rest of this page is about the SQLite store.
 //!
 //! # Durability
 //!
@@ -27,8 +32,13 @@
 //! migration files.
 
 mod history;
+mod history_batch;
 mod inbox;
+mod postgres;
 mod read_state;
+mod rows;
+
+pub use postgres::{PostgresOptions, PostgresStore, check_schema_name};
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;

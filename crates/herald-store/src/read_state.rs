@@ -3,11 +3,9 @@
 //! and a mark of another epoch is replaced.
 
 use async_trait::async_trait;
-use herald_core::{ChannelName, Epoch, ReadMark, ReadStateStore, StoreError};
-use sqlx::Row;
-use sqlx::sqlite::SqliteRow;
+use herald_core::{ChannelName, ReadMark, ReadStateStore, StoreError};
 
-use crate::{SqliteStore, db_err};
+use crate::{SqliteStore, db_err, rows};
 
 /// The upsert keeps the stored mark unless the new one has another epoch or a larger offset.
 const ADVANCE: &str = "INSERT INTO read_state (user_id, channel, epoch, \"offset\", updated_ms) \
@@ -22,17 +20,6 @@ const OF_CHANNEL: &str = "SELECT user_id, epoch, \"offset\", updated_ms FROM rea
 
 fn to_i64(v: u64) -> i64 {
     i64::try_from(v).unwrap_or(i64::MAX)
-}
-
-fn mark(row: &SqliteRow, first: usize) -> Result<ReadMark, StoreError> {
-    let epoch: String = row.try_get(first).map_err(db_err("decode read epoch"))?;
-    let offset: i64 = row.try_get(first + 1).map_err(db_err("decode read offset"))?;
-    let updated: i64 = row.try_get(first + 2).map_err(db_err("decode read time"))?;
-    Ok(ReadMark {
-        epoch: Epoch::from_string(epoch),
-        offset: u64::try_from(offset).unwrap_or(0),
-        updated_ms: u64::try_from(updated).unwrap_or(0),
-    })
 }
 
 #[async_trait]
@@ -62,7 +49,7 @@ impl ReadStateStore for SqliteStore {
             .fetch_one(&mut *conn)
             .await
             .map_err(db_err("read read position"))?;
-        Ok((mark(&row, 0)?, moved))
+        Ok((rows::read_mark(&row, 0)?, moved))
     }
 
     async fn read_marks_of_user(&self, user: &str, limit: usize) -> Result<Vec<(ChannelName, ReadMark)>, StoreError> {
@@ -72,15 +59,7 @@ impl ReadStateStore for SqliteStore {
             .fetch_all(&self.readers)
             .await
             .map_err(db_err("read read positions"))?;
-        let mut out = Vec::with_capacity(rows.len());
-        for row in rows {
-            let channel: String = row.try_get(0).map_err(db_err("decode read channel"))?;
-            // Names were valid when stored; skip one that no longer is rather than fail the list.
-            if let Ok(channel) = ChannelName::new(&channel) {
-                out.push((channel, mark(&row, 1)?));
-            }
-        }
-        Ok(out)
+        rows::marks_by_channel(&rows)
     }
 
     async fn read_marks_of_channel(
@@ -94,8 +73,6 @@ impl ReadStateStore for SqliteStore {
             .fetch_all(&self.readers)
             .await
             .map_err(db_err("read read positions"))?;
-        rows.iter()
-            .map(|row| Ok((row.try_get::<String, _>(0).map_err(db_err("decode read user"))?, mark(row, 1)?)))
-            .collect()
+        rows::marks_by_user(&rows)
     }
 }

@@ -196,6 +196,8 @@ fn identity(claims: Claims) -> Result<Identity, HeraldError> {
         Some(s) if s.is_empty() || s.len() > MAX_USER_ID_LEN => {
             return Err(unauthorized(format!("token sub must be 1 to {MAX_USER_ID_LEN} characters")));
         }
+        // User ids key stored state (read marks, inboxes); PostgreSQL text cannot hold NUL.
+        Some(s) if s.contains('\0') => return Err(unauthorized("token sub must not contain NUL characters".into())),
         other => other.map(Arc::<str>::from),
     };
     let info = match claims.info {
