@@ -85,7 +85,8 @@ impl Connection {
 
     /// Whether `publication` should reach this connection under its echo choice.
     pub fn wants(&self, publication: &crate::publication::Publication) -> bool {
-        self.echo.load(Ordering::Relaxed) || publication.publisher.as_ref().is_none_or(|p| p.client != self.client.client)
+        self.echo.load(Ordering::Relaxed)
+            || publication.publisher.as_ref().is_none_or(|p| p.client != self.client.client)
     }
 
     /// Channels this connection is subscribed to (or subscribing).

@@ -47,6 +47,8 @@ pub struct Config {
     pub chat: ChatConfig,
     /// TLS (unset: plain HTTP; run behind a TLS-terminating proxy).
     pub tls: TlsConfig,
+    /// Pusher Channels compatibility (`[pusher]`, `[[pusher.apps]]`).
+    pub pusher: crate::pusher::config::PusherConfig,
 }
 
 /// TLS certificate and key (PEM). Both or neither.
@@ -79,6 +81,7 @@ impl Default for Config {
             limits: RateLimitConfig::default(),
             tls: TlsConfig::default(),
             chat: ChatConfig::default(),
+            pusher: Default::default(),
         }
     }
 }
@@ -342,6 +345,15 @@ pub struct Overrides {
     /// HMAC secret for HS256 connection tokens (unset: development mode).
     #[arg(long, env = "HERALD_TOKEN_SECRET")]
     pub token_secret: Option<String>,
+    /// Pusher app id (with the key and secret: one Pusher app).
+    #[arg(long, env = "HERALD_PUSHER_APP_ID")]
+    pub pusher_app_id: Option<String>,
+    /// Pusher app key.
+    #[arg(long, env = "HERALD_PUSHER_APP_KEY")]
+    pub pusher_app_key: Option<String>,
+    /// Pusher app secret.
+    #[arg(long, env = "HERALD_PUSHER_APP_SECRET")]
+    pub pusher_app_secret: Option<String>,
 }
 
 /// A configuration problem, said plainly.
@@ -418,6 +430,12 @@ impl Config {
         }
         if let Some(v) = &o.token_secret {
             self.auth.token_secret = Some(v.clone()).filter(|k| !k.is_empty());
+        }
+        if let (Some(id), Some(key), Some(secret)) = (&o.pusher_app_id, &o.pusher_app_key, &o.pusher_app_secret) {
+            // One app from the environment/flags replaces the file's app with the same id.
+            self.pusher.apps.retain(|a| &a.id != id);
+            let app = crate::pusher::config::PusherAppConfig::new(id.clone(), key.clone(), secret.clone());
+            self.pusher.apps.push(app);
         }
     }
 }
