@@ -35,3 +35,8 @@ fn run_node(file: &str) {
 fn pusher_js_and_the_pusher_sdk_work_against_herald() {
     run_node("pusher.test.mjs");
 }
+
+#[test]
+fn laravel_echo_with_the_pusher_connector_works_against_herald() {
+    run_node("echo.test.mjs");
+}
