@@ -46,9 +46,18 @@ ${extra}
     encryptionMasterKeyBase64: MASTER_KEY,
   });
   const webhooks = [];
+  // The first webhook deliveries fail with 500, so herald must retry them.
+  const hookFailures = { left: 2, seen: 0 };
   const backend = http.createServer(async (req, res) => {
     const body = await readBody(req);
     if (req.url === '/webhooks') {
+      if (hookFailures.left > 0) {
+        hookFailures.left -= 1;
+        hookFailures.seen += 1;
+        res.statusCode = 500;
+        res.end('try again');
+        return;
+      }
       const hook = server.webhook({ headers: req.headers, rawBody: body });
       webhooks.push({ valid: hook.isValid(), events: hook.isValid() ? hook.getEvents() : [], raw: body });
       res.end('ok');
@@ -77,6 +86,7 @@ ${extra}
     herald,
     server,
     webhooks,
+    hookFailures,
     backendUrl: `http://127.0.0.1:${backendPort}`,
     async close() {
       backend.close();

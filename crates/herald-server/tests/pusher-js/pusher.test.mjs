@@ -239,7 +239,7 @@ test('one hub: Pusher triggers reach native Herald subscribers and native publis
   assert.deepEqual(await plain, { text: 'plain' });
 });
 
-test('webhooks arrive signed (validated by the SDK) for occupied, members, client events, cache miss, vacated', async () => {
+test('webhooks arrive signed (validated by the SDK), retried after failures, for occupied, members, client events, cache miss, vacated', async () => {
   const p = client('nia');
   const q = client('oli');
   const [cp, cq] = [p.subscribe('presence-hooks'), q.subscribe('presence-hooks')];
@@ -261,6 +261,7 @@ test('webhooks arrive signed (validated by the SDK) for occupied, members, clien
     ].every((w) => all().some(w)),
   );
   assert.ok(env.webhooks.every((h) => h.valid), 'every webhook has a valid signature');
+  assert.equal(env.hookFailures.seen, 2, 'the first two deliveries were refused and retried');
   assert.deepEqual(JSON.parse(all().find(want('client_event')).data), { hi: 1 });
   assert.ok(all().some((e) => e.name === 'cache_miss' && e.channel === 'cache-scores'));
 });
