@@ -453,8 +453,10 @@ impl Session<'_> {
             Ok(g) => g,
             Err((status, message)) => {
                 self.subscription_error(&d.channel, status, &message);
-                let code = if status == 401 { Some(close::UNAUTHORIZED) } else { None };
-                return self.error(code, &message);
+                if status == 401 {
+                    self.error(Some(close::UNAUTHORIZED), &message);
+                }
+                return;
             }
         };
         let member = grant.user.clone();

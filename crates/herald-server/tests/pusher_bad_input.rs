@@ -1,0 +1,205 @@
+//! The Pusher door refuses bad input the way Pusher does, with the codes
+//! pusher-js acts on, and without harming the connection or others: unknown
+//! key (4001), unsupported protocol (4007), over the app's connection quota
+//! (4004), an unanswered `pusher:ping` (4201), malformed frames and channel
+//! names, a full presence channel; and REST requests with a stale
+//! timestamp, a wrong body hash, an unknown app or bad parameters.
+
+mod common;
+
+use std::time::Duration;
+
+use common::{Server, http};
+use futures_util::{SinkExt, StreamExt};
+use herald_server::pusher::signature;
+use serde_json::{Value, json};
+use tokio_tungstenite::tungstenite::Message;
+
+type Ws = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+const CONFIG: &str = r#"
+ephemeral = true
+[pusher]
+activity_timeout_secs = 1
+pong_timeout_secs = 1
+[[pusher.apps]]
+id = "1"
+key = "key-1"
+secret = "secret-1"
+max_presence_members = 1
+[[pusher.apps]]
+id = "2"
+key = "key-2"
+secret = "secret-2"
+namespace = "two"
+max_connections = 1
+"#;
+
+async fn open(server: &Server, key: &str, query: &str) -> Ws {
+    let url = format!("ws://{}/app/{key}{query}", server.addr);
+    tokio_tungstenite::connect_async(url).await.expect("connect").0
+}
+
+/// The next Pusher frame other than `pusher:ping` (answered with
+/// `pusher:pong`: the tests run with a 1 s activity timeout), or the close code.
+async fn next(ws: &mut Ws) -> Result<Value, u16> {
+    loop {
+        let f = next_raw(ws).await?;
+        if f["event"] != "pusher:ping" {
+            return Ok(f);
+        }
+        send(ws, json!({"event": "pusher:pong", "data": {}})).await;
+    }
+}
+
+/// The next Pusher frame (with `data` decoded when it is a string), or the close code.
+async fn next_raw(ws: &mut Ws) -> Result<Value, u16> {
+    loop {
+        let msg = tokio::time::timeout(Duration::from_secs(10), ws.next()).await.expect("a frame in time");
+        match msg {
+            Some(Ok(Message::Text(t))) => {
+                let mut v: Value = serde_json::from_str(&t).expect("JSON frame");
+                if let Some(s) = v["data"].as_str() {
+                    v["data"] = serde_json::from_str(s).unwrap_or(Value::String(s.to_string()));
+                }
+                return Ok(v);
+            }
+            Some(Ok(Message::Close(c))) => return Err(c.map(|c| u16::from(c.code)).unwrap_or(1005)),
+            Some(Ok(_)) => continue,
+            Some(Err(_)) | None => return Err(1006),
+        }
+    }
+}
+
+async fn established(ws: &mut Ws) -> String {
+    let f = next(ws).await.expect("connection_established");
+    assert_eq!(f["event"], "pusher:connection_established");
+    f["data"]["socket_id"].as_str().expect("socket_id").to_string()
+}
+
+async fn send(ws: &mut Ws, v: Value) {
+    ws.send(Message::text(v.to_string())).await.expect("send");
+}
+
+#[tokio::test]
+async fn refused_sockets_get_the_codes_pusher_js_acts_on() {
+    let server = Server::start(CONFIG).await;
+    for (key, query, code) in [("nope", "?protocol=7", 4001u16), ("key-1", "?protocol=3", 4007), ("key-1", "", 4007)] {
+        let mut ws = open(&server, key, query).await;
+        let err = next(&mut ws).await.expect("pusher:error first");
+        assert_eq!(
+            (err["event"].as_str(), err["data"]["code"].as_u64()),
+            (Some("pusher:error"), Some(u64::from(code)))
+        );
+        assert_eq!(next(&mut ws).await, Err(code), "{key}{query}");
+    }
+    let mut first = open(&server, "key-2", "?protocol=7").await;
+    established(&mut first).await;
+    let mut second = open(&server, "key-2", "?protocol=7").await;
+    assert_eq!(next(&mut second).await.expect("error")["data"]["code"], 4004);
+    assert_eq!(next(&mut second).await, Err(4004));
+
+    // A socket that never answers pusher:ping is closed with 4201 (reconnect).
+    let mut silent = open(&server, "key-1", "?protocol=7").await;
+    established(&mut silent).await;
+    assert_eq!(next_raw(&mut silent).await.expect("ping")["event"], "pusher:ping");
+    loop {
+        match next_raw(&mut silent).await {
+            Ok(f) => assert_eq!(f["event"], "pusher:error"),
+            Err(code) => {
+                assert_eq!(code, 4201);
+                break;
+            }
+        }
+    }
+}
+
+#[tokio::test]
+async fn bad_frames_and_channels_are_answered_and_the_socket_stays() {
+    let server = Server::start(CONFIG).await;
+    let mut ws = open(&server, "key-1", "?protocol=7").await;
+    let socket = established(&mut ws).await;
+    ws.send(Message::text("not json")).await.unwrap();
+    assert_eq!(next(&mut ws).await.unwrap()["event"], "pusher:error");
+    send(&mut ws, json!({"event": "pusher:subscribe", "data": {"channel": "has space"}})).await;
+    let e = next(&mut ws).await.unwrap();
+    assert_eq!((e["event"].as_str(), e["data"]["status"].as_u64()), (Some("pusher:subscription_error"), Some(400)));
+    send(&mut ws, json!({"event": "pusher:subscribe", "data": {"channel": "presence-a", "auth": "key-1:00"}})).await;
+    assert_eq!(next(&mut ws).await.unwrap()["data"]["status"], 400, "presence without channel_data");
+    send(&mut ws, json!({"event": "pusher:subscribe", "data": {"channel": "#server-to-user-1"}})).await;
+    assert_eq!(next(&mut ws).await.unwrap()["data"]["status"], 403, "server-to-user without sign-in");
+    send(&mut ws, json!({"event": "client-x", "channel": "private-a", "data": {}})).await;
+    assert_eq!(next(&mut ws).await.unwrap()["event"], "pusher:error", "client event before subscribing");
+    send(&mut ws, json!({"event": "pusher:ping", "data": {}})).await;
+    assert_eq!(next(&mut ws).await.unwrap()["event"], "pusher:pong", "the socket still works");
+
+    // A full presence channel (max 1 member) refuses a second user, not a second tab of the first.
+    let join = |socket: &str, user: &str| {
+        let cd = json!({"user_id": user}).to_string();
+        let sig = signature::sign("secret-1", format!("{socket}:presence-full:{cd}").as_bytes());
+        json!({"event": "pusher:subscribe", "data": {"channel": "presence-full", "auth": format!("key-1:{sig}"), "channel_data": cd}})
+    };
+    send(&mut ws, join(&socket, "u1")).await;
+    let ok = next(&mut ws).await.unwrap();
+    assert_eq!(ok["event"], "pusher_internal:subscription_succeeded");
+    assert_eq!(ok["data"]["presence"]["ids"], json!(["u1"]));
+    let mut other = open(&server, "key-1", "?protocol=7").await;
+    let other_socket = established(&mut other).await;
+    send(&mut other, join(&other_socket, "u2")).await;
+    assert_eq!(next(&mut other).await.unwrap()["data"]["status"], 403);
+    send(&mut other, join(&other_socket, "u1")).await;
+    assert_eq!(next(&mut other).await.unwrap()["event"], "pusher_internal:subscription_succeeded");
+}
+
+/// A signed REST request (as the pusher SDK signs it), with `ts` as the timestamp.
+fn signed(method: &str, path: &str, body: &str, extra: &[(&str, &str)], ts: u64) -> String {
+    let mut params: Vec<(String, String)> = vec![
+        ("auth_key".into(), "key-1".into()),
+        ("auth_timestamp".into(), ts.to_string()),
+        ("auth_version".into(), "1.0".into()),
+    ];
+    if !body.is_empty() {
+        params.push(("body_md5".into(), signature::body_md5(body.as_bytes())));
+    }
+    params.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+    let sig = signature::sign("secret-1", signature::rest_string_to_sign(method, path, &params).as_bytes());
+    let query: Vec<String> = params.iter().map(|(k, v)| format!("{k}={v}")).collect();
+    format!("{path}?{}&auth_signature={sig}", query.join("&"))
+}
+
+#[tokio::test]
+async fn rest_requests_are_checked_like_pushers() {
+    let server = Server::start(CONFIG).await;
+    let now = herald_core::now_ms() / 1000;
+    let post = |path: String, body: &'static str| {
+        let addr = server.addr;
+        async move { http(addr, "POST", &path, Some(body.as_bytes()), None).await.unwrap() }
+    };
+    let event = r#"{"name":"e","channels":["a"],"data":"{}"}"#;
+    assert_eq!(post(signed("POST", "/apps/1/events", event, &[], now), event).await.status, 200);
+    let stale = post(signed("POST", "/apps/1/events", event, &[], now - 601), event).await;
+    assert_eq!(stale.status, 401);
+    assert!(stale.body.contains("Timestamp"), "{}", stale.body);
+    let other = r#"{"name":"e","channels":["b"],"data":"{}"}"#;
+    let tampered = post(signed("POST", "/apps/1/events", event, &[], now), other).await;
+    assert_eq!(tampered.status, 401, "a body that does not match body_md5");
+    assert_eq!(post(signed("POST", "/apps/9/events", event, &[], now), event).await.status, 404);
+    let bad_socket = r#"{"name":"e","channels":["a"],"data":"{}","socket_id":"abc"}"#;
+    assert_eq!(post(signed("POST", "/apps/1/events", bad_socket, &[], now), bad_socket).await.status, 400);
+    let mixed = r#"{"name":"e","channels":["private-encrypted-a","b"],"data":"{}"}"#;
+    assert_eq!(post(signed("POST", "/apps/1/events", mixed, &[], now), mixed).await.status, 400);
+    let chans: Vec<String> = (0..101).map(|i| format!("c{i}")).collect();
+    let too_many: &'static str =
+        Box::leak(json!({"name": "e", "channels": chans, "data": "{}"}).to_string().into_boxed_str());
+    assert_eq!(post(signed("POST", "/apps/1/events", too_many, &[], now), too_many).await.status, 400);
+    let get = |path: String| {
+        let addr = server.addr;
+        async move { http(addr, "GET", &path, None, None).await.unwrap() }
+    };
+    let no_prefix = get(signed("GET", "/apps/1/channels", "", &[("info", "user_count")], now)).await;
+    assert_eq!(no_prefix.status, 400, "user_count needs filter_by_prefix=presence-");
+    let r = get(signed("GET", "/apps/1/channels/a/users", "", &[], now)).await;
+    assert_eq!(r.status, 400, "users only for presence channels");
+    let r = get(signed("GET", "/apps/1/channels", "", &[], now)).await;
+    assert_eq!((r.status, r.json()), (200, json!({"channels": {}})));
+}
