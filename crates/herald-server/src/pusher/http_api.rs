@@ -99,6 +99,19 @@ fn authenticate(
     Ok((papp.clone(), params))
 }
 
+/// Authenticate a signed request with a JSON body; the app and the body as `T`.
+fn signed_json<T: serde::de::DeserializeOwned>(
+    app: &App,
+    app_id: &str,
+    method: &Method,
+    uri: &Uri,
+    body: &[u8],
+) -> Result<(Arc<PusherApp>, T), Refusal> {
+    let (papp, _) = authenticate(app, app_id, method, uri, body)?;
+    let parsed = serde_json::from_slice(body).map_err(|e| bad(format!("invalid JSON body: {e}")))?;
+    Ok((papp, parsed))
+}
+
 #[derive(Deserialize)]
 struct Event {
     name: String,
@@ -217,13 +230,9 @@ pub async fn trigger(
     uri: Uri,
     body: Bytes,
 ) -> Response<Body> {
-    let papp = match authenticate(&app, &app_id, &method, &uri, &body) {
-        Ok((p, _)) => p,
+    let (papp, event): (_, Event) = match signed_json(&app, &app_id, &method, &uri, &body) {
+        Ok(r) => r,
         Err(r) => return refused(r),
-    };
-    let event: Event = match serde_json::from_slice(&body) {
-        Ok(e) => e,
-        Err(e) => return refused(bad(format!("invalid JSON body: {e}"))),
     };
     let wants_info = event.info.is_some();
     match publish(&app, &papp, event).await {
@@ -241,17 +250,13 @@ pub async fn batch_trigger(
     uri: Uri,
     body: Bytes,
 ) -> Response<Body> {
-    let papp = match authenticate(&app, &app_id, &method, &uri, &body) {
-        Ok((p, _)) => p,
-        Err(r) => return refused(r),
-    };
     #[derive(Deserialize)]
     struct Batch {
         batch: Vec<Event>,
     }
-    let batch: Batch = match serde_json::from_slice(&body) {
-        Ok(b) => b,
-        Err(e) => return refused(bad(format!("invalid JSON body: {e}"))),
+    let (papp, batch): (_, Batch) = match signed_json(&app, &app_id, &method, &uri, &body) {
+        Ok(r) => r,
+        Err(r) => return refused(r),
     };
     let max = papp.config.max_batch_events;
     if batch.batch.len() > max {

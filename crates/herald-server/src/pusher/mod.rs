@@ -5,8 +5,8 @@
 //! `{namespace}:X`: both protocols share one hub.
 //!
 //! `config` (apps and limits), `signature` (HMAC checks), `channels` (names,
-//! kinds, mapping), `frames` (Pusher JSON frames, the encoder), `session`
-//! (one socket), `http_api` (REST), `webhooks` (the server-events sink that
+//! kinds, mapping), `frames` (Pusher JSON frames, the encoder), `upgrade`
+//! (the handshake and refusals), `session` (one socket), `http_api` (REST), `webhooks` (the server-events sink that
 //! POSTs signed webhooks), and here the door's state: apps and their sockets.
 
 pub mod channels;
@@ -15,6 +15,7 @@ pub mod frames;
 pub mod http_api;
 pub mod session;
 pub mod signature;
+pub mod upgrade;
 pub mod webhooks;
 
 use std::collections::{HashMap, HashSet};
@@ -33,7 +34,7 @@ use crate::app::App;
 /// The door's routes (WebSocket and REST), on Herald's normal port.
 pub fn router() -> Router<Arc<App>> {
     Router::new()
-        .route("/app/{key}", get(session::upgrade))
+        .route("/app/{key}", get(upgrade::upgrade))
         .route("/apps/{app_id}/events", post(http_api::trigger))
         .route("/apps/{app_id}/batch_events", post(http_api::batch_trigger))
         .route("/apps/{app_id}/channels", get(http_api::channels))

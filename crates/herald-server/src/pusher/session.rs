@@ -1,4 +1,4 @@
-//! One Pusher socket at `/app/{key}`: the upgrade, `pusher:connection_established`,
+//! One Pusher socket at `/app/{key}`: `pusher:connection_established`,
 //! then a read loop (ping/pong, subscribe/unsubscribe with the app's
 //! signatures, sign-in, client events) and a write loop that drains the
 //! connection's outbound queue. Closes use Pusher's codes so pusher-js
@@ -6,24 +6,18 @@
 //! good, 4100–4199 back off, 4200–4299 reconnect now; 4301 is only ever a
 //! `pusher:error` frame.
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::body::Body;
-use axum::extract::{ConnectInfo, Path, Query, State};
-use axum::http::{HeaderValue, Request, Response, StatusCode, header};
 use bytes::Bytes;
 use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 use herald_core::{
-    Caller, Connection, ConnectionInit, Direction, DisconnectReason, HeraldError, HistoryQuery, Identity, Payload,
-    Rights, SubscriptionGrant, WireEncoder, now_ms,
+    Caller, Connection, ConnectionInit, Direction, DisconnectReason, HistoryQuery, Identity, Payload, Rights,
+    SubscriptionGrant, WireEncoder, now_ms,
 };
 use herald_ws::frame;
-use herald_ws::handshake::{self, DeflateConfig};
 use herald_ws::reader::{Message, ReaderConfig, WsReader};
 use herald_ws::writer::WsWriter;
-use hyper_util::rt::TokioIo;
 use serde::Deserialize;
 use serde_json::value::RawValue;
 use tokio::io::{AsyncRead, AsyncWrite};
@@ -33,7 +27,6 @@ use super::PusherApp;
 use super::channels::{self, Kind};
 use super::frames::{error_frame, event_frame, member_json};
 use crate::app::App;
-use crate::http_api::error_response;
 use crate::limits::IpSlot;
 
 /// Pusher close codes Herald uses.
@@ -66,106 +59,6 @@ pub fn close_code(reason: DisconnectReason) -> u16 {
     }
 }
 
-/// The query pusher-js sends: `protocol=7&client=js&version=…`.
-#[derive(Deserialize)]
-pub struct ConnectQuery {
-    protocol: Option<String>,
-}
-
-/// `GET /app/{key}`.
-pub async fn upgrade(
-    State(app): State<Arc<App>>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    Path(key): Path<String>,
-    Query(q): Query<ConnectQuery>,
-    mut req: Request<Body>,
-) -> Response<Body> {
-    if app.shutting_down() {
-        return error_response(StatusCode::SERVICE_UNAVAILABLE, &HeraldError::unavailable("server is shutting down"));
-    }
-    let origin = req.headers().get(header::ORIGIN).and_then(|v| v.to_str().ok());
-    if !app.auth.origins.allows(origin) {
-        return error_response(
-            StatusCode::FORBIDDEN,
-            &HeraldError::new(herald_core::ErrorCode::PermissionDenied, "origin not allowed"),
-        );
-    }
-    let client_ip = app.proxies.client_ip(peer.ip(), req.headers());
-    let slot = match app.limits.admit_connection(client_ip) {
-        Ok(s) => s,
-        Err(e) => return crate::http_api::error(&e),
-    };
-    // Pusher frames are small JSON: no permessage-deflate.
-    let no_deflate = DeflateConfig { enabled: false, threshold: 0, level: 1 };
-    let negotiated = match handshake::negotiate(req.headers(), &no_deflate) {
-        Ok(n) => n,
-        Err(e) => return error_response(StatusCode::BAD_REQUEST, &HeraldError::bad_request(format!("{e}"))),
-    };
-    let Some(on_upgrade) = req.extensions_mut().remove::<hyper::upgrade::OnUpgrade>() else {
-        return error_response(StatusCode::BAD_REQUEST, &HeraldError::bad_request("HTTP/1.1 upgrade required"));
-    };
-    let refusal = refusal(&app, &key, q.protocol.as_deref());
-    tokio::spawn(
-        async move {
-            let Ok(upgraded) = on_upgrade.await else { return };
-            let io = TokioIo::new(upgraded);
-            match refusal {
-                Ok(papp) => run(app, papp, io, slot).await,
-                Err((code, message)) => refuse(&app, io, code, &message).await,
-            }
-        }
-        .instrument(tracing::debug_span!("pusher", %client_ip)),
-    );
-    let mut resp = Response::new(Body::empty());
-    *resp.status_mut() = StatusCode::SWITCHING_PROTOCOLS;
-    let h = resp.headers_mut();
-    h.insert(header::UPGRADE, HeaderValue::from_static("websocket"));
-    h.insert(header::CONNECTION, HeaderValue::from_static("Upgrade"));
-    if let Ok(v) = HeaderValue::from_str(&negotiated.accept) {
-        h.insert(header::SEC_WEBSOCKET_ACCEPT, v);
-    }
-    resp
-}
-
-/// The app for `key`, or the close code and message that refuse the socket.
-fn refusal(app: &App, key: &str, protocol: Option<&str>) -> Result<Arc<PusherApp>, (u16, String)> {
-    let Some(papp) = app.pusher.by_key(key) else {
-        return Err((close::APP_UNKNOWN, format!("App key {key} not in this cluster")));
-    };
-    match protocol.map(str::parse::<u32>) {
-        Some(Ok(5..=7)) => {}
-        _ => return Err((close::BAD_PROTOCOL, "Unsupported protocol version (use protocol=7)".into())),
-    }
-    let max = papp.config.max_connections;
-    if max > 0 && papp.socket_count() >= max {
-        return Err((close::OVER_QUOTA, "App is over its connection quota".into()));
-    }
-    Ok(papp.clone())
-}
-
-/// Send `pusher:error` and close with `code`.
-async fn refuse<S: AsyncRead + AsyncWrite + Send + Unpin>(app: &App, io: S, code: u16, message: &str) {
-    let (rd, wr) = tokio::io::split(io);
-    let mut reader = WsReader::new(rd, ReaderConfig { max_message_size: 4096, max_frame_size: 4096 }, None);
-    let mut writer = WsWriter::new(wr);
-    let t = Duration::from_secs(app.config.connection.write_timeout_secs.max(1));
-    let frames = [error_frame(Some(code), message), frame::close(code, message)];
-    let _ = tokio::time::timeout(t, writer.write_frames(&frames)).await;
-    let _ = writer.shutdown().await;
-    linger(&mut reader).await;
-}
-
-async fn linger<R: AsyncRead + Unpin>(reader: &mut WsReader<R>) {
-    let _ = tokio::time::timeout(Duration::from_secs(2), async {
-        while let Ok(Some(m)) = reader.next().await {
-            if matches!(m, Message::Close(_)) {
-                break;
-            }
-        }
-    })
-    .await;
-}
-
 /// One socket's session state.
 struct Session<'a> {
     app: &'a App,
@@ -176,7 +69,8 @@ struct Session<'a> {
     client_events: DefaultDirectRateLimiter,
 }
 
-async fn run<S>(app: Arc<App>, papp: Arc<PusherApp>, io: S, _slot: IpSlot)
+/// Run a socket of `papp` until it ends. `_slot` holds its place in its address's count.
+pub(super) async fn run<S>(app: Arc<App>, papp: Arc<PusherApp>, io: S, _slot: IpSlot)
 where
     S: AsyncRead + AsyncWrite + Send + Unpin + 'static,
 {
@@ -229,7 +123,7 @@ where
         writer_task.abort();
     }
     if end.is_some() {
-        linger(&mut reader).await;
+        crate::native::session::linger(&mut reader).await;
     }
     tracing::debug!(parent: &span, reason = ?end, "closed");
 }
