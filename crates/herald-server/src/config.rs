@@ -475,6 +475,23 @@ mod tests {
     }
 
     #[test]
+    fn one_pusher_app_from_the_environment_or_flags() {
+        let mut cfg: Config = toml::from_str("[[pusher.apps]]\nid = \"1\"\nkey = \"old\"\nsecret = \"s\"\n").unwrap();
+        let o = Overrides {
+            pusher_app_id: Some("1".into()),
+            pusher_app_key: Some("k".into()),
+            pusher_app_secret: Some("s2".into()),
+            ..Default::default()
+        };
+        cfg.apply(&o);
+        assert_eq!(cfg.pusher.apps.len(), 1, "replaces the file's app with the same id");
+        assert_eq!((cfg.pusher.apps[0].key.as_str(), cfg.pusher.apps[0].namespace.as_str()), ("k", "pusher"));
+        let mut partial = Config::default();
+        partial.apply(&Overrides { pusher_app_id: Some("1".into()), ..Default::default() });
+        assert!(partial.pusher.apps.is_empty(), "all three settings are needed");
+    }
+
+    #[test]
     fn unknown_keys_are_refused() {
         assert!(toml::from_str::<Config>("lisen = \"x\"").is_err());
     }
