@@ -203,3 +203,26 @@ async fn rest_requests_are_checked_like_pushers() {
     let r = get(signed("GET", "/apps/1/channels", "", &[], now)).await;
     assert_eq!((r.status, r.json()), (200, json!({"channels": {}})));
 }
+
+#[tokio::test]
+async fn a_flooding_socket_is_told_then_closed_with_4100() {
+    let server = Server::start(&format!(
+        "{CONFIG}\n[limits]\nmessages_per_conn_per_sec = 5\nmessages_per_conn_burst = 5\nabuse_threshold = 3\n"
+    ))
+    .await;
+    let mut ws = open(&server, "key-1", "?protocol=7").await;
+    established(&mut ws).await;
+    for _ in 0..20 {
+        send(&mut ws, json!({"event": "pusher:ping", "data": {}})).await;
+    }
+    let mut errors = 0;
+    let code = loop {
+        match next(&mut ws).await {
+            Ok(f) if f["event"] == "pusher:error" => errors += 1,
+            Ok(f) => assert_eq!(f["event"], "pusher:pong"),
+            Err(code) => break code,
+        }
+    };
+    assert!(errors >= 3, "each refused frame is answered ({errors})");
+    assert_eq!(code, 4100, "over capacity: pusher-js backs off, then reconnects");
+}

@@ -27,7 +27,7 @@ use super::PusherApp;
 use super::channels::{self, Kind};
 use super::frames::{error_frame, event_frame, member_json};
 use crate::app::App;
-use crate::limits::IpSlot;
+use crate::limits::{ConnectionLimit, ConnectionLimits, IpSlot};
 
 /// Pusher close codes Herald uses.
 pub mod close {
@@ -67,6 +67,8 @@ struct Session<'a> {
     socket_id: &'a str,
     user: Option<String>,
     client_events: DefaultDirectRateLimiter,
+    /// Herald's per-connection limits (`[limits]`): frames and subscribes.
+    limits: ConnectionLimits,
 }
 
 /// Run a socket of `papp` until it ends. `_slot` holds its place in its address's count.
@@ -110,6 +112,7 @@ where
         socket_id: &socket_id,
         user: None,
         client_events: RateLimiter::direct(Quota::per_second(per_sec)),
+        limits: app.limits.for_connection(),
     };
     let (end, writer_done) = read_loop(&mut session, &mut reader, &mut writer_task).instrument(span.clone()).await;
     let user = session.user.take();
@@ -255,7 +258,18 @@ impl Session<'_> {
     }
 
     /// Handle one client frame; `Some` closes the socket.
+    /// Count a frame against `[limits]`; a refusal is answered with
+    /// `pusher:error`, and too many refusals close the socket (4100: back off).
+    fn over_limit(&self, kind: ConnectionLimit) -> Option<Option<DisconnectReason>> {
+        let e = self.limits.check(kind).err()?;
+        self.error(None, &e.message);
+        Some(self.limits.record_refusal().then_some(DisconnectReason::TooManyRequests))
+    }
+
     async fn handle(&mut self, text: &str) -> Option<DisconnectReason> {
+        if let Some(end) = self.over_limit(ConnectionLimit::Request) {
+            return end;
+        }
         let Ok(f) = serde_json::from_str::<ClientFrame<'_>>(text) else {
             self.error(None, "frames must be JSON objects with an \"event\"");
             return None;
@@ -263,10 +277,15 @@ impl Session<'_> {
         match &*f.event {
             "pusher:ping" => self.push(event_frame("pusher:pong", None, "{}")),
             "pusher:pong" => {}
-            "pusher:subscribe" => match data_as::<SubscribeData>(f.data) {
-                Some(d) => self.subscribe(d).await,
-                None => self.error(None, "pusher:subscribe needs data {channel, auth?, channel_data?}"),
-            },
+            "pusher:subscribe" => {
+                if let Some(end) = self.over_limit(ConnectionLimit::Subscribe) {
+                    return end;
+                }
+                match data_as::<SubscribeData>(f.data) {
+                    Some(d) => self.subscribe(d).await,
+                    None => self.error(None, "pusher:subscribe needs data {channel, auth?, channel_data?}"),
+                }
+            }
             "pusher:unsubscribe" => {
                 #[derive(Deserialize)]
                 struct Unsub {
