@@ -198,7 +198,7 @@ test('sign-in, server-to-user events and terminating a user\'s connections', asy
   // pusher-js then calls close() on its bundled faye-websocket after the TCP
   // connection is already gone, which arms a 30 s timer nobody clears: this
   // file's process exits ~30 s after its last test (a client quirk, the same
-  // against Pusher; the refused-key test above triggers it too).
+  // against Pusher).
 });
 
 test('cache channels: cache_miss first, then the last event for new subscribers', async () => {
