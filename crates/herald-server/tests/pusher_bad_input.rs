@@ -7,15 +7,12 @@
 
 mod common;
 
-use std::time::Duration;
-
+use common::pusher::{established, next, next_raw, open, presence_subscribe, send};
 use common::{Server, http};
-use futures_util::{SinkExt, StreamExt};
+use futures_util::SinkExt;
 use herald_server::pusher::signature;
-use serde_json::{Value, json};
+use serde_json::json;
 use tokio_tungstenite::tungstenite::Message;
-
-type Ws = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 
 const CONFIG: &str = r#"
 ephemeral = true
@@ -34,52 +31,6 @@ secret = "secret-2"
 namespace = "two"
 max_connections = 1
 "#;
-
-async fn open(server: &Server, key: &str, query: &str) -> Ws {
-    let url = format!("ws://{}/app/{key}{query}", server.addr);
-    tokio_tungstenite::connect_async(url).await.expect("connect").0
-}
-
-/// The next Pusher frame other than `pusher:ping` (answered with
-/// `pusher:pong`: the tests run with a 1 s activity timeout), or the close code.
-async fn next(ws: &mut Ws) -> Result<Value, u16> {
-    loop {
-        let f = next_raw(ws).await?;
-        if f["event"] != "pusher:ping" {
-            return Ok(f);
-        }
-        send(ws, json!({"event": "pusher:pong", "data": {}})).await;
-    }
-}
-
-/// The next Pusher frame (with `data` decoded when it is a string), or the close code.
-async fn next_raw(ws: &mut Ws) -> Result<Value, u16> {
-    loop {
-        let msg = tokio::time::timeout(Duration::from_secs(10), ws.next()).await.expect("a frame in time");
-        match msg {
-            Some(Ok(Message::Text(t))) => {
-                let mut v: Value = serde_json::from_str(&t).expect("JSON frame");
-                if let Some(s) = v["data"].as_str() {
-                    v["data"] = serde_json::from_str(s).unwrap_or(Value::String(s.to_string()));
-                }
-                return Ok(v);
-            }
-            Some(Ok(Message::Close(c))) => return Err(c.map(|c| u16::from(c.code)).unwrap_or(1005)),
-            Some(Ok(_)) => continue,
-            Some(Err(_)) | None => return Err(1006),
-        }
-    }
-}
-
-async fn established(ws: &mut Ws) -> String {
-    let f = next(ws).await.expect("connection_established");
-    assert_eq!(f["event"], "pusher:connection_established");
-    f["data"]["socket_id"].as_str().expect("socket_id").to_string()
-}
-
-async fn send(ws: &mut Ws, v: Value) {
-    ws.send(Message::text(v.to_string())).await.expect("send");
-}
 
 #[tokio::test]
 async fn refused_sockets_get_the_codes_pusher_js_acts_on() {
@@ -134,11 +85,8 @@ async fn bad_frames_and_channels_are_answered_and_the_socket_stays() {
     assert_eq!(next(&mut ws).await.unwrap()["event"], "pusher:pong", "the socket still works");
 
     // A full presence channel (max 1 member) refuses a second user, not a second tab of the first.
-    let join = |socket: &str, user: &str| {
-        let cd = json!({"user_id": user}).to_string();
-        let sig = signature::sign("secret-1", format!("{socket}:presence-full:{cd}").as_bytes());
-        json!({"event": "pusher:subscribe", "data": {"channel": "presence-full", "auth": format!("key-1:{sig}"), "channel_data": cd}})
-    };
+    let join =
+        |socket: &str, user: &str| presence_subscribe("key-1", "secret-1", socket, "presence-full", user, json!(null));
     send(&mut ws, join(&socket, "u1")).await;
     let ok = next(&mut ws).await.unwrap();
     assert_eq!(ok["event"], "pusher_internal:subscription_succeeded");
