@@ -324,8 +324,10 @@ pub fn run_node_test(dir: &str, file: &str) {
             .is_ok_and(|s| s.success());
         assert!(ok, "`npm ci` failed in {}", dir.display());
     }
+    // `--test-force-exit`: a node:test file ends when its tests do, even if a
+    // client library leaves a timer behind (pusher-js's faye-websocket does).
     let status = Command::new("node")
-        .arg(file)
+        .args(["--test-force-exit", file])
         .current_dir(&dir)
         .env("HERALD_BIN", env!("CARGO_BIN_EXE_herald"))
         .status()

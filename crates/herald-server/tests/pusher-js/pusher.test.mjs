@@ -4,7 +4,7 @@
 // socket_id exclusion, client events, presence, refused signatures, REST
 // queries, sign-in and server-to-user events, cache channels, webhooks
 // validated with the SDK's webhook(), and one hub shared with Herald's own
-// protocol. Run: HERALD_BIN=target/debug/herald node pusher.test.mjs
+// protocol. Run: HERALD_BIN=target/debug/herald node --test-force-exit pusher.test.mjs
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import Pusher from 'pusher-js';
@@ -196,9 +196,8 @@ test('sign-in, server-to-user events and terminating a user\'s connections', asy
   assert.equal(errorCode(await err), 4009);
   await waitFor('disconnected for good', () => p.connection.state === 'disconnected');
   // pusher-js then calls close() on its bundled faye-websocket after the TCP
-  // connection is already gone, which arms a 30 s timer nobody clears: this
-  // file's process exits ~30 s after its last test (a client quirk, the same
-  // against Pusher).
+  // connection is already gone, which arms a 30 s timer nobody clears (a
+  // client quirk, the same against Pusher): run with --test-force-exit.
 });
 
 test('cache channels: cache_miss first, then the last event for new subscribers', async () => {
