@@ -16,6 +16,10 @@ if [ ! -x "$CHROMIUM" ]; then
   apt-get update -qq && apt-get install -y -qq chromium >/dev/null
 fi
 (cd "$JS_TESTS" && npm ci --no-audit --no-fund)
+# Pusher compatibility: pusher-js, the pusher SDK and Laravel Echo (run by
+# `cargo test --test pusher_js`), and the pusher-js browser test below.
+PUSHER_JS_TESTS=crates/herald-server/tests/pusher-js
+(cd "$PUSHER_JS_TESTS" && npm ci --no-audit --no-fund)
 
 echo "== cargo fmt --check"
 cargo fmt --all -- --check
@@ -30,6 +34,9 @@ export HERALD_BIN="$(realpath "${CARGO_TARGET_DIR:-target}")/debug/herald"
 
 echo "== browser test (chromium EventSource against /sse)"
 CHROMIUM="$CHROMIUM" node "$JS_TESTS/browser.test.mjs"
+
+echo "== browser test (chromium page with pusher-js against the Pusher door)"
+CHROMIUM="$CHROMIUM" node "$PUSHER_JS_TESTS/browser.test.mjs"
 
 echo "== SDK (sdk/): npm ci && npm run build && npm test"
 (cd sdk && npm ci --no-audit --no-fund && npm run build && npm test)

@@ -3,9 +3,11 @@
 //! every subscribe, publish, presence and history request, so no door can
 //! forget a check.
 //!
-//! Channel kinds, one rule for every door: a channel whose name starts with
-//! `private-` or whose namespace is `private` needs an explicit grant, even
-//! in development mode.
+//! Channel kinds, one rule for every door: a channel whose name (or the part
+//! after its namespace) starts with `private-`, `presence-` or
+//! `#server-to-user-`, or whose namespace is `private`, needs an explicit
+//! grant, even in development mode. The prefixes are Pusher's, so a Pusher
+//! channel mapped into a namespace (`pusher:private-x`) keeps its kind.
 
 use std::sync::Arc;
 
@@ -162,9 +164,27 @@ impl Identity {
     }
 }
 
-/// Whether a channel is private: `private-…` or namespace `private`.
+/// Whether a channel is private: its name, or the part after its namespace,
+/// starts with `private-`, `presence-` or `#server-to-user-`; or its
+/// namespace is `private`.
 pub fn is_private(channel: &ChannelName) -> bool {
-    channel.as_str().starts_with("private-") || channel.namespace() == "private"
+    let local = channel.as_str().split_once(':').map_or(channel.as_str(), |(_, l)| l);
+    let private_prefix = |n: &str| ["private-", "presence-", "#server-to-user-"].iter().any(|p| n.starts_with(p));
+    private_prefix(channel.as_str()) || private_prefix(local) || channel.namespace() == "private"
+}
+
+/// A grant for one subscription that a door verified itself (Pusher's
+/// per-channel auth signature, a per-channel subscription token): rights on
+/// that one channel, and the presence member it subscribes as.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SubscriptionGrant {
+    /// Rights on the subscribed channel (on top of the connection's grants).
+    pub rights: Rights,
+    /// The presence member's user id (joins presence when the grant has
+    /// the presence right and the namespace tracks presence).
+    pub user: Option<Arc<str>>,
+    /// The presence member's public info.
+    pub info: Option<Payload>,
 }
 
 #[cfg(test)]
@@ -202,5 +222,15 @@ mod tests {
         assert!(dev.granted(&ch("chat:a"), Rights::ALL));
         assert!(!dev.granted(&ch("private-a"), Rights::SUBSCRIBE));
         assert!(!dev.granted(&ch("private:a"), Rights::SUBSCRIBE));
+    }
+
+    #[test]
+    fn pusher_prefixes_are_private_inside_a_namespace_too() {
+        for private in ["pusher:private-a", "pusher:presence-a", "presence-a", "pusher:#server-to-user-1"] {
+            assert!(is_private(&ch(private)), "{private}");
+        }
+        for public in ["pusher:a", "chat:presence", "pusher:cache-a", "a:b:private-c"] {
+            assert!(!is_private(&ch(public)), "{public}");
+        }
     }
 }

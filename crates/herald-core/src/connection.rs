@@ -3,6 +3,7 @@
 
 use std::collections::HashSet;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use parking_lot::Mutex;
 
@@ -30,6 +31,8 @@ pub struct Connection {
     /// Frames waiting to be written.
     pub outbound: Outbound,
     pub(crate) channels: Mutex<HashSet<ChannelName>>,
+    /// Whether publications attributed to this connection are delivered back to it.
+    echo: AtomicBool,
 }
 
 impl Connection {
@@ -41,6 +44,7 @@ impl Connection {
             encoder: init.encoder,
             outbound: Outbound::new(init.queue),
             channels: Mutex::new(HashSet::new()),
+            echo: AtomicBool::new(true),
         }
     }
 
@@ -68,6 +72,21 @@ impl Connection {
     /// same (checked by the caller); grants and expiry may change.
     pub fn refresh_identity(&self, identity: Identity) {
         *self.identity.lock() = Arc::new(identity);
+    }
+
+    /// Choose whether publications attributed to this connection (it
+    /// published them, or the back end published on its behalf with
+    /// [`Hub::publish_on_behalf`](crate::Hub::publish_on_behalf)) are
+    /// delivered back to it. Default true; Pusher sockets say false, which
+    /// is how a trigger's `socket_id` excludes its socket.
+    pub fn set_echo(&self, echo: bool) {
+        self.echo.store(echo, Ordering::Relaxed);
+    }
+
+    /// Whether `publication` should reach this connection under its echo choice.
+    pub fn wants(&self, publication: &crate::publication::Publication) -> bool {
+        self.echo.load(Ordering::Relaxed)
+            || publication.publisher.as_ref().is_none_or(|p| p.client != self.client.client)
     }
 
     /// Channels this connection is subscribed to (or subscribing).

@@ -20,12 +20,13 @@ pub mod presence;
 pub mod publication;
 pub mod read_state;
 pub mod recovery;
+pub mod server_events;
 pub mod store;
 pub mod subscription;
 pub mod typing;
 pub mod wire;
 
-pub use auth::{ChannelPattern, Grant, Grants, Identity, Rights};
+pub use auth::{ChannelPattern, Grant, Grants, Identity, Rights, SubscriptionGrant};
 pub use broker::{Broker, BrokerHandler, Direction, HistoryPage, HistoryQuery, PublishRequest};
 pub use channel::ChannelName;
 pub use connection::{Connection, ConnectionInit};
@@ -42,6 +43,7 @@ pub use presence::PresenceMember;
 pub use publication::{Payload, Publication, PublisherInfo, now_ms};
 pub use read_state::{ReadPosition, Unread};
 pub use recovery::Recovery;
+pub use server_events::{ServerEvent, ServerEventSink};
 pub use store::{
     HistoryStore, InboxError, InboxStore, NewNotifications, Notification, NotificationContent, ReadMark,
     ReadStateStore, StoreError, Stored, StreamMeta,

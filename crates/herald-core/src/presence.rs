@@ -187,6 +187,7 @@ mod hub_ops {
     use crate::error::{ErrorCode, HeraldError};
     use crate::hub::{Caller, Hub};
     use crate::publication::Payload;
+    use crate::server_events::ServerEvent;
     use crate::subscription::Subscription;
     use crate::wire::ChannelEvent;
 
@@ -208,6 +209,8 @@ mod hub_ops {
                 let left = entry.presence.lock().expire(&key, generation);
                 if let Some(info) = left {
                     hub.broadcast_event(&entry, &ChannelEvent::Leave(&channel, &info), None);
+                    let user = info.member_key().clone();
+                    hub.emit(|| ServerEvent::MemberRemoved { channel: channel.clone(), user });
                 }
                 hub.drop_entry_if_unused(&channel, &entry);
             });
@@ -216,10 +219,11 @@ mod hub_ops {
         pub(crate) fn presence_join(&self, sub: &Arc<Subscription>) {
             let entry = self.channels.read().get(&sub.channel).cloned();
             let Some(entry) = entry else { return };
-            let joined = entry.presence.lock().add(sub.connection.client_info());
+            let joined = entry.presence.lock().add(&sub.member);
             if joined {
-                let info = sub.connection.client_info();
-                self.broadcast_event(&entry, &ChannelEvent::Join(&sub.channel, info), Some(sub.connection.id()));
+                self.broadcast_event(&entry, &ChannelEvent::Join(&sub.channel, &sub.member), Some(sub.connection.id()));
+                let user = sub.member.member_key().clone();
+                self.emit(|| ServerEvent::MemberAdded { channel: sub.channel.clone(), user });
             }
         }
 
@@ -262,7 +266,11 @@ mod hub_ops {
                 ));
             }
             let entry = if conn.is_subscribed(channel) { self.channels.read().get(channel).cloned() } else { None };
-            let member = entry.as_ref().and_then(|e| e.presence.lock().set_state(conn.client_info(), state));
+            let member = entry.as_ref().and_then(|e| {
+                let me = e.subscribers.read().get(conn.id()).map(|s| s.member.clone());
+                let me = me.unwrap_or_else(|| conn.client_info().clone());
+                e.presence.lock().set_state(&me, state)
+            });
             let (Some(entry), Some(member)) = (entry, member) else {
                 return Err(HeraldError::new(
                     ErrorCode::NotSubscribed,

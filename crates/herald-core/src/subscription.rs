@@ -14,13 +14,14 @@ use std::sync::Arc;
 
 use parking_lot::Mutex;
 
+use crate::auth::Rights;
 use crate::channel::ChannelName;
 use crate::connection::Connection;
 use crate::error::{DisconnectReason, ErrorCode, HeraldError};
 use crate::outbound::Outgoing;
 use crate::position::Epoch;
 use crate::publication::Publication;
-use crate::wire::{ChannelEvent, EncodeCache};
+use crate::wire::{ChannelEvent, ClientInfo, EncodeCache};
 
 enum State {
     Buffering(Vec<Arc<Publication>>),
@@ -45,13 +46,32 @@ pub struct Subscription {
     pub channel: ChannelName,
     /// The subscribed connection.
     pub connection: Arc<Connection>,
+    /// Who the subscription is in presence: the connection's identity, or
+    /// the member named by its [`SubscriptionGrant`](crate::SubscriptionGrant).
+    pub member: ClientInfo,
+    /// Rights on this channel from the subscription's own grant, if any.
+    pub granted: Rights,
     state: Mutex<State>,
     buffer_max: usize,
 }
 
 impl Subscription {
-    pub(crate) fn buffering(channel: ChannelName, connection: Arc<Connection>, buffer_max: usize) -> Self {
-        Self { channel, connection, state: Mutex::new(State::Buffering(Vec::new())), buffer_max }
+    pub(crate) fn buffering(
+        channel: ChannelName,
+        connection: Arc<Connection>,
+        grant: Option<&crate::auth::SubscriptionGrant>,
+        buffer_max: usize,
+    ) -> Self {
+        let mut member = connection.client_info().clone();
+        let mut granted = Rights::NONE;
+        if let Some(g) = grant {
+            granted = g.rights;
+            if g.user.is_some() {
+                member.user = g.user.clone();
+                member.info = g.info.clone();
+            }
+        }
+        Self { channel, connection, member, granted, state: Mutex::new(State::Buffering(Vec::new())), buffer_max }
     }
 
     /// Deliver a live publication.
@@ -79,6 +99,9 @@ impl Subscription {
                     return Delivered::Gap;
                 }
                 *last = p.offset;
+                if !self.connection.wants(p) {
+                    return Delivered::Ok;
+                }
                 let frame = cache.frame(&self.connection.encoder);
                 match self.connection.outbound.push(Outgoing { frame, publication: Some(p.clone()) }) {
                     Ok(()) => Delivered::Ok,
@@ -114,6 +137,9 @@ impl Subscription {
                 continue;
             }
             last = p.offset;
+            if !self.connection.wants(&p) {
+                continue;
+            }
             let frame = self.connection.encoder.encode(&ChannelEvent::Publication(&p));
             if self.connection.outbound.push(Outgoing { frame, publication: Some(p) }).is_err() {
                 return true;

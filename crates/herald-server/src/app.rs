@@ -31,6 +31,8 @@ pub struct App {
     pub limits: Arc<crate::limits::RateLimits>,
     /// Which peers may tell us the client's address.
     pub proxies: crate::client_ip::ProxyPolicy,
+    /// The Pusher door's apps and sockets.
+    pub pusher: Arc<crate::pusher::PusherDoor>,
     /// Renders `/metrics`.
     pub metrics: Option<PrometheusHandle>,
     shutting_down: AtomicBool,
@@ -60,8 +62,10 @@ impl App {
     pub async fn build(config: Config, metrics: Option<PrometheusHandle>) -> Result<Arc<App>, StartError> {
         let (store, stores) = crate::stores::open(&config).await?;
         let broker = EmbeddedBroker::new(store.clone(), EmbeddedBrokerOptions::default());
-        let namespaces =
-            Namespaces::new(config.default_namespace.clone(), config.namespaces.clone(), config.strict_namespaces);
+        config.pusher.validate().map_err(StartError::Config)?;
+        let mut named = config.namespaces.clone();
+        crate::pusher::add_namespaces(&config.pusher, &mut named);
+        let namespaces = Namespaces::new(config.default_namespace.clone(), named, config.strict_namespaces);
         let hub_config = HubConfig {
             max_channels_per_connection: config.connection.max_channels,
             recovery_buffer_max: config.connection.recovery_buffer_max,
@@ -80,6 +84,8 @@ impl App {
         if let Some(policy) = policy {
             hub.set_policy(Arc::new(policy));
         }
+        let pusher = crate::pusher::PusherDoor::new(&config.pusher, crate::http_client::HttpClient::new());
+        hub.set_server_event_sink(pusher.clone());
         spawn_history_sweeper(store, inbox, broker, Duration::from_secs(config.history_sweep_secs.max(1)));
         let auth =
             crate::auth::Authenticator::from_config(&config.auth).map_err(|e| StartError::Config(e.to_string()))?;
@@ -97,6 +103,7 @@ impl App {
             auth,
             limits: limits.clone(),
             proxies,
+            pusher,
             metrics,
             shutting_down: AtomicBool::new(false),
         };

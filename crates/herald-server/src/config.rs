@@ -49,6 +49,8 @@ pub struct Config {
     pub tls: TlsConfig,
     /// Where durable state lives: SQLite in `data_dir` (default) or PostgreSQL (`[store] url`).
     pub store: StoreConfig,
+    /// Pusher Channels compatibility (`[pusher]`, `[[pusher.apps]]`).
+    pub pusher: crate::pusher::config::PusherConfig,
 }
 
 /// TLS certificate and key (PEM). Both or neither.
@@ -82,6 +84,7 @@ impl Default for Config {
             tls: TlsConfig::default(),
             chat: ChatConfig::default(),
             store: StoreConfig::default(),
+            pusher: Default::default(),
         }
     }
 }
@@ -394,6 +397,15 @@ pub struct Overrides {
     /// PostgreSQL schema for Herald's tables.
     #[arg(long, env = "HERALD_STORE_SCHEMA")]
     pub store_schema: Option<String>,
+    /// Pusher app id (with the key and secret: one Pusher app).
+    #[arg(long, env = "HERALD_PUSHER_APP_ID")]
+    pub pusher_app_id: Option<String>,
+    /// Pusher app key.
+    #[arg(long, env = "HERALD_PUSHER_APP_KEY")]
+    pub pusher_app_key: Option<String>,
+    /// Pusher app secret.
+    #[arg(long, env = "HERALD_PUSHER_APP_SECRET")]
+    pub pusher_app_secret: Option<String>,
 }
 
 /// A configuration problem, said plainly.
@@ -477,6 +489,12 @@ impl Config {
         if let Some(v) = &o.store_schema {
             self.store.schema = v.clone();
         }
+        if let (Some(id), Some(key), Some(secret)) = (&o.pusher_app_id, &o.pusher_app_key, &o.pusher_app_secret) {
+            // One app from the environment/flags replaces the file's app with the same id.
+            self.pusher.apps.retain(|a| &a.id != id);
+            let app = crate::pusher::config::PusherAppConfig::new(id.clone(), key.clone(), secret.clone());
+            self.pusher.apps.push(app);
+        }
     }
 }
 
@@ -529,6 +547,23 @@ mod tests {
         cfg.apply(&Overrides { store: Some(String::new()), ..Default::default() });
         assert_eq!(cfg.store.url, None, "an empty --store means SQLite");
         assert!(Config::default().store.url.is_none());
+    }
+
+    #[test]
+    fn one_pusher_app_from_the_environment_or_flags() {
+        let mut cfg: Config = toml::from_str("[[pusher.apps]]\nid = \"1\"\nkey = \"old\"\nsecret = \"s\"\n").unwrap();
+        let o = Overrides {
+            pusher_app_id: Some("1".into()),
+            pusher_app_key: Some("k".into()),
+            pusher_app_secret: Some("s2".into()),
+            ..Default::default()
+        };
+        cfg.apply(&o);
+        assert_eq!(cfg.pusher.apps.len(), 1, "replaces the file's app with the same id");
+        assert_eq!((cfg.pusher.apps[0].key.as_str(), cfg.pusher.apps[0].namespace.as_str()), ("k", "pusher"));
+        let mut partial = Config::default();
+        partial.apply(&Overrides { pusher_app_id: Some("1".into()), ..Default::default() });
+        assert!(partial.pusher.apps.is_empty(), "all three settings are needed");
     }
 
     #[test]

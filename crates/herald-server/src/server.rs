@@ -21,6 +21,7 @@ pub fn router(app: Arc<App>) -> Router {
     Router::new()
         .route("/ws", get(crate::native::upgrade::ws_upgrade))
         .merge(crate::sse::router())
+        .merge(crate::pusher::router())
         .nest("/api", crate::http_api::router(app.clone()))
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(readyz))

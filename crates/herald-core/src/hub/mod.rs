@@ -8,7 +8,7 @@ use std::sync::{Arc, Weak};
 use parking_lot::{Mutex, RwLock};
 use rand::Rng;
 
-use crate::auth::{Identity, Rights, is_private};
+use crate::auth::{Identity, Rights, SubscriptionGrant, is_private};
 use crate::broker::{Broker, BrokerHandler, Direction, HistoryPage, HistoryQuery, PublishRequest};
 use crate::channel::ChannelName;
 use crate::connection::{Connection, ConnectionInit};
@@ -20,6 +20,7 @@ use crate::position::Position;
 use crate::presence::{ChannelPresence, PresenceMember, Removal};
 use crate::publication::{Payload, Publication, PublisherInfo};
 use crate::recovery::{self, Recovery};
+use crate::server_events::{ServerEvent, ServerEventSink};
 use crate::store::{InboxStore, ReadStateStore};
 use crate::subscription::{Delivered, Subscription};
 use crate::typing::Typing;
@@ -128,6 +129,7 @@ pub struct Hub {
     node_prefix: String,
     next_id: std::sync::atomic::AtomicU64,
     policy: std::sync::OnceLock<Arc<dyn ChannelPolicy>>,
+    server_events: std::sync::OnceLock<Arc<dyn ServerEventSink>>,
 }
 
 impl Hub {
@@ -159,6 +161,7 @@ impl Hub {
             node_prefix,
             next_id: std::sync::atomic::AtomicU64::new(1),
             policy: std::sync::OnceLock::new(),
+            server_events: std::sync::OnceLock::new(),
         });
         broker.attach(hub.clone());
         hub
@@ -168,6 +171,18 @@ impl Hub {
     /// schemas). Set once, at start-up.
     pub fn set_policy(&self, policy: Arc<dyn ChannelPolicy>) {
         let _ = self.policy.set(policy);
+    }
+
+    /// Install where server events (occupied, vacated, member added/removed,
+    /// client events) are reported. Set once, at start-up.
+    pub fn set_server_event_sink(&self, sink: Arc<dyn ServerEventSink>) {
+        let _ = self.server_events.set(sink);
+    }
+
+    pub(crate) fn emit(&self, event: impl FnOnce() -> ServerEvent) {
+        if let Some(sink) = self.server_events.get() {
+            sink.emit(event());
+        }
     }
 
     /// The broker this hub publishes through.

@@ -3,10 +3,34 @@
 use super::*;
 
 impl Hub {
+    /// Publish `data` to `channel` as the app's back end, attributed to the
+    /// connection `client` (which does not receive it if it opted out of
+    /// echo with [`Connection::set_echo`]): Pusher's trigger with `socket_id`.
+    pub async fn publish_on_behalf(
+        &self,
+        channel: ChannelName,
+        data: Payload,
+        client: Arc<str>,
+    ) -> Result<Arc<Publication>, HeraldError> {
+        let publisher = PublisherInfo { client, user: None };
+        self.publish_as(Caller::Server, Some(publisher), channel, data, None).await
+    }
+
     /// Publish `data` to `channel`.
     pub async fn publish(
         &self,
         publisher: Caller<'_>,
+        channel: ChannelName,
+        data: Payload,
+        idempotency_key: Option<Arc<str>>,
+    ) -> Result<Arc<Publication>, HeraldError> {
+        self.publish_as(publisher, None, channel, data, idempotency_key).await
+    }
+
+    async fn publish_as(
+        &self,
+        publisher: Caller<'_>,
+        on_behalf: Option<PublisherInfo>,
         channel: ChannelName,
         data: Payload,
         idempotency_key: Option<Arc<str>>,
@@ -29,7 +53,7 @@ impl Hub {
             Caller::Identity(identity) => {
                 Some(PublisherInfo { client: Arc::from(HTTP_CLIENT_ID), user: identity.user.clone() })
             }
-            Caller::Server => None,
+            Caller::Server => on_behalf,
         };
         let req =
             PublishRequest { channel, data, retention: opts.retention(), publisher: publisher_info, idempotency_key };
@@ -55,7 +79,12 @@ impl Hub {
         event: &str,
         data: &Payload,
     ) -> Result<(), HeraldError> {
-        let opts = self.authorize(&conn.identity(), channel, Rights::PUBLISH)?;
+        let entry = self.channels.read().get(channel).cloned();
+        let sub = entry.as_ref().and_then(|e| e.subscribers.read().get(conn.id()).cloned());
+        let opts = match &sub {
+            Some(s) if s.granted.contains(Rights::PUBLISH) => self.namespaces.options(channel)?,
+            _ => self.authorize(&conn.identity(), channel, Rights::PUBLISH)?,
+        };
         if !opts.allow_client_publish {
             return Err(HeraldError::new(ErrorCode::PermissionDenied, format!("clients may not publish to {channel}")));
         }
@@ -65,17 +94,21 @@ impl Hub {
                 format!("event data over {} bytes", opts.max_message_size),
             ));
         }
-        if !conn.is_subscribed(channel) {
+        let (Some(entry), Some(sub)) = (entry, sub) else {
             return Err(HeraldError::new(
                 ErrorCode::NotSubscribed,
                 format!("subscribe to {channel} before sending events"),
             ));
-        }
-        let entry = self.channels.read().get(channel).cloned();
-        if let Some(entry) = entry {
-            let ev = ChannelEvent::Client { channel, event, data, from: conn.client_info() };
-            self.broadcast_event(&entry, &ev, Some(conn.id()));
-        }
+        };
+        let ev = ChannelEvent::Client { channel, event, data, from: &sub.member };
+        self.broadcast_event(&entry, &ev, Some(conn.id()));
+        self.emit(|| ServerEvent::ClientEvent {
+            channel: channel.clone(),
+            event: Arc::from(event),
+            data: data.clone(),
+            client: conn.id().clone(),
+            user: sub.member.user.clone(),
+        });
         metrics::counter!("herald_client_events_total").increment(1);
         Ok(())
     }

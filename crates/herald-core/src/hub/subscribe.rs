@@ -53,24 +53,50 @@ impl Hub {
         channel: ChannelName,
         since: Option<Position>,
     ) -> Result<PendingSubscription, HeraldError> {
+        self.subscribe_granted(conn, channel, since, None).await
+    }
+
+    /// [`Hub::subscribe`] with a grant the door verified for this one
+    /// subscription (Pusher's channel auth): its rights add to the
+    /// connection's, and with the presence right and a user it names the
+    /// presence member (instead of the connection's identity).
+    pub async fn subscribe_granted(
+        &self,
+        conn: &Arc<Connection>,
+        channel: ChannelName,
+        since: Option<Position>,
+        grant: Option<SubscriptionGrant>,
+    ) -> Result<PendingSubscription, HeraldError> {
         let identity = conn.identity();
-        let opts = self.authorize(&identity, &channel, Rights::SUBSCRIBE)?.clone();
+        let granted = grant.as_ref().map_or(Rights::NONE, |g| g.rights);
+        let opts = if granted.contains(Rights::SUBSCRIBE) {
+            self.namespaces.options(&channel)?.clone()
+        } else {
+            self.authorize(&identity, &channel, Rights::SUBSCRIBE)?.clone()
+        };
         // A presence channel that is not publicly readable lists who is in it,
         // so its subscribers must be someone: a user id (the token's `sub`).
+        // A door's per-subscription grant (Pusher's channel auth) decided that itself.
         let public_read = opts.public && !is_private(&channel);
-        if opts.presence && !public_read && identity.user.is_none() && !identity.is_development() {
+        if grant.is_none() && opts.presence && !public_read && identity.user.is_none() && !identity.is_development() {
             metrics::counter!("herald_permission_denied_total", "right" => "presence").increment(1);
             return Err(HeraldError::new(
                 ErrorCode::PermissionDenied,
                 format!("{channel} is a presence channel: subscribing needs a user id (the token's sub)"),
             ));
         }
-        // Appear in presence only with a user id (or in development mode) and the right.
         if let Some(policy) = self.policy.get() {
             policy.check_subscribe(&identity, &channel).await?;
         }
+        // Appear in presence only with a user id (or in development mode) and the right.
         let in_presence = opts.presence
-            && (identity.is_development() || (identity.user.is_some() && identity.granted(&channel, Rights::PRESENCE)));
+            && match &grant {
+                Some(g) if g.user.is_some() => g.rights.contains(Rights::PRESENCE),
+                _ => {
+                    identity.is_development()
+                        || (identity.user.is_some() && identity.granted(&channel, Rights::PRESENCE))
+                }
+            };
         {
             let mut chans = conn.channels.lock();
             if chans.contains(&channel) {
@@ -84,11 +110,21 @@ impl Hub {
             }
             chans.insert(channel.clone());
         }
-        let sub = Arc::new(Subscription::buffering(channel.clone(), conn.clone(), self.config.recovery_buffer_max));
-        {
+        let sub = Arc::new(Subscription::buffering(
+            channel.clone(),
+            conn.clone(),
+            grant.as_ref(),
+            self.config.recovery_buffer_max,
+        ));
+        let occupied = {
             let mut channels = self.channels.write();
             let entry = channels.entry(channel.clone()).or_default();
-            entry.subscribers.write().insert(conn.id().clone(), sub.clone());
+            let mut subscribers = entry.subscribers.write();
+            subscribers.insert(conn.id().clone(), sub.clone());
+            subscribers.len() == 1
+        };
+        if occupied {
+            self.emit(|| ServerEvent::ChannelOccupied { channel: channel.clone() });
         }
         metrics::gauge!("herald_subscriptions").increment(1.0);
         // From here on, dropping `pending` unregisters the subscription.
@@ -116,8 +152,10 @@ impl Hub {
                 .increment(1);
             pending.recovery = Some(rec);
         }
-        let may_read_presence =
-            in_presence || identity.granted(&channel, Rights::PRESENCE) || (opts.public && !is_private(&channel));
+        let may_read_presence = in_presence
+            || granted.contains(Rights::PRESENCE)
+            || identity.granted(&channel, Rights::PRESENCE)
+            || (opts.public && !is_private(&channel));
         if opts.presence && may_read_presence {
             let entry = self.channels.read().get(&channel).cloned();
             pending.presence_snapshot = Some(entry.map(|e| e.presence.lock().members()).unwrap_or_default());
@@ -140,20 +178,30 @@ impl Hub {
         }
         let entry = self.channels.read().get(channel).cloned();
         let Some(entry) = entry else { return };
-        let removed = entry.subscribers.write().remove(conn.id());
+        let (removed, vacated) = {
+            let mut subscribers = entry.subscribers.write();
+            let removed = subscribers.remove(conn.id());
+            (removed, subscribers.is_empty())
+        };
         if let Some(sub) = removed {
             sub.end();
             metrics::gauge!("herald_subscriptions").decrement(1.0);
             self.typing_ended_by(conn, channel);
             let grace = self.options(channel).map(|o| o.presence_grace_ms).unwrap_or(0);
-            match entry.presence.lock().remove(conn.client_info(), grace > 0) {
+            let removal = entry.presence.lock().remove(&sub.member, grace > 0);
+            match removal {
                 Removal::Stays => {}
                 Removal::Left => {
-                    self.broadcast_event(&entry, &ChannelEvent::Leave(channel, conn.client_info()), None);
+                    self.broadcast_event(&entry, &ChannelEvent::Leave(channel, &sub.member), None);
+                    let user = sub.member.member_key().clone();
+                    self.emit(|| ServerEvent::MemberRemoved { channel: channel.clone(), user });
                 }
                 Removal::Leaving(generation) => {
-                    self.spawn_presence_expiry(channel, conn.client_info().member_key(), generation, grace)
+                    self.spawn_presence_expiry(channel, sub.member.member_key(), generation, grace)
                 }
+            }
+            if vacated {
+                self.emit(|| ServerEvent::ChannelVacated { channel: channel.clone() });
             }
         }
         self.drop_entry_if_unused(channel, &entry);

@@ -190,7 +190,9 @@ where
 /// How long a closing connection keeps reading (and discarding) client data.
 const LINGER: Duration = Duration::from_secs(2);
 
-async fn linger<R: AsyncRead + Unpin>(reader: &mut WsReader<R>) {
+/// Read and discard what a closing peer still sends, until its close frame
+/// (or [`LINGER`]), so unread data does not turn our close into a reset.
+pub async fn linger<R: AsyncRead + Unpin>(reader: &mut WsReader<R>) {
     let _ = tokio::time::timeout(LINGER, async {
         while let Ok(Some(m)) = reader.next().await {
             if matches!(m, Message::Close(_)) {

@@ -68,6 +68,11 @@ pub async fn ws_upgrade(
         }
         .instrument(tracing::debug_span!("ws", %client_ip)),
     );
+    switching_protocols(negotiated)
+}
+
+/// The `101 Switching Protocols` answer to a negotiated upgrade (any door).
+pub fn switching_protocols(negotiated: handshake::Negotiated) -> Response<Body> {
     let mut resp = Response::new(Body::empty());
     *resp.status_mut() = StatusCode::SWITCHING_PROTOCOLS;
     let h = resp.headers_mut();

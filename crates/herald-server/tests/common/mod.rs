@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
+pub mod pusher;
 pub mod sse;
 
 /// A running herald process.
@@ -303,4 +304,33 @@ pub async fn publications(client: &herald_client::Client, channel: &str, n: usiz
 /// The close code the client saw, waiting up to `within`.
 pub async fn close_code(client: &herald_client::Client, within: Duration) -> Option<u16> {
     tokio::time::timeout(within, client.closed()).await.ok().and_then(|c| c.code)
+}
+
+/// Run `node FILE` in the JavaScript test package `tests/DIR` against the
+/// built herald (`HERALD_BIN`), after `npm ci` when its dependencies are
+/// missing; fails the test when node fails. Skipped (with a note) only when
+/// `node` is not installed.
+pub fn run_node_test(dir: &str, file: &str) {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests").join(dir);
+    if Command::new("node").arg("--version").output().is_err() {
+        eprintln!("SKIPPED: `node` is not installed, so {file} cannot run");
+        return;
+    }
+    if !dir.join("node_modules").exists() {
+        let ok = Command::new("npm")
+            .args(["ci", "--no-audit", "--no-fund"])
+            .current_dir(&dir)
+            .status()
+            .is_ok_and(|s| s.success());
+        assert!(ok, "`npm ci` failed in {}", dir.display());
+    }
+    // `--test-force-exit`: a node:test file ends when its tests do, even if a
+    // client library leaves a timer behind (pusher-js's faye-websocket does).
+    let status = Command::new("node")
+        .args(["--test-force-exit", file])
+        .current_dir(&dir)
+        .env("HERALD_BIN", env!("CARGO_BIN_EXE_herald"))
+        .status()
+        .expect("run node");
+    assert!(status.success(), "{}/{file} failed", dir.display());
 }

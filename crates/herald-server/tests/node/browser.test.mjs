@@ -4,7 +4,7 @@
 // restarted; the page reconnects by itself and shows the missed messages.
 import http from 'node:http';
 import { chromium } from 'playwright-core';
-import { Herald, assertEqual, expected, freePort, waitFor } from './herald.mjs';
+import { CHROMIUM_ARGS, Herald, assertEqual, expected, freePort, waitFor } from './herald.mjs';
 
 const CHROMIUM = process.env.CHROMIUM ?? '/usr/bin/chromium';
 const channels = ['chat:a', 'news:b'];
@@ -47,17 +47,7 @@ try {
 
   browser = await chromium.launch({
     executablePath: CHROMIUM,
-    args: [
-      '--headless',
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-quic',
-      '--no-first-run',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-      '--host-resolver-rules=MAP * ~NOTFOUND , EXCLUDE 127.0.0.1',
-    ],
+    args: CHROMIUM_ARGS,
   });
   const tab = await browser.newPage();
   await tab.goto(`http://127.0.0.1:${pagePort}/`);

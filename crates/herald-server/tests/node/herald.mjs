@@ -17,6 +17,19 @@ export function freePort() {
   });
 }
 
+/** Flags for Debian chromium in the browser tests: headless, and no network beyond 127.0.0.1. */
+export const CHROMIUM_ARGS = [
+  '--headless',
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-quic',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+  '--host-resolver-rules=MAP * ~NOTFOUND , EXCLUDE 127.0.0.1',
+];
+
 export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 /** Poll `check` until it returns a truthy value, or fail with `what`. */

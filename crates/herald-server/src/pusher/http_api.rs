@@ -1,0 +1,400 @@
+//! Pusher's HTTP API at `/apps/{app_id}/…`, signed as Pusher signs it
+//! (`auth_key`, `auth_timestamp` within the tolerance, `auth_version=1.0`,
+//! `body_md5`, `auth_signature`): trigger (one and batch, with `socket_id`
+//! exclusion), channel list and info, presence users, and terminating a
+//! user's connections. Errors are plain text with Pusher's statuses.
+
+use std::sync::Arc;
+
+use axum::body::{Body, Bytes};
+use axum::extract::{Path, State};
+use axum::http::{Method, Response, StatusCode, Uri, header};
+use herald_core::{Caller, ChannelName, DisconnectReason, ErrorCode, HeraldError};
+use serde::Deserialize;
+
+use super::PusherApp;
+use super::channels::{self, Kind};
+use super::frames::envelope;
+use super::signature;
+use crate::app::App;
+
+/// A refused request: status and message.
+type Refusal = (StatusCode, String);
+
+/// A request's query parameters, decoded.
+type Params = Vec<(String, String)>;
+
+fn text(status: StatusCode, body: impl Into<String>) -> Response<Body> {
+    let mut resp = Response::new(Body::from(body.into()));
+    *resp.status_mut() = status;
+    resp.headers_mut().insert(header::CONTENT_TYPE, header::HeaderValue::from_static("text/plain; charset=utf-8"));
+    resp
+}
+
+fn json(v: serde_json::Value) -> Response<Body> {
+    crate::http_api::json_response(v.to_string().into_bytes())
+}
+
+fn refused(r: Refusal) -> Response<Body> {
+    text(r.0, r.1)
+}
+
+fn hub_refusal(e: &HeraldError) -> Refusal {
+    let status = match e.code {
+        ErrorCode::MessageTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+        ErrorCode::PermissionDenied => StatusCode::FORBIDDEN,
+        ErrorCode::TooManyRequests => StatusCode::TOO_MANY_REQUESTS,
+        c if c.temporary() => StatusCode::SERVICE_UNAVAILABLE,
+        _ => StatusCode::BAD_REQUEST,
+    };
+    (status, e.message.clone())
+}
+
+/// Check the request's signature; the app and the query parameters.
+fn authenticate(
+    app: &App,
+    app_id: &str,
+    method: &Method,
+    uri: &Uri,
+    body: &[u8],
+) -> Result<(Arc<PusherApp>, Params), Refusal> {
+    let papp = app.pusher.by_id(app_id).ok_or((StatusCode::NOT_FOUND, format!("Unknown app id {app_id}")))?;
+    let params: Params = form_urlencoded::parse(uri.query().unwrap_or("").as_bytes())
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
+        .collect();
+    let get = |k: &str| params.iter().find(|(key, _)| key == k).map(|(_, v)| v.as_str());
+    let unauthorized = |m: String| (StatusCode::UNAUTHORIZED, m);
+    let cfg = &papp.config;
+    if get("auth_key") != Some(cfg.key.as_str()) {
+        return Err(unauthorized("Unknown auth_key".into()));
+    }
+    if get("auth_version") != Some("1.0") {
+        return Err(unauthorized("auth_version must be 1.0".into()));
+    }
+    let ts: u64 =
+        get("auth_timestamp").and_then(|t| t.parse().ok()).ok_or(unauthorized("auth_timestamp missing".into()))?;
+    let now = herald_core::now_ms() / 1000;
+    let tolerance = app.config.pusher.auth_timestamp_tolerance_secs;
+    if ts.abs_diff(now) > tolerance {
+        return Err(unauthorized(format!(
+            "Timestamp expired: given {ts}, now {now}; requests must be within {tolerance} seconds"
+        )));
+    }
+    if !body.is_empty() || get("body_md5").is_some() {
+        let md5 = signature::body_md5(body);
+        if get("body_md5") != Some(md5.as_str()) {
+            return Err(unauthorized("body_md5 does not match the body".into()));
+        }
+    }
+    let to_sign = signature::rest_string_to_sign(method.as_str(), uri.path(), &params);
+    let sig = get("auth_signature").unwrap_or("");
+    if !signature::verify(&cfg.secret, to_sign.as_bytes(), sig) {
+        return Err(unauthorized(format!(
+            "Invalid signature: you should have sent HmacSHA256Hex({to_sign:?}, your_secret)"
+        )));
+    }
+    if let Err(e) = app.limits.check_api(&cfg.key) {
+        return Err((StatusCode::TOO_MANY_REQUESTS, e.message));
+    }
+    Ok((papp.clone(), params))
+}
+
+/// Authenticate a signed request with a JSON body; the app and the body as `T`.
+fn signed_json<T: serde::de::DeserializeOwned>(
+    app: &App,
+    app_id: &str,
+    method: &Method,
+    uri: &Uri,
+    body: &[u8],
+) -> Result<(Arc<PusherApp>, T), Refusal> {
+    let (papp, _) = authenticate(app, app_id, method, uri, body)?;
+    let parsed = serde_json::from_slice(body).map_err(|e| bad(format!("invalid JSON body: {e}")))?;
+    Ok((papp, parsed))
+}
+
+#[derive(Deserialize)]
+struct Event {
+    name: String,
+    data: serde_json::Value,
+    #[serde(default)]
+    channels: Option<Vec<String>>,
+    #[serde(default)]
+    channel: Option<String>,
+    #[serde(default)]
+    socket_id: Option<String>,
+    #[serde(default)]
+    info: Option<String>,
+}
+
+fn bad(m: impl Into<String>) -> Refusal {
+    (StatusCode::BAD_REQUEST, m.into())
+}
+
+/// Which counts `info` asks for.
+#[derive(Default, Clone, Copy)]
+struct Info {
+    users: bool,
+    subscriptions: bool,
+}
+
+fn parse_info(info: Option<&str>) -> Result<Info, Refusal> {
+    let mut i = Info::default();
+    for attr in info.unwrap_or("").split(',').filter(|a| !a.is_empty()) {
+        match attr {
+            "user_count" => i.users = true,
+            "subscription_count" => i.subscriptions = true,
+            other => return Err(bad(format!("unknown info attribute {other:?}"))),
+        }
+    }
+    Ok(i)
+}
+
+fn counts(app: &App, ch: &ChannelName, name: &str, info: Info) -> serde_json::Value {
+    let c = app.hub.channel_info(ch);
+    let mut v = serde_json::Map::new();
+    if info.users && name.starts_with("presence-") {
+        v.insert("user_count".into(), c.presence.into());
+    }
+    if info.subscriptions {
+        v.insert("subscription_count".into(), c.subscribers.into());
+    }
+    serde_json::Value::Object(v)
+}
+
+/// Validate and publish one event; the `info` answer per channel.
+async fn publish(app: &App, papp: &PusherApp, e: Event) -> Result<serde_json::Value, Refusal> {
+    let cfg = &papp.config;
+    let names: Vec<String> = match (e.channels, e.channel) {
+        (Some(list), None) => list,
+        (None, Some(one)) => vec![one],
+        _ => return Err(bad("give either channels (a list) or channel")),
+    };
+    if names.is_empty() || names.len() > cfg.max_trigger_channels {
+        return Err(bad(format!("an event goes to 1 to {} channels", cfg.max_trigger_channels)));
+    }
+    if e.name.is_empty() || e.name.len() > channels::MAX_NAME {
+        return Err(bad("event name must be 1 to 200 characters"));
+    }
+    let data = match &e.data {
+        serde_json::Value::String(s) => s.clone(),
+        other => other.to_string(),
+    };
+    if data.len() > cfg.max_event_payload_bytes {
+        return Err((
+            StatusCode::PAYLOAD_TOO_LARGE,
+            format!("event data is {} bytes; at most {} allowed", data.len(), cfg.max_event_payload_bytes),
+        ));
+    }
+    let info = parse_info(e.info.as_deref())?;
+    let mut targets = Vec::with_capacity(names.len());
+    for n in &names {
+        if Kind::of(n) == Kind::Encrypted && names.len() > 1 {
+            return Err(bad("an event to an encrypted channel must go to that channel only"));
+        }
+        if info.users && !n.starts_with("presence-") {
+            return Err(bad("info=user_count is only for presence channels"));
+        }
+        targets.push(papp.channel(n).map_err(|e| bad(format!("{n}: {}", e.message)))?);
+    }
+    let exclude = match e.socket_id.as_deref() {
+        Some(s) if !valid_socket_id(s) => return Err(bad(format!("invalid socket_id {s:?}"))),
+        Some(s) => papp.socket(s).map(|c| c.id().clone()),
+        None => None,
+    };
+    let payload = envelope(&e.name, &data).map_err(|e| bad(e.message))?;
+    let mut answer = serde_json::Map::new();
+    for (ch, name) in targets.into_iter().zip(&names) {
+        let r = match &exclude {
+            Some(conn) => app.hub.publish_on_behalf(ch.clone(), payload.clone(), conn.clone()).await,
+            None => app.hub.publish(Caller::Server, ch.clone(), payload.clone(), None).await,
+        };
+        r.map_err(|e| hub_refusal(&e))?;
+        if info.users || info.subscriptions {
+            answer.insert(name.clone(), counts(app, &ch, name, info));
+        }
+    }
+    Ok(serde_json::Value::Object(answer))
+}
+
+fn valid_socket_id(s: &str) -> bool {
+    s.split_once('.').is_some_and(|(a, b)| {
+        !a.is_empty() && !b.is_empty() && a.bytes().all(|c| c.is_ascii_digit()) && b.bytes().all(|c| c.is_ascii_digit())
+    })
+}
+
+/// `POST /apps/{app_id}/events`.
+pub async fn trigger(
+    State(app): State<Arc<App>>,
+    Path(app_id): Path<String>,
+    method: Method,
+    uri: Uri,
+    body: Bytes,
+) -> Response<Body> {
+    let (papp, event): (_, Event) = match signed_json(&app, &app_id, &method, &uri, &body) {
+        Ok(r) => r,
+        Err(r) => return refused(r),
+    };
+    let wants_info = event.info.is_some();
+    match publish(&app, &papp, event).await {
+        Ok(channels) if wants_info => json(serde_json::json!({ "channels": channels })),
+        Ok(_) => json(serde_json::json!({})),
+        Err(r) => refused(r),
+    }
+}
+
+/// `POST /apps/{app_id}/batch_events`.
+pub async fn batch_trigger(
+    State(app): State<Arc<App>>,
+    Path(app_id): Path<String>,
+    method: Method,
+    uri: Uri,
+    body: Bytes,
+) -> Response<Body> {
+    #[derive(Deserialize)]
+    struct Batch {
+        batch: Vec<Event>,
+    }
+    let (papp, batch): (_, Batch) = match signed_json(&app, &app_id, &method, &uri, &body) {
+        Ok(r) => r,
+        Err(r) => return refused(r),
+    };
+    let max = papp.config.max_batch_events;
+    if batch.batch.len() > max {
+        return refused(bad(format!("Batch too large: {} events; at most {max}", batch.batch.len())));
+    }
+    let mut answers = Vec::with_capacity(batch.batch.len());
+    for event in batch.batch {
+        if event.channels.is_some() {
+            return refused(bad("each batch event names one channel"));
+        }
+        let name = event.channel.clone().unwrap_or_default();
+        match publish(&app, &papp, event).await {
+            Ok(info) => answers.push(info.get(&name).cloned().unwrap_or(serde_json::json!({}))),
+            Err(r) => return refused(r),
+        }
+    }
+    json(serde_json::json!({ "batch": answers }))
+}
+
+/// `GET /apps/{app_id}/channels?filter_by_prefix=…&info=user_count`.
+pub async fn channels(
+    State(app): State<Arc<App>>,
+    Path(app_id): Path<String>,
+    method: Method,
+    uri: Uri,
+) -> Response<Body> {
+    let (papp, params) = match authenticate(&app, &app_id, &method, &uri, &[]) {
+        Ok(p) => p,
+        Err(r) => return refused(r),
+    };
+    let get = |k: &str| params.iter().find(|(key, _)| key == k).map(|(_, v)| v.as_str());
+    let prefix = get("filter_by_prefix").unwrap_or("");
+    let info = match parse_info(get("info")) {
+        Ok(i) => i,
+        Err(r) => return refused(r),
+    };
+    if info.users && !prefix.starts_with("presence-") {
+        return refused(bad("info=user_count needs filter_by_prefix=presence-"));
+    }
+    let ns = &papp.config.namespace;
+    let mut out = serde_json::Map::new();
+    for c in app.hub.channels(Some(&format!("{ns}:{prefix}"))) {
+        let Some(name) = channels::from_herald(ns, &c.channel) else { continue };
+        if c.subscribers == 0 {
+            continue;
+        }
+        out.insert(name.to_string(), counts(&app, &c.channel, name, info));
+    }
+    json(serde_json::json!({ "channels": out }))
+}
+
+/// `GET /apps/{app_id}/channels/{channel}?info=user_count,subscription_count`.
+pub async fn channel(
+    State(app): State<Arc<App>>,
+    Path((app_id, name)): Path<(String, String)>,
+    method: Method,
+    uri: Uri,
+) -> Response<Body> {
+    let (papp, params) = match authenticate(&app, &app_id, &method, &uri, &[]) {
+        Ok(p) => p,
+        Err(r) => return refused(r),
+    };
+    let info = match parse_info(params.iter().find(|(k, _)| k == "info").map(|(_, v)| v.as_str())) {
+        Ok(i) => i,
+        Err(r) => return refused(r),
+    };
+    if info.users && !name.starts_with("presence-") {
+        return refused(bad("info=user_count is only for presence channels"));
+    }
+    let ch = match papp.channel(&name) {
+        Ok(c) => c,
+        Err(e) => return refused(bad(e.message)),
+    };
+    let mut v = counts(&app, &ch, &name, info);
+    v["occupied"] = (app.hub.channel_info(&ch).subscribers > 0).into();
+    json(v)
+}
+
+/// `GET /apps/{app_id}/channels/{channel}/users` (presence channels).
+pub async fn users(
+    State(app): State<Arc<App>>,
+    Path((app_id, name)): Path<(String, String)>,
+    method: Method,
+    uri: Uri,
+) -> Response<Body> {
+    let papp = match authenticate(&app, &app_id, &method, &uri, &[]) {
+        Ok((p, _)) => p,
+        Err(r) => return refused(r),
+    };
+    if !name.starts_with("presence-") {
+        return refused(bad("users are only listed for presence channels"));
+    }
+    let ch = match papp.channel(&name) {
+        Ok(c) => c,
+        Err(e) => return refused(bad(e.message)),
+    };
+    match app.hub.presence(Caller::Server, &ch) {
+        Ok(members) => {
+            let mut ids: Vec<String> = members.iter().map(|m| m.info.member_key().to_string()).collect();
+            ids.sort();
+            let users: Vec<_> = ids.into_iter().map(|id| serde_json::json!({ "id": id })).collect();
+            json(serde_json::json!({ "users": users }))
+        }
+        Err(e) => refused(hub_refusal(&e)),
+    }
+}
+
+/// `POST /apps/{app_id}/users/{user_id}/terminate_connections`: close every
+/// socket signed in as the user (4009: pusher-js does not reconnect).
+pub async fn terminate(
+    State(app): State<Arc<App>>,
+    Path((app_id, user)): Path<(String, String)>,
+    method: Method,
+    uri: Uri,
+    body: Bytes,
+) -> Response<Body> {
+    let papp = match authenticate(&app, &app_id, &method, &uri, &body) {
+        Ok((p, _)) => p,
+        Err(r) => return refused(r),
+    };
+    for conn in papp.user_sockets(&user) {
+        conn.outbound.close(DisconnectReason::Forbidden, true);
+    }
+    json(serde_json::json!({}))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn socket_ids_and_info() {
+        assert!(valid_socket_id("123.456"));
+        for bad in ["123", ".1", "1.", "a.1", "1.2.3"] {
+            assert!(!valid_socket_id(bad), "{bad}");
+        }
+        let i = parse_info(Some("user_count,subscription_count")).unwrap();
+        assert!(i.users && i.subscriptions);
+        assert!(parse_info(Some("members")).is_err());
+    }
+}
