@@ -3,7 +3,9 @@ import { Channel } from "./channel.js";
 import { Emitter } from "./emitter.js";
 import { Inbox } from "./inbox.js";
 import { ClientErrorCode, CloseCode, ErrorCode, HeraldError, isTerminalCloseCode } from "./errors.js";
-import { webSocketTransport, type Transport, type TransportFactory, type WebSocketConstructor } from "./transport.js";
+import { defaultTransport } from "./fallback.js";
+import { asRecord, normalizeUrl, randomKey } from "./util.js";
+import type { Transport, TransportFactory, WebSocketConstructor } from "./transport.js";
 import type { ConnectionState, PublishOptions, PublishResult, UnreadChannel } from "./types.js";
 
 export interface HeraldOptions {
@@ -17,8 +19,19 @@ export interface HeraldOptions {
   clientName?: string;
   /** The WebSocket class (default: `globalThis.WebSocket`, else the `ws` package). */
   WebSocket?: WebSocketConstructor;
-  /** A custom transport (wins over `WebSocket`). */
+  /** A custom transport (wins over `transports`). */
   transport?: TransportFactory;
+  /**
+   * Transports in order of preference. Default `["websocket", "sse"]`: when
+   * the WebSocket is blocked (fails before any frame while the server answers
+   * HTTP) the client falls back to SSE + HTTP publish, and tries the
+   * WebSocket again every `retryBestTransportAfterMs`.
+   */
+  transports?: ("websocket" | "sse")[];
+  /** Default 300 000 (5 min). */
+  retryBestTransportAfterMs?: number;
+  /** fetch for the SSE transport and the reachability probe (default: the global one). */
+  fetch?: typeof fetch;
   /** Reconnection back-off: min 250 ms, max 30 s, factor 2, full jitter. */
   reconnect?: BackoffOptions;
   /** Outbound queue used while disconnected. */
@@ -74,24 +87,6 @@ interface PendingRequest {
   id?: number;
 }
 
-function normalizeUrl(url: string): string {
-  let u = url.replace(/^http(s?):\/\//, "ws$1://");
-  const m = /^(wss?:\/\/[^/]+)(\/.*)?$/.exec(u);
-  if (m && (!m[2] || m[2] === "/")) u = `${m[1]}/ws`;
-  return u;
-}
-
-function randomKey(): string {
-  const c = (globalThis as { crypto?: { randomUUID?: () => string } }).crypto;
-  if (c && typeof c.randomUUID === "function") return c.randomUUID();
-  // Insecure browser contexts lack randomUUID; uniqueness is what matters here.
-  return `k-${Date.now().toString(36)}-${Math.random().toString(36).slice(2)}-${Math.random().toString(36).slice(2)}`;
-}
-
-function asRecord(v: unknown): Record<string, unknown> {
-  return typeof v === "object" && v !== null ? (v as Record<string, unknown>) : {};
-}
-
 /**
  * A Herald client: one connection multiplexing every channel.
  *
@@ -135,7 +130,7 @@ export class Herald {
   constructor(options: HeraldOptions) {
     this.opts = options;
     this.url = normalizeUrl(options.url);
-    this.makeTransport = options.transport ?? webSocketTransport(options.WebSocket);
+    this.makeTransport = options.transport ?? defaultTransport(options);
     this.maxQueue = options.queue?.maxMessages ?? 1000;
     this.requestTimeoutMs = options.queue?.timeoutMs ?? 30_000;
   }
@@ -143,6 +138,11 @@ export class Herald {
   /** The connection state. */
   get state(): ConnectionState {
     return this._state;
+  }
+
+  /** The current transport (`"websocket"`, `"sse"`), while one is open. */
+  get transportName(): string | undefined {
+    return this.transport?.name;
   }
 
   /** The server's id for the current connection. */
