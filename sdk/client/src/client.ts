@@ -72,6 +72,8 @@ export interface ClientEvents {
   reconnecting: ReconnectingEvent;
   /** Terminal errors (close code ≥ 4500, unauthorized) and token errors. */
   error: HeraldError;
+  /** The token was replaced on the live connection (`refresh`) before it expired. */
+  tokenRefreshed: undefined;
 }
 
 type Frame = { op: string } & Record<string, unknown>;
@@ -514,10 +516,37 @@ export class Herald {
       case "unread":
         this.inbox._onPush(kind, msg);
         return;
+      case "token_expiring":
+        void this.refreshToken();
+        return;
       default: {
         const ch = typeof msg.channel === "string" ? this.channels.get(msg.channel) : undefined;
         ch?._onPush(kind, msg);
       }
+    }
+  }
+
+  /**
+   * The token expires soon: get a new one and send `refresh` on the live
+   * connection. Without `getToken`, or if it fails, the server closes with
+   * 4004 at expiry and the reconnect path takes over.
+   */
+  private async refreshToken(): Promise<void> {
+    if (!this.opts.getToken) return;
+    const gen = this.generation;
+    let token: string;
+    try {
+      token = await this.opts.getToken();
+    } catch (e) {
+      this.events.emit("error", new HeraldError(ErrorCode.Unauthorized, `getToken failed: ${String(e)}`, true));
+      return;
+    }
+    if (gen !== this.generation || !this.transport) return;
+    try {
+      await this.sessionRequest({ op: "refresh", token });
+      this.events.emit("tokenRefreshed", undefined);
+    } catch (e) {
+      if (e instanceof HeraldError && e.code !== ClientErrorCode.Disconnected) this.events.emit("error", e);
     }
   }
 
