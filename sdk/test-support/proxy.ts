@@ -16,6 +16,8 @@ export interface TestProxy {
   blockUpgrades: boolean;
   /** Cut every new connection at once (the network is down). */
   refuseAll: boolean;
+  /** Paths whose requests get no answer at all (a proxy buffering an event stream forever). */
+  hangPaths: Set<string>;
   /** Requests seen, by path (without query). */
   seen: string[];
   /** Cuts every open connection. */
@@ -27,8 +29,11 @@ export async function startProxy(targetPort: number, opts: { blockUpgrades: bool
   const sockets = new Set<Socket>();
   const state = { blockUpgrades: opts.blockUpgrades, refuseAll: false };
   const seen: string[] = [];
+  const hangPaths = new Set<string>();
   const server = createServer((req, res) => {
-    seen.push((req.url ?? "").split("?")[0]!);
+    const path = (req.url ?? "").split("?")[0]!;
+    seen.push(path);
+    if (hangPaths.has(path)) return;
     const up = request(
       { host: "127.0.0.1", port: targetPort, method: req.method, path: req.url, headers: req.headers },
       (r: IncomingMessage) => {
@@ -91,6 +96,7 @@ export async function startProxy(targetPort: number, opts: { blockUpgrades: bool
       state.refuseAll = v;
     },
     seen,
+    hangPaths,
     dropAll() {
       for (const s of sockets) s.destroy();
     },

@@ -22,12 +22,12 @@ export interface HeraldOptions {
   /** A custom transport (wins over `transports`). */
   transport?: TransportFactory;
   /**
-   * Transports in order of preference. Default `["websocket", "sse"]`: when
-   * the WebSocket is blocked (fails before any frame while the server answers
-   * HTTP) the client falls back to SSE + HTTP publish, and tries the
-   * WebSocket again every `retryBestTransportAfterMs`.
+   * Transports in order of preference. Default `["websocket", "sse", "poll"]`:
+   * when one is blocked (fails before any frame while the server answers
+   * HTTP) the client moves to the next (SSE + HTTP publish, then
+   * long-polling), and tries the first again every `retryBestTransportAfterMs`.
    */
-  transports?: ("websocket" | "sse")[];
+  transports?: ("websocket" | "sse" | "poll")[];
   /** Default 300 000 (5 min). */
   retryBestTransportAfterMs?: number;
   /** fetch for the SSE transport and the reachability probe (default: the global one). */

@@ -1,5 +1,6 @@
 /**
- * Automatic transport fallback: WebSocket → SSE (+ HTTP publish), and back.
+ * Automatic transport fallback: WebSocket → SSE (+ HTTP publish) →
+ * long-poll, and back.
  *
  * A transport "failed" when it ended before delivering a single frame (the
  * upgrade was refused, or a proxy swallowed the socket until the client's
@@ -10,7 +11,9 @@
  * transport is tried again (a restart is not mistaken for a blocked network). While on a fallback, the best transport is tried
  * again every `retryBestAfterMs` (the client reconnects and recovers).
  */
-import { httpBase, sseTransport } from "./sse-transport.js";
+import { httpBase } from "./http-transport.js";
+import { pollTransport } from "./poll-transport.js";
+import { sseTransport } from "./sse-transport.js";
 import { webSocketTransport, type Transport, type TransportFactory, type TransportHandlers, type WebSocketConstructor } from "./transport.js";
 
 export interface FallbackOptions {
@@ -63,14 +66,15 @@ export function fallbackTransport(transports: NamedTransport[], options: Fallbac
     let gotFrame = false;
     let ended = false;
     let upgradeTimer: ReturnType<typeof setTimeout> | undefined;
+    let inner: Transport | undefined;
     const end = () => {
       ended = true;
       if (upgradeTimer !== undefined) clearTimeout(upgradeTimer);
       upgradeTimer = undefined;
-      if (gotFrame) blockedInARow = 0;
+      if (gotFrame && !inner?.blocked) blockedInARow = 0;
       else probe = reachable(url);
     };
-    const inner = await chosen.factory(url, {
+    const created = await chosen.factory(url, {
       onOpen: () => handlers.onOpen(),
       onMessage: (text) => {
         if (!gotFrame && myLevel > 0 && retryBestAfterMs > 0) {
@@ -81,7 +85,7 @@ export function fallbackTransport(transports: NamedTransport[], options: Fallbac
             level = 0;
             end();
             probe = undefined;
-            inner.close(1000, "trying a better transport");
+            created.close(1000, "trying a better transport");
             handlers.onClose(4000, `retrying ${transports[0]!.name}`);
           }, retryBestAfterMs);
         }
@@ -94,29 +98,31 @@ export function fallbackTransport(transports: NamedTransport[], options: Fallbac
         handlers.onClose(code, reason);
       },
     });
+    inner = created;
     return {
       name: chosen.name,
-      send: (frame) => inner.send(frame),
+      send: (frame) => created.send(frame),
       close: (code, reason) => {
         if (!ended) end();
-        inner.close(code, reason);
+        created.close(code, reason);
       },
     };
   };
 }
 
-/** The client's default: `transports` (default WebSocket then SSE) behind {@link fallbackTransport}. */
+/** The client's default: `transports` (default WebSocket, then SSE, then long-poll) behind {@link fallbackTransport}. */
 export function defaultTransport(o: {
-  transports?: ("websocket" | "sse")[];
+  transports?: ("websocket" | "sse" | "poll")[];
   WebSocket?: WebSocketConstructor;
   fetch?: typeof fetch;
   retryBestTransportAfterMs?: number;
 }): TransportFactory {
-  const kinds = o.transports ?? ["websocket", "sse"];
+  const kinds = o.transports ?? ["websocket", "sse", "poll"];
   const fetchOpt = o.fetch ? { fetch: o.fetch } : {};
-  const named: NamedTransport[] = kinds.map((k) =>
-    k === "sse" ? { name: k, factory: sseTransport(fetchOpt) } : { name: k, factory: webSocketTransport(o.WebSocket) },
-  );
+  const named: NamedTransport[] = kinds.map((k) => ({
+    name: k,
+    factory: k === "sse" ? sseTransport(fetchOpt) : k === "poll" ? pollTransport(fetchOpt) : webSocketTransport(o.WebSocket),
+  }));
   if (named.length === 1) return named[0]!.factory;
   return fallbackTransport(named, { ...fetchOpt, retryBestAfterMs: o.retryBestTransportAfterMs ?? 300_000 });
 }

@@ -9,6 +9,8 @@ export { backoffDelay, backoffCeiling, DEFAULT_BACKOFF } from "./backoff.js";
 export type { BackoffOptions } from "./backoff.js";
 export { webSocketTransport } from "./transport.js";
 export { sseTransport } from "./sse-transport.js";
+export { pollTransport } from "./poll-transport.js";
+export type { PollTransportOptions } from "./poll-transport.js";
 export type { SseTransportOptions } from "./sse-transport.js";
 export { fallbackTransport } from "./fallback.js";
 export type { FallbackOptions, NamedTransport } from "./fallback.js";

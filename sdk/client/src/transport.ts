@@ -15,8 +15,10 @@ export interface TransportHandlers {
 
 /** One live connection to the server. */
 export interface Transport {
-  /** `"websocket"`, `"sse"`… (shown as `herald.transportName`). */
+  /** `"websocket"`, `"sse"`, `"poll"` (shown as `herald.transportName`). */
   readonly name?: string;
+  /** Set when the transport found its way blocked (e.g. an event stream a proxy never delivers): the fallback moves on. */
+  readonly blocked?: boolean;
   send(frame: string): void;
   close(code?: number, reason?: string): void;
 }

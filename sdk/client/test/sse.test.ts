@@ -1,6 +1,14 @@
 import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from "vitest";
 import { WebSocket as NodeWebSocket } from "ws";
-import { Herald, type Publication, type SubscribedEvent } from "@herald/client";
+import {
+  fallbackTransport,
+  Herald,
+  pollTransport,
+  sseTransport,
+  webSocketTransport,
+  type Publication,
+  type SubscribedEvent,
+} from "@herald/client";
 import { api, startHerald, until, type HeraldServer } from "../../test-support/herald.js";
 import { startProxy, type TestProxy } from "../../test-support/proxy.js";
 
@@ -108,7 +116,7 @@ describe("SSE fallback when WebSockets are blocked", () => {
     const c = client(proxy.wsUrl);
     const ch = c.channel(uniq("chat"));
     await ch.subscribe();
-    await expect(ch.history()).rejects.toMatchObject({ code: 104, message: expect.stringContaining("SSE") });
+    await expect(ch.history()).rejects.toMatchObject({ code: 104, message: expect.stringContaining("not available over the sse transport") });
     await expect(c.channel("private-x").subscribe()).rejects.toMatchObject({ code: 103 });
     // The stream still serves the first channel.
     const got: unknown[] = [];
@@ -143,5 +151,72 @@ describe("SSE fallback when WebSockets are blocked", () => {
     await until(() => c.state === "connected", 10_000, "reconnected");
     expect(c.transportName).toBe("websocket");
     await s2.stop("SIGTERM");
+  });
+});
+
+describe("long-poll fallback when the event stream does not get through either", () => {
+  // SSE gives up on a stream that sends nothing after 500 ms (a proxy buffering it).
+  const transport = () =>
+    fallbackTransport([
+      { name: "websocket", factory: webSocketTransport(NodeWebSocket) },
+      { name: "sse", factory: sseTransport({ openTimeoutMs: 500 }) },
+      { name: "poll", factory: pollTransport() },
+    ]);
+
+  it("falls back to long-polling, receives, publishes, recovers, and surfaces recovered:false", async () => {
+    proxy = await startProxy(server.port, { blockUpgrades: true });
+    proxy.hangPaths.add("/sse");
+    const name = uniq("small"); // history_size = 5
+    const direct = client(server.wsUrl, { transports: ["websocket"] });
+    const c = client(proxy.wsUrl, { transport: transport() });
+    const got: Publication<Msg>[] = [];
+    const subs: SubscribedEvent[] = [];
+    const ch = c.channel<Msg>(name);
+    ch.on("publication", (p) => got.push(p));
+    ch.on("subscribed", (e) => subs.push(e));
+    await ch.subscribe();
+    expect(c.transportName).toBe("poll");
+    expect(proxy.seen).toContain("/sse");
+
+    await direct.publish(name, { n: 1 });
+    await until(() => got.length === 1, 5000, "received by polling");
+    const seenDirect: number[] = [];
+    const dch = direct.channel<Msg>(name);
+    dch.on("publication", (p) => seenDirect.push(p.data.n));
+    await dch.subscribe();
+    expect((await ch.publish({ n: 2 })).offset).toBe(2);
+    await until(() => seenDirect.includes(2) && got.length === 2, 5000, "publish delivered");
+
+    // A second channel joins the loop without losing the first one's place.
+    const other = uniq("chat");
+    const otherGot: number[] = [];
+    c.channel<Msg>(other).on("publication", (p) => otherGot.push(p.data.n));
+    await c.channel<Msg>(other).subscribe();
+    await direct.publish(name, { n: 3 });
+    await direct.publish(other, { n: 100 });
+    await until(() => got.length === 3 && otherGot.length === 1, 5000, "both channels polled");
+
+    // Down for a short while: recovered.
+    proxy.refuseAll = true;
+    proxy.dropAll();
+    await until(() => c.state === "reconnecting", 5000, "noticed the drop");
+    await direct.publish(name, { n: 4 });
+    proxy.refuseAll = false;
+    await until(() => got.length === 4 && c.state === "connected", 10_000, "recovered by polling");
+    expect(got.map((p) => p.offset)).toEqual([1, 2, 3, 4]);
+    expect(subs.filter((s) => s.resubscribed).every((s) => s.recovered === true)).toBe(true);
+
+    // Down while 10 publications overflow the 5-deep history: recovered:false.
+    proxy.refuseAll = true;
+    proxy.dropAll();
+    await until(() => c.state === "reconnecting", 5000, "noticed the second drop");
+    for (let i = 5; i <= 14; i++) await direct.publish(name, { n: i });
+    proxy.refuseAll = false;
+    await until(() => subs.some((s) => s.recovered === false), 10_000, "recovered:false");
+    expect(subs[subs.length - 1]).toMatchObject({ recovered: false, offset: 14 });
+    expect(c.transportName).toBe("poll");
+    await direct.publish(name, { n: 15 });
+    await until(() => got.some((p) => p.offset === 15), 5000, "live again after recovered:false");
+    expect(got.map((p) => p.offset)).toEqual([1, 2, 3, 4, 15]);
   });
 });
