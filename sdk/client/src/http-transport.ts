@@ -213,6 +213,11 @@ export abstract class HttpTransport implements Transport {
   protected async refused(res: Response, pending: ChannelEntry[]): Promise<void> {
     let err = asRecord(asRecord(await res.json().catch(() => ({}))).error);
     if (typeof err.code !== "number") err = { code: 100, message: `HTTP ${res.status}`, temporary: res.status >= 500 };
+    if (err.code === 117) {
+      // Token expired: the client gets a new one (getToken) and reconnects.
+      this.fail(4004, String(err.message));
+      return;
+    }
     if (res.status === 401 || res.status >= 500 || pending.length === 0) {
       this.fail(res.status === 401 ? 4501 : 4003, String(err.message));
       return;
@@ -249,9 +254,10 @@ export abstract class HttpTransport implements Transport {
   /** Answers `connect` once the server answers HTTP (so "connected" means reachable). */
   private async connect(id: number): Promise<void> {
     try {
-      const res = await this.fetch(`${this.base}/healthz`, { cache: "no-store", signal: AbortSignal.timeout(10_000) });
+      // no-cors: /healthz has no CORS headers; an opaque answer from another origin still proves it is up.
+      const res = await this.fetch(`${this.base}/healthz`, { cache: "no-store", mode: "no-cors", signal: AbortSignal.timeout(10_000) });
       void res.body?.cancel().catch(() => {});
-      if (!res.ok) throw new Error(`HTTP ${res.status}`);
+      if (!res.ok && res.type !== "opaque") throw new Error(`HTTP ${res.status}`);
     } catch (e) {
       this.fail(1006, `server unreachable: ${e instanceof Error ? e.message : String(e)}`);
       return;
@@ -288,6 +294,11 @@ export abstract class HttpTransport implements Transport {
       return;
     }
     const json = asRecord(await res.json().catch(() => ({})));
+    if (asRecord(json.error).code === 117) {
+      // Token expired (a stream outlives its token): reconnect with a new one; the client re-sends this publish.
+      this.fail(4004, "token expired");
+      return;
+    }
     if (res.ok && json.error === undefined) this.reply(id, json);
     else if (json.error !== undefined) this.replyError(id, json.error);
     else this.replyError(id, { code: 100, message: `POST /sse/publish: HTTP ${res.status}`, temporary: res.status >= 500 });

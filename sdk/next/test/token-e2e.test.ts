@@ -108,6 +108,33 @@ describe("tokens from createTokenHandler against herald --token-secret", () => {
   });
 });
 
+describe("tokens over the SSE transport", () => {
+  it("authenticate the stream and publishes, enforce capabilities, and a fresh token is fetched past expiry", async () => {
+    const c = client({ getToken: () => getToken(), transports: ["sse"] });
+    const got: number[] = [];
+    const ch = c.channel<{ n: number }>("chat:sse-token");
+    ch.on("publication", (p) => got.push(p.data.n));
+    await ch.subscribe();
+    expect(c.transportName).toBe("sse");
+    expect((await ch.publish({ n: 1 })).offset).toBe(1);
+    await expect(c.channel("news:sse").subscribe()).rejects.toMatchObject({ code: 103 });
+    await expect(c.publish("news:sse", { n: 0 })).rejects.toMatchObject({ code: 103 });
+    // Past the first 3 s token's expiry the client still publishes and receives, with a new token from getToken().
+    // (The stream itself outlives the token; the publish after expiry is refused with 117, and the
+    // transport reconnects with a new token and re-sends it with the same idempotency key.)
+    const before = minted;
+    await new Promise((r) => setTimeout(r, 4500)); // surely past expiry (whole seconds, no leeway)
+    expect((await ch.publish({ n: 2 })).offset).toBe(2);
+    expect(minted).toBeGreaterThan(before);
+    await until(() => got.includes(1) && got.includes(2), 5000, "both received over SSE");
+    expect(got.filter((n) => n === 2)).toHaveLength(1);
+    // A forged token: the stream is refused with 401 and the client stops (offline, 4501).
+    const forged = client({ token: getTokenWithSecret("wrong-secret"), transports: ["sse"] });
+    await expect(forged.channel("chat:sse-token").subscribe()).rejects.toMatchObject({ code: 4501 });
+    expect(forged.state).toBe("offline");
+  });
+});
+
 function getTokenWithSecret(secret: string): string {
   const b64 = (s: string) => Buffer.from(s).toString("base64url");
   const now = Math.floor(Date.now() / 1000);
