@@ -105,7 +105,8 @@ export abstract class HttpTransport implements Transport {
     this.base = httpBase(url);
     const f = options.fetch ?? (globalThis as { fetch?: FetchLike }).fetch;
     if (!f) throw new Error("HTTP transports need fetch");
-    this.fetch = f;
+    // Called as a plain function: a browser's fetch throws "Illegal invocation" when called as a method of another object.
+    this.fetch = (input, init) => f(input, init);
     this.pingTimer = setInterval(() => {
       if (!pingOnlyWhenIdle || !this.abort) this.emit({ push: "ping" });
     }, PING_EVERY_MS);
