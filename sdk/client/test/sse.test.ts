@@ -78,10 +78,12 @@ describe("SSE fallback when WebSockets are blocked", () => {
     await until(() => got.length === 3 && otherGot.length === 1, 5000, "both channels live");
 
     // The network drops: publications made meanwhile are recovered over SSE.
+    proxy.refuseAll = true;
     proxy.dropAll();
-    await until(() => c.state !== "connected", 5000, "noticed the drop");
+    await until(() => c.state === "reconnecting", 5000, "noticed the drop");
     await direct.publish(name, { n: 4 });
     await direct.publish(name, { n: 5 });
+    proxy.refuseAll = false;
     await until(() => got.length === 5 && c.state === "connected", 10_000, "recovered over SSE");
     expect(got.map((p) => p.data.n)).toEqual([1, 2, 3, 4, 5]);
     expect(got.map((p) => p.offset)).toEqual([1, 2, 3, 4, 5]);
