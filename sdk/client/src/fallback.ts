@@ -103,7 +103,11 @@ export function fallbackTransport(transports: NamedTransport[], options: Fallbac
       name: chosen.name,
       send: (frame) => created.send(frame),
       close: (code, reason) => {
-        if (!ended) end();
+        // 1000: the app closed the client (nothing to learn); other codes: the client gave up on it (e.g. no connect reply).
+        if (!ended) {
+          if (code === 1000) gotFrame = true;
+          end();
+        }
         created.close(code, reason);
       },
     };

@@ -1,29 +1,11 @@
-import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from "vitest";
-import { Herald, type Member, type NotificationEvent, type ReadPosition, type TypingEvent } from "@herald/client";
-import { Herald as HeraldServerClient } from "@herald/next";
-import { until, type HeraldServer } from "../../test-support/herald.js";
-import { startTokenHerald, TEST_API_KEY, tokenFor } from "../../test-support/tokens.js";
+import { describe, expect, it } from "vitest";
+import type { Member, NotificationEvent, ReadPosition, TypingEvent } from "@herald/client";
+import { until } from "../../test-support/herald.js";
+import { tokenSuite } from "../../test-support/tokens.js";
 
-let server: HeraldServer;
-let admin: HeraldServerClient;
-const clients: Herald[] = [];
-function as(user: string, opts: Partial<ConstructorParameters<typeof Herald>[0]> = {}): Herald {
-  const c = new Herald({ url: server.wsUrl, token: tokenFor(user), ...opts });
-  clients.push(c);
-  return c;
-}
+const suite = tokenSuite();
+const as = suite.as;
 const uniq = (ns: string) => `${ns}:c-${Math.random().toString(36).slice(2, 10)}`;
-
-beforeAll(async () => {
-  server = await startTokenHerald({ bin: inject("heraldBin") });
-  admin = new HeraldServerClient({ url: server.httpUrl, apiKey: TEST_API_KEY });
-});
-afterAll(async () => {
-  await server.stop("SIGTERM");
-});
-afterEach(() => {
-  for (const c of clients.splice(0)) c.close();
-});
 
 describe("typing, read receipts, presence state, notifications (@herald/client)", () => {
   it("pushes typing to the others, never to the typist, and ends it by timeout and by publish", async () => {
@@ -80,7 +62,7 @@ describe("typing, read receipts, presence state, notifications (@herald/client)"
     expect(err).toMatchObject({ code: 107, temporary: false });
 
     expect(await ada.unread()).toContainEqual({ channel: room, unread: 1, offset: 2 });
-    const positions = await admin.readPositions(room);
+    const positions = await suite.admin.readPositions(room);
     expect(positions.members.map((m) => [m.user, m.offset])).toEqual([["ada", 2]]);
     expect(positions.offset).toBe(3);
   });
@@ -104,7 +86,7 @@ describe("typing, read receipts, presence state, notifications (@herald/client)"
 
     // Ada's connection is cut by the app's back end; after the grace she is gone and her state dropped,
     // then the client reconnects, resubscribes and sets the state again by itself.
-    expect(await admin.disconnectUser("ada")).toBe(1);
+    expect(await suite.admin.disconnectUser("ada")).toBe(1);
     await until(() => left.some((m) => m.user === "ada"), 5000, "ada left");
     expect((await bob.channel(room).presence()).some((m) => m.user === "ada")).toBe(false);
     await until(
@@ -131,8 +113,8 @@ describe("typing, read receipts, presence state, notifications (@herald/client)"
     await until(() => counts1.length === 1 && counts2.length === 1, 5000, "unread after connect");
     expect(counts1).toEqual([0]);
 
-    const [first] = await admin.notify(user, { kind: "mention", title: "Ada mentioned you", body: "in #general", data: { room: "room:1" } });
-    await admin.notify(user, { title: "second" });
+    const [first] = await suite.admin.notify(user, { kind: "mention", title: "Ada mentioned you", body: "in #general", data: { room: "room:1" } });
+    await suite.admin.notify(user, { title: "second" });
     await until(() => pushed.length === 2, 5000, "notification pushes");
     expect(pushed[0].notification).toMatchObject({ id: first.id, kind: "mention", title: "Ada mentioned you", body: "in #general", data: { room: "room:1" }, read: false });
     expect(pushed[1].unread).toBe(2);

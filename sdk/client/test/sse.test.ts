@@ -38,44 +38,50 @@ interface Msg {
   n: number;
 }
 
+/**
+ * Subscribes `c` (behind the proxy) to `name`, checks it is on `transport`, then: receives a
+ * publication, publishes one that a direct WebSocket subscriber sees, and adds a second channel
+ * (reopening the stream or loop) without losing the first one's place. Offsets 1–3 on `name`.
+ */
+async function exercise(c: Herald, direct: Herald, name: string, transport: string) {
+  const got: Publication<Msg>[] = [];
+  const subs: SubscribedEvent[] = [];
+  const ch = c.channel<Msg>(name);
+  ch.on("publication", (p) => got.push(p));
+  ch.on("subscribed", (e) => subs.push(e));
+  await ch.subscribe();
+  expect(c.state).toBe("connected");
+  expect(c.transportName).toBe(transport);
+
+  await direct.publish(name, { n: 1 });
+  await until(() => got.length === 1, 5000, `received over ${transport}`);
+  const seenDirect: number[] = [];
+  const dch = direct.channel<Msg>(name);
+  dch.on("publication", (p) => seenDirect.push(p.data.n));
+  await dch.subscribe();
+  expect((await ch.publish({ n: 2 })).offset).toBe(2);
+  await until(() => seenDirect.includes(2) && got.length === 2, 5000, `publish over ${transport} delivered`);
+  expect(proxy.seen).toContain("/sse/publish");
+
+  const other = uniq("chat");
+  const otherGot: number[] = [];
+  c.channel<Msg>(other).on("publication", (p) => otherGot.push(p.data.n));
+  await c.channel<Msg>(other).subscribe();
+  await direct.publish(name, { n: 3 });
+  await direct.publish(other, { n: 100 });
+  await until(() => got.length === 3 && otherGot.length === 1, 5000, "both channels live");
+  return { ch, got, subs };
+}
+
 describe("SSE fallback when WebSockets are blocked", () => {
   it("falls back to SSE, receives and publishes, and recovers after the stream drops", async () => {
     proxy = await startProxy(server.port, { blockUpgrades: true });
     const name = uniq("chat");
     const direct = client(server.wsUrl, { transports: ["websocket"] });
     const c = client(proxy.wsUrl);
-    const got: Publication<Msg>[] = [];
-    const subs: SubscribedEvent[] = [];
-    const ch = c.channel<Msg>(name);
-    ch.on("publication", (p) => got.push(p));
-    ch.on("subscribed", (e) => subs.push(e));
-    await ch.subscribe();
-    expect(c.state).toBe("connected");
-    expect(c.transportName).toBe("sse");
+    const { got, subs } = await exercise(c, direct, name, "sse");
     expect(proxy.seen).toContain("upgrade /ws");
     expect(proxy.seen).toContain("/sse");
-
-    // Receive over the stream.
-    await direct.publish(name, { n: 1 });
-    await until(() => got.length === 1, 5000, "first publication over SSE");
-    // Publish over POST /sse/publish; a direct WebSocket subscriber sees it.
-    const seenDirect: number[] = [];
-    const dch = direct.channel<Msg>(name);
-    dch.on("publication", (p) => seenDirect.push(p.data.n));
-    await dch.subscribe();
-    const r = await ch.publish({ n: 2 });
-    expect(r.offset).toBe(2);
-    await until(() => seenDirect.includes(2) && got.length === 2, 5000, "publish over SSE delivered");
-    expect(proxy.seen).toContain("/sse/publish");
-
-    // A second channel reopens the stream; the first resumes from its position (nothing lost or repeated).
-    const other = uniq("chat");
-    const otherGot: number[] = [];
-    c.channel<Msg>(other).on("publication", (p) => otherGot.push(p.data.n));
-    await c.channel<Msg>(other).subscribe();
-    await direct.publish(name, { n: 3 });
-    await direct.publish(other, { n: 100 });
-    await until(() => got.length === 3 && otherGot.length === 1, 5000, "both channels live");
 
     // The network drops: publications made meanwhile are recovered over SSE.
     proxy.refuseAll = true;
@@ -171,32 +177,8 @@ describe("long-poll fallback when the event stream does not get through either",
     const name = uniq("small"); // history_size = 5
     const direct = client(server.wsUrl, { transports: ["websocket"] });
     const c = client(proxy.wsUrl, { transport: transport() });
-    const got: Publication<Msg>[] = [];
-    const subs: SubscribedEvent[] = [];
-    const ch = c.channel<Msg>(name);
-    ch.on("publication", (p) => got.push(p));
-    ch.on("subscribed", (e) => subs.push(e));
-    await ch.subscribe();
-    expect(c.transportName).toBe("poll");
+    const { got, subs } = await exercise(c, direct, name, "poll");
     expect(proxy.seen).toContain("/sse");
-
-    await direct.publish(name, { n: 1 });
-    await until(() => got.length === 1, 5000, "received by polling");
-    const seenDirect: number[] = [];
-    const dch = direct.channel<Msg>(name);
-    dch.on("publication", (p) => seenDirect.push(p.data.n));
-    await dch.subscribe();
-    expect((await ch.publish({ n: 2 })).offset).toBe(2);
-    await until(() => seenDirect.includes(2) && got.length === 2, 5000, "publish delivered");
-
-    // A second channel joins the loop without losing the first one's place.
-    const other = uniq("chat");
-    const otherGot: number[] = [];
-    c.channel<Msg>(other).on("publication", (p) => otherGot.push(p.data.n));
-    await c.channel<Msg>(other).subscribe();
-    await direct.publish(name, { n: 3 });
-    await direct.publish(other, { n: 100 });
-    await until(() => got.length === 3 && otherGot.length === 1, 5000, "both channels polled");
 
     // Down for a short while: recovered.
     proxy.refuseAll = true;

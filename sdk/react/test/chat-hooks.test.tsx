@@ -1,10 +1,8 @@
 // @vitest-environment jsdom
 import { StrictMode } from "react";
 import { act, cleanup, render, screen, waitFor } from "@testing-library/react";
-import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from "vitest";
+import { afterEach, describe, expect, it } from "vitest";
 import { WebSocket as NodeWebSocket } from "ws";
-import { Herald } from "@herald/client";
-import { Herald as HeraldServerClient } from "@herald/next";
 import {
   HeraldProvider,
   useNotifications,
@@ -16,37 +14,21 @@ import {
   type UseReadReceiptsResult,
   type UseTypingResult,
 } from "@herald/react";
-import type { HeraldServer } from "../../test-support/herald.js";
-import { startTokenHerald, TEST_API_KEY, tokenFor } from "../../test-support/tokens.js";
+import { tokenFor, tokenSuite } from "../../test-support/tokens.js";
 
-let server: HeraldServer;
-let admin: HeraldServerClient;
-const others: Herald[] = [];
+const suite = tokenSuite();
+const other = (user: string) => suite.as(user);
 const uniq = (ns: string) => `${ns}:h-${Math.random().toString(36).slice(2, 10)}`;
 
-beforeAll(async () => {
-  server = await startTokenHerald({ bin: inject("heraldBin") });
-  admin = new HeraldServerClient({ url: server.httpUrl, apiKey: TEST_API_KEY });
-});
-afterAll(async () => {
-  await server.stop("SIGTERM");
-});
 afterEach(() => {
   cleanup();
-  for (const c of others.splice(0)) c.close();
 });
-
-function other(user: string): Herald {
-  const c = new Herald({ url: server.wsUrl, token: tokenFor(user), WebSocket: NodeWebSocket });
-  others.push(c);
-  return c;
-}
 
 /** Renders `children` inside a provider signed in as `user`, under Strict Mode. */
 function renderAs(user: string, children: React.ReactNode) {
   return render(
     <StrictMode>
-      <HeraldProvider url={server.wsUrl} token={tokenFor(user)} options={{ WebSocket: NodeWebSocket }}>
+      <HeraldProvider url={suite.server.wsUrl} token={tokenFor(user)} options={{ WebSocket: NodeWebSocket }}>
         {children}
       </HeraldProvider>
     </StrictMode>,
@@ -68,7 +50,7 @@ describe("@herald/react chat hooks against a running herald", () => {
     await bob.channel(room).subscribe();
     await waitFor(() => expect(bob.channel(room).status).toBe("subscribed"));
     // Wait for the hook's subscription (bob's typing is only delivered to subscribers).
-    await waitFor(async () => expect((await admin.channel(room)).subscribers).toBe(2), { timeout: 5000 });
+    await waitFor(async () => expect((await suite.admin.channel(room)).subscribers).toBe(2), { timeout: 5000 });
 
     expect(await bob.channel(room).notifyTyping()).toBe(true);
     await waitFor(() => expect(screen.getByTestId("typing").textContent).toBe("bob"), { timeout: 5000 });
@@ -84,11 +66,11 @@ describe("@herald/react chat hooks against a running herald", () => {
 
   it("useReadReceipts shows initial positions, live reads and marks your own", async () => {
     const room = uniq("room");
-    for (let i = 1; i <= 4; i++) await admin.publish(room, { n: i });
+    for (let i = 1; i <= 4; i++) await suite.admin.publish(room, { n: i });
     const bob = other("bob");
     await bob.channel(room).subscribe();
     await bob.channel(room).markRead(1);
-    const initial = (await admin.readPositions(room)).members;
+    const initial = (await suite.admin.readPositions(room)).members;
     let hook: UseReadReceiptsResult | undefined;
     function Seen() {
       hook = useReadReceipts(room, { initial });
@@ -100,14 +82,14 @@ describe("@herald/react chat hooks against a running herald", () => {
     }
     renderAs("ada", <Seen />);
     expect(screen.getByTestId("seen").textContent).toBe("bob@1|");
-    await waitFor(async () => expect((await admin.channel(room)).subscribers).toBe(2), { timeout: 5000 });
+    await waitFor(async () => expect((await suite.admin.channel(room)).subscribers).toBe(2), { timeout: 5000 });
     await bob.channel(room).markRead(3);
     await waitFor(() => expect(screen.getByTestId("seen").textContent).toBe("bob@3|bob"), { timeout: 5000 });
     await act(async () => {
       await hook?.markRead(4);
     });
     await waitFor(() => expect(screen.getByTestId("seen").textContent).toBe("ada@4,bob@3|ada,bob"), { timeout: 5000 });
-    expect((await admin.readPositions(room)).members.find((m) => m.user === "ada")?.offset).toBe(4);
+    expect((await suite.admin.readPositions(room)).members.find((m) => m.user === "ada")?.offset).toBe(4);
     // Past the top: refused with the server's code, nothing stored.
     await expect(hook?.markRead(99)).rejects.toMatchObject({ code: 107 });
   });
@@ -145,7 +127,7 @@ describe("@herald/react chat hooks against a running herald", () => {
 
   it("useNotifications loads, receives pushes, marks read, deletes, pages, and follows other tabs", async () => {
     const user = `n-${Math.random().toString(36).slice(2, 8)}`;
-    for (let i = 1; i <= 3; i++) await admin.notify(user, { title: `old-${i}` });
+    for (let i = 1; i <= 3; i++) await suite.admin.notify(user, { title: `old-${i}` });
     let hook: UseNotificationsResult | undefined;
     function Inbox() {
       hook = useNotifications({ pageSize: 2 });
@@ -163,7 +145,7 @@ describe("@herald/react chat hooks against a running herald", () => {
     });
     expect(text()).toBe("3|old-3*,old-2*,old-1*|false");
 
-    await admin.notify(user, { title: "live", kind: "mention" });
+    await suite.admin.notify(user, { title: "live", kind: "mention" });
     await waitFor(() => expect(text()).toBe("4|live*,old-3*,old-2*,old-1*|false"), { timeout: 5000 });
 
     const ids = hook!.items.map((n) => n.id);
