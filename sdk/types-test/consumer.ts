@@ -3,7 +3,11 @@
 import { expectTypeOf } from "vitest";
 import {
   createOptimisticList,
+  fallbackTransport,
   Herald,
+  pollTransport,
+  sseTransport,
+  webSocketTransport,
   HeraldError,
   type ConnectionState,
   type Member,
@@ -68,6 +72,21 @@ expectTypeOf(client.inbox.list<{ room: string }>()).resolves.toHaveProperty("not
 client.inbox.on("notification", (e) => expectTypeOf(e).toEqualTypeOf<NotificationEvent>());
 client.inbox.on("unread", (n) => expectTypeOf(n).toBeNumber());
 expectTypeOf(client.inbox.markRead(1)).resolves.toBeNumber();
+
+expectTypeOf(client.transportName).toEqualTypeOf<string | undefined>();
+const composed = new Herald({
+  url: "ws://127.0.0.1:7700/ws",
+  transport: fallbackTransport([
+    { name: "websocket", factory: webSocketTransport() },
+    { name: "sse", factory: sseTransport({ openTimeoutMs: 5000 }) },
+    { name: "poll", factory: pollTransport() },
+  ]),
+});
+void composed;
+void new Herald({ url: "ws://x/ws", transports: ["websocket", "sse", "poll"], retryBestTransportAfterMs: 60_000 });
+// @ts-expect-error: only the three transports exist
+void new Herald({ url: "ws://x/ws", transports: ["carrier-pigeon"] });
+client.on("tokenRefreshed", (v) => expectTypeOf(v).toBeUndefined());
 
 const err = new HeraldError(103, "no", false);
 expectTypeOf(err.code).toBeNumber();

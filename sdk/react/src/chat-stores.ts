@@ -83,12 +83,14 @@ export class ReadReceiptsStore extends ExternalStore<readonly ReadPosition[]> {
   /** Marks `offset` read (skipped when not beyond your last mark from this client). */
   markRead = async (offset: number): Promise<void> => {
     if (offset <= this.myMark) return;
+    const previous = this.myMark;
     this.myMark = offset;
     try {
       const r = await this.client.channel(this.name).markRead(offset);
       this.myMark = Math.max(this.myMark, r.offset);
     } catch (e) {
-      if (this.myMark === offset) this.myMark = 0;
+      // Refused (e.g. past the top): a later mark of this offset is sent again.
+      if (this.myMark === offset) this.myMark = previous;
       throw e;
     }
   };
