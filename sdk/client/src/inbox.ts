@@ -58,7 +58,7 @@ export class Inbox {
     const r = await this.request(frame);
     const list = Array.isArray(r.notifications) ? r.notifications : [];
     const unread = Number(r.unread ?? 0);
-    this.setUnread(unread);
+    this._unread = unread;
     return { notifications: list.map((n) => toNotification(n) as Notification<D>), unread };
   }
 
@@ -80,13 +80,8 @@ export class Inbox {
   private async change(frame: Frame): Promise<number> {
     const r = await this.request(frame);
     const unread = Number(r.unread ?? 0);
-    this.setUnread(unread);
+    this._unread = unread;
     return unread;
-  }
-
-  private setUnread(n: number): void {
-    if (this._unread === n) return;
-    this._unread = n;
   }
 
   /** @internal */
