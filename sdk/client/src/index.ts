@@ -1,11 +1,19 @@
 export { Herald } from "./client.js";
 export type { HeraldOptions, ClientEvents, ConnectedEvent, ReconnectingEvent } from "./client.js";
 export { Channel } from "./channel.js";
+export { Inbox } from "./inbox.js";
+export type { InboxEvents } from "./inbox.js";
 export type { ChannelEvents } from "./channel.js";
 export { HeraldError, ClientErrorCode, ErrorCode, CloseCode, isTerminalCloseCode } from "./errors.js";
 export { backoffDelay, backoffCeiling, DEFAULT_BACKOFF } from "./backoff.js";
 export type { BackoffOptions } from "./backoff.js";
 export { webSocketTransport } from "./transport.js";
+export { sseTransport } from "./sse-transport.js";
+export { pollTransport } from "./poll-transport.js";
+export type { PollTransportOptions } from "./poll-transport.js";
+export type { SseTransportOptions } from "./sse-transport.js";
+export { fallbackTransport } from "./fallback.js";
+export type { FallbackOptions, NamedTransport } from "./fallback.js";
 export type { Transport, TransportFactory, TransportHandlers, WebSocketConstructor, WebSocketLike } from "./transport.js";
 export { createOptimisticList } from "./optimistic.js";
 export type { OptimisticItem, OptimisticList, OptimisticListOptions, OptimisticStatus } from "./optimistic.js";
@@ -15,10 +23,17 @@ export type {
   HistoryOptions,
   HistoryResult,
   Member,
+  Notification,
+  NotificationEvent,
+  NotificationsOptions,
+  NotificationsPage,
   Position,
   Publication,
   Publisher,
   PublishOptions,
   PublishResult,
+  ReadPosition,
   SubscribedEvent,
+  TypingEvent,
+  UnreadChannel,
 } from "./types.js";
