@@ -1,0 +1,216 @@
+"use client";
+
+import type { OptimisticItem } from "@herald/client";
+import { useChannel, useConnectionState, useHerald } from "@herald/react";
+import { useCallback, useEffect, useLayoutEffect, useMemo, useRef, useState, type FormEvent } from "react";
+import { LocalTime } from "@/components/local-time";
+import { useMe } from "@/components/providers";
+import type { ReadPosition } from "@/lib/herald-api";
+import { outbox } from "@/lib/outbox";
+import { HISTORY_PAGE, roomChannel } from "@/lib/rooms";
+import type { ChatMessage, InitialMessage } from "@/lib/types";
+
+interface Row {
+  key: string;
+  offset?: number;
+  time?: number;
+  data: ChatMessage;
+  user?: string;
+  status: OptimisticItem<ChatMessage>["status"];
+}
+
+function fromHistory(m: InitialMessage): Row {
+  const row: Row = { key: m.key, offset: m.offset, time: m.time, data: m.data, status: "confirmed" };
+  if (m.user !== undefined) row.user = m.user;
+  return row;
+}
+
+function fromLive(i: OptimisticItem<ChatMessage>, me: string): Row {
+  const row: Row = { key: i.key, data: i.data, status: i.status };
+  if (i.offset !== undefined) row.offset = i.offset;
+  if (i.publication) row.time = i.publication.time;
+  // The server's publisher wins over what the sender wrote; no publication yet = my own publish.
+  row.user = i.publication?.publisher?.user ?? (i.publication ? i.data.user : me);
+  return row;
+}
+
+/**
+ * Server history (first paint and pages loaded back) merged with the live,
+ * optimistic list by offset: each message once, in order, then my pending ones.
+ */
+function mergeRows(older: readonly InitialMessage[], live: readonly OptimisticItem<ChatMessage>[], me: string): Row[] {
+  const byOffset = new Map<number, Row>();
+  for (const m of older) byOffset.set(m.offset, fromHistory(m));
+  const pending: Row[] = [];
+  for (const i of live) {
+    const row = fromLive(i, me);
+    if (row.offset === undefined) pending.push(row);
+    else byOffset.set(row.offset, { ...byOffset.get(row.offset), ...row, time: row.time ?? byOffset.get(row.offset)?.time });
+  }
+  const confirmed = [...byOffset.values()].sort((a, b) => (a.offset ?? 0) - (b.offset ?? 0));
+  const seen = new Set(confirmed.map((r) => r.key));
+  return [...confirmed, ...pending.filter((r) => !seen.has(r.key))];
+}
+
+export interface ChatRoomProps {
+  room: string;
+  title: string;
+  initial: InitialMessage[];
+  hasOlder: boolean;
+  initialReads: ReadPosition[];
+  historyError?: string | undefined;
+}
+
+export function ChatRoom(props: ChatRoomProps) {
+  const me = useMe();
+  const herald = useHerald();
+  const connection = useConnectionState();
+  const channel = roomChannel(props.room);
+  const { messages, publish } = useChannel<ChatMessage>(channel, { history: HISTORY_PAGE });
+  const [older, setOlder] = useState<InitialMessage[]>(props.initial);
+  const [hasOlder, setHasOlder] = useState(props.hasOlder);
+  const [loadingOlder, setLoadingOlder] = useState(false);
+  const [sendError, setSendError] = useState<string | null>(null);
+  const [draft, setDraft] = useState("");
+
+  const rows = useMemo(() => mergeRows(older, messages, me.id), [older, messages, me.id]);
+
+  // ---- scrolling: stick to the bottom, keep the position when older pages are prepended ----
+  const listRef = useRef<HTMLDivElement>(null);
+  const topRef = useRef<HTMLDivElement>(null);
+  const prependFrom = useRef<number | null>(null);
+  const stick = useRef(true);
+  useLayoutEffect(() => {
+    const el = listRef.current;
+    if (!el) return;
+    if (prependFrom.current !== null) {
+      el.scrollTop += el.scrollHeight - prependFrom.current;
+      prependFrom.current = null;
+    } else if (stick.current) {
+      el.scrollTop = el.scrollHeight;
+    }
+  }, [rows]);
+  const onScroll = () => {
+    const el = listRef.current;
+    if (el) stick.current = el.scrollHeight - el.scrollTop - el.clientHeight < 80;
+  };
+
+  const firstOffset = rows.find((r) => r.offset !== undefined)?.offset;
+  const loadOlder = useCallback(async () => {
+    if (loadingOlder || !hasOlder || firstOffset === undefined || firstOffset <= 1) return;
+    setLoadingOlder(true);
+    try {
+      const page = await herald
+        .channel<ChatMessage>(channel)
+        .history({ direction: "backward", before: firstOffset, limit: HISTORY_PAGE });
+      const got: InitialMessage[] = page.publications
+        .map((p) => ({
+          offset: p.offset,
+          time: p.time,
+          data: p.data,
+          user: p.publisher?.user ?? p.data.user,
+          key: p.idempotencyKey ?? `offset:${p.offset}`,
+        }))
+        .reverse();
+      prependFrom.current = listRef.current?.scrollHeight ?? null;
+      setOlder((prev) => [...got, ...prev]);
+      setHasOlder((got[0]?.offset ?? 1) > 1);
+    } catch {
+      /* try again on the next scroll */
+    } finally {
+      setLoadingOlder(false);
+    }
+  }, [channel, firstOffset, hasOlder, herald, loadingOlder]);
+
+  useEffect(() => {
+    const top = topRef.current;
+    const root = listRef.current;
+    if (!top || !root || !hasOlder) return;
+    const io = new IntersectionObserver(
+      (entries) => {
+        if (entries.some((e) => e.isIntersecting)) void loadOlder();
+      },
+      { root, rootMargin: "40px 0px 0px 0px" },
+    );
+    io.observe(top);
+    return () => io.disconnect();
+  }, [hasOlder, loadOlder]);
+
+  // ---- sending ----
+  const send = (e: FormEvent) => {
+    e.preventDefault();
+    const text = draft.trim();
+    if (!text) return;
+    setDraft("");
+    setSendError(null);
+    stick.current = true;
+    outbox.track(publish({ text, name: me.name, user: me.id })).catch((err: unknown) => {
+      setSendError(`Not sent: ${err instanceof Error ? err.message : String(err)}`);
+    });
+  };
+
+  return (
+    <section className="room" aria-label={`Room ${props.title}`}>
+      <header className="room-header">
+        <h2># {props.title}</h2>
+      </header>
+      <div className="messages" ref={listRef} onScroll={onScroll} data-testid="messages">
+        <div ref={topRef} className="history-edge">
+          {hasOlder ? (loadingOlder ? "Loading older messages…" : "Scroll up for older messages") : "Beginning of #" + props.title}
+        </div>
+        {props.historyError ? <p className="error">{props.historyError}</p> : null}
+        <ol>
+          {rows.map((r) => {
+            const mine = r.user === me.id;
+            return (
+              <li
+                key={r.key}
+                className={`msg${mine ? " mine" : ""}${r.status === "pending" ? " pending" : ""}`}
+                data-testid="message"
+                data-status={r.status}
+                data-offset={r.offset}
+              >
+                <div className="msg-meta">
+                  <span className="msg-author">{mine ? "You" : r.data.name}</span>
+                  <span className="msg-status">
+                    {r.status === "pending" ? (
+                      connection === "connected" ? (
+                        "Sending…"
+                      ) : (
+                        "Queued"
+                      )
+                    ) : r.time !== undefined ? (
+                      <LocalTime ms={r.time} />
+                    ) : (
+                      "✓"
+                    )}
+                  </span>
+                </div>
+                <div className="msg-text">{r.data.text}</div>
+              </li>
+            );
+          })}
+        </ol>
+      </div>
+      <form className="composer" onSubmit={send}>
+        <input
+          aria-label="Message"
+          data-testid="composer"
+          value={draft}
+          onChange={(e) => setDraft(e.target.value)}
+          placeholder={`Message #${props.title}`}
+          maxLength={2000}
+          autoComplete="off"
+        />
+        <button type="submit" disabled={!draft.trim()}>
+          Send
+        </button>
+      </form>
+      {sendError ? (
+        <p role="alert" className="error composer-error">
+          {sendError}
+        </p>
+      ) : null}
+    </section>
+  );
+}

@@ -1,0 +1,27 @@
+"use client";
+
+import { usePresence } from "@herald/react";
+import { useMe } from "@/components/providers";
+import { ONLINE_CHANNEL } from "@/lib/rooms";
+import type { UserInfo } from "@/lib/types";
+
+/** Everyone signed in with the app open, from the presence of online:everyone. */
+export function OnlineUsers() {
+  const me = useMe();
+  const { members } = usePresence<UserInfo>(ONLINE_CHANNEL);
+  const sorted = [...members].sort((a, b) => (a.info?.name ?? "").localeCompare(b.info?.name ?? ""));
+  return (
+    <section className="online" aria-label="Online">
+      <h3>Online — {members.length}</h3>
+      <ul data-testid="online-users">
+        {sorted.map((m) => (
+          <li key={m.user ?? m.client} data-user={m.user}>
+            <span className="dot active" aria-hidden="true" />
+            <span className="online-name">{m.info?.name ?? m.user ?? "anonymous"}</span>
+            {m.user === me.id ? <span className="muted"> (you)</span> : null}
+          </li>
+        ))}
+      </ul>
+    </section>
+  );
+}
