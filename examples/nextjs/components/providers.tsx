@@ -21,10 +21,13 @@ async function getToken(): Promise<string> {
   return j.token;
 }
 
+// Messages sent while disconnected wait in the client's queue for up to 10 minutes.
+const OPTIONS = { clientName: "herald-nextjs-example", queue: { timeoutMs: 10 * 60_000 } };
+
 export function Providers({ url, user, children }: { url: string; user: SessionUser; children: ReactNode }) {
   return (
     <MeContext.Provider value={user}>
-      <HeraldProvider url={url} getToken={getToken} options={{ clientName: "herald-nextjs-example" }}>
+      <HeraldProvider url={url} getToken={getToken} options={OPTIONS}>
         {children}
       </HeraldProvider>
     </MeContext.Provider>

@@ -1,0 +1,167 @@
+// End-to-end: two people (two browser contexts) use the app against a real
+// Herald. Every assertion is on what the page shows.
+import type { Page } from "playwright-core";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { Stack, message, messageTexts, send, sleep, waitFor } from "./harness";
+
+const stack = new Stack();
+let alice: Page;
+let bob: Page;
+const run = Date.now().toString(36);
+
+beforeAll(async () => {
+  await stack.start();
+  alice = await stack.signIn("Alice");
+  bob = await stack.signIn("Bob");
+});
+
+afterAll(async () => {
+  await stack.stop();
+});
+
+async function openRoom(page: Page, room: string): Promise<void> {
+  await page.click(`[data-testid=room-${room}]`);
+  await page.waitForURL(`**/chat/${room}`);
+}
+
+describe("chat", () => {
+  it("A sends, B sees it; A's message goes from pending to confirmed", async () => {
+    const text = `hello from Alice ${run}`;
+    await send(alice, text);
+    await message(alice, text).waitFor();
+    await message(bob, text).waitFor({ timeout: 10_000 });
+    expect(await message(bob, text).locator(".msg-author").innerText()).toBe("Alice");
+    // Confirmed by the server: the "Sending…" label is replaced by the time.
+    await waitFor("Alice's message to be confirmed", async () => {
+      const status = await message(alice, text).locator(".msg-status").innerText();
+      return status !== "Sending…" && status !== "Queued" && status !== "";
+    });
+    expect(await message(alice, text).count()).toBe(1);
+    expect(await message(bob, text).count()).toBe(1);
+  });
+
+  it("history is in the server-rendered HTML (first paint) and pages back on scroll", async () => {
+    // The last message is in the HTML of the page, before any JavaScript runs.
+    const html = await (await bob.context().request.get(`${stack.next.url}/chat/general`)).text();
+    expect(html).toContain(`hello from Alice ${run}`);
+
+    for (let i = 1; i <= 45; i++) await stack.publish("room:dev", { text: `dev note ${i}`, name: "Bot", user: "bot" });
+    await openRoom(bob, "dev");
+    await message(bob, "dev note 45").waitFor();
+    let texts = await messageTexts(bob);
+    expect(texts).not.toContain("dev note 1");
+    expect(texts.length).toBeLessThan(45);
+    // Scrolling to the top loads older pages until the first message.
+    await waitFor(
+      "the first message after scrolling up",
+      async () => {
+        await bob.locator("[data-testid=messages]").evaluate((el) => {
+          el.scrollTop = 0;
+        });
+        return (await messageTexts(bob)).includes("dev note 1");
+      },
+      20_000,
+    );
+    texts = await messageTexts(bob);
+    const notes = texts.filter((t) => t.startsWith("dev note "));
+    expect(notes).toEqual(Array.from({ length: 45 }, (_, i) => `dev note ${i + 1}`));
+    await openRoom(bob, "general");
+  });
+
+  it("both appear online, and one leaving is seen", async () => {
+    const online = (p: Page) => p.locator("[data-testid=online-users] .online-name").allInnerTexts();
+    await waitFor("Alice and Bob online for Alice", async () => {
+      const names = await online(alice);
+      return names.includes("Alice") && names.includes("Bob");
+    });
+    await waitFor("Alice and Bob online for Bob", async () => {
+      const names = await online(bob);
+      return names.includes("Alice") && names.includes("Bob");
+    });
+    const carol = await stack.signIn("Carol");
+    await waitFor("Carol online for Alice", async () => (await online(alice)).includes("Carol"));
+    await carol.context().close();
+    // Herald's presence grace is 3 s; then the leave is pushed.
+    await waitFor("Carol gone for Alice", async () => !(await online(alice)).includes("Carol"), 20_000);
+    expect(await online(alice)).toEqual(expect.arrayContaining(["Alice", "Bob"]));
+  });
+});
+
+describe("dashboard", () => {
+  it("shows live figures over SSE and who's viewing", async () => {
+    await alice.click("nav >> text=Dashboard");
+    await alice.waitForURL("**/dashboard");
+    await waitFor("the stream to be live", async () => (await alice.getByTestId("stream-state").innerText()).includes("Live"));
+    const sample = async () => Number(/#(\d+)/.exec(await alice.getByTestId("sample").innerText())?.[1] ?? NaN);
+    const first = await waitFor("a sample", async () => {
+      const n = await sample();
+      return Number.isFinite(n) ? n : null;
+    });
+    await waitFor("a newer sample", async () => (await sample()) > first);
+
+    const before = Number(await alice.getByTestId("figure-messages").innerText());
+    await send(bob, `a message for the dashboard ${run}`);
+    await waitFor("the message count to go up", async () => Number(await alice.getByTestId("figure-messages").innerText()) > before);
+
+    const viewers = () => alice.locator("[data-testid=viewers] li").allInnerTexts();
+    await waitFor("Alice viewing", async () => (await viewers()).some((v) => v.includes("Alice")));
+    await bob.click("nav >> text=Dashboard");
+    await bob.waitForURL("**/dashboard");
+    await waitFor("Bob viewing too", async () => (await viewers()).some((v) => v.includes("Bob")));
+    await stack.screenshot(alice, "dashboard");
+    await bob.click("nav >> text=Chat");
+    await bob.waitForURL("**/chat/general");
+    await waitFor("Bob gone from the viewers", async () => !(await viewers()).some((v) => v.includes("Bob")), 20_000);
+    await alice.click("nav >> text=Chat");
+    await alice.waitForURL("**/chat/general");
+  });
+});
+
+describe("connection loss", () => {
+  it("Herald killed and restarted while A sends: banner, queued message delivered once, nothing lost", async () => {
+    const banner = alice.getByTestId("connection-banner");
+    const queuedText = `sent while Herald was down ${run}`;
+    await message(bob, `hello from Alice ${run}`).waitFor();
+
+    await stack.herald.stop("SIGKILL");
+    await waitFor("the reconnecting banner", async () => (await banner.count()) > 0 && (await banner.innerText()).includes("Reconnecting"));
+    await send(alice, queuedText);
+    await message(alice, queuedText).waitFor();
+    await waitFor("the queued count", async () => (await banner.innerText()).includes("1 message queued"));
+    expect(await message(alice, queuedText).locator(".msg-status").innerText()).toBe("Queued");
+    await stack.screenshot(alice, "reconnecting");
+
+    await stack.herald.start();
+    // Published by the back end right after the restart, while the browsers are still reconnecting.
+    const meanwhile = [1, 2, 3].map((i) => `published meanwhile ${i} ${run}`);
+    for (const text of meanwhile) await stack.publish("room:general", { text, name: "Server", user: "server" });
+
+    await waitFor("the banner to go", async () => (await banner.count()) === 0, 60_000);
+    for (const text of [queuedText, ...meanwhile]) {
+      await message(bob, text).waitFor({ timeout: 30_000 });
+      await message(alice, text).waitFor({ timeout: 30_000 });
+    }
+    await waitFor("the queued message confirmed", async () => {
+      const s = await message(alice, queuedText).locator(".msg-status").innerText();
+      return s !== "Queued" && s !== "Sending…";
+    });
+    await sleep(1000);
+    for (const page of [alice, bob]) {
+      const texts = await messageTexts(page);
+      for (const t of [queuedText, ...meanwhile]) expect(texts.filter((x) => x === t)).toHaveLength(1);
+    }
+    // Stored once, too.
+    expect((await stack.storedTexts("room:general")).filter((t) => t === queuedText)).toHaveLength(1);
+  });
+});
+
+describe("the pages themselves", () => {
+  it("take screenshots, one socket per browser, no hydration warnings or uncaught errors", async () => {
+    await stack.screenshot(alice, "chat");
+    // Never two Herald WebSockets open at once in one browser, and one open now.
+    for (const user of ["Alice", "Bob"]) {
+      expect(stack.sockets.get(user)).toEqual({ open: 1, max: 1 });
+    }
+    expect(stack.problems).toEqual([]);
+  });
+});
