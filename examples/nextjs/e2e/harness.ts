@@ -8,8 +8,8 @@ import { EXAMPLE_DIR, HeraldServer, NextServer, REPO_DIR, freePort } from "../sc
 
 export { sleep, waitFor } from "../scripts/stack.mjs";
 
-const CHROMIUM = process.env.CHROMIUM ?? "/usr/bin/chromium";
-const CHROMIUM_ARGS = [
+export const CHROMIUM = process.env.CHROMIUM ?? "/usr/bin/chromium";
+export const CHROMIUM_ARGS = [
   "--headless",
   "--no-sandbox",
   "--disable-gpu",
@@ -92,10 +92,11 @@ export class Stack {
   private watch(user: string, page: Page): void {
     page.on("console", (msg) => {
       const text = msg.text();
-      // Network errors while Herald is deliberately killed are expected; anything else is a problem.
-      if (/ERR_CONNECTION_REFUSED|WebSocket connection to .* failed|Failed to load resource|EventSource/.test(text)) return;
+      // Failing to reach Herald while it is deliberately killed is expected; anything else is a problem.
+      const herald = this.herald.url.replace(/^http:\/\//, "");
+      if ((msg.location().url.includes(herald) || text.includes(herald)) && /failed|ERR_CONNECTION_REFUSED/i.test(text)) return;
       if (msg.type() === "error" || (msg.type() === "warning" && /hydrat|React|did not match/i.test(text))) {
-        this.problems.push({ user, text });
+        this.problems.push({ user, text: `${text} (${msg.location().url})` });
       }
     });
     page.on("pageerror", (err) => this.problems.push({ user, text: `uncaught: ${err.message}` }));
