@@ -1,6 +1,6 @@
 "use client";
 
-import { usePresence } from "@herald/react";
+import { useConnectionState, usePresence } from "@herald/react";
 import { useMe } from "@/components/providers";
 import { ONLINE_CHANNEL } from "@/lib/rooms";
 import type { UserInfo } from "@/lib/types";
@@ -9,9 +9,11 @@ import type { UserInfo } from "@/lib/types";
 export function OnlineUsers() {
   const me = useMe();
   const { members } = usePresence<UserInfo>(ONLINE_CHANNEL);
+  // While reconnecting the list is the last one known: say so.
+  const stale = useConnectionState() !== "connected";
   const sorted = [...members].sort((a, b) => (a.info?.name ?? "").localeCompare(b.info?.name ?? ""));
   return (
-    <section className="online" aria-label="Online">
+    <section className={`online${stale ? " stale" : ""}`} aria-label="Online" title={stale ? "Not connected: last known list" : undefined}>
       <h3>Online — {members.length}</h3>
       <ul data-testid="online-users">
         {sorted.map((m) => (
