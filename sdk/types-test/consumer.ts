@@ -7,12 +7,25 @@ import {
   HeraldError,
   type ConnectionState,
   type Member,
+  type Notification,
+  type NotificationEvent,
   type OptimisticItem,
+  type ReadPosition,
+  type TypingEvent,
+  type UnreadChannel,
   type Publication,
   type PublishResult,
   type SubscribedEvent,
 } from "@herald/client";
-import { useChannel, useConnectionState, usePresence, type UseChannelResult } from "@herald/react";
+import {
+  useChannel,
+  useConnectionState,
+  useNotifications,
+  usePresence,
+  useReadReceipts,
+  useTyping,
+  type UseChannelResult,
+} from "@herald/react";
 import { createTokenHandler, Herald as HeraldServer, type TokenClaims } from "@herald/next";
 
 interface ChatMessage {
@@ -43,6 +56,19 @@ expectTypeOf(room.history()).resolves.toHaveProperty("publications").toEqualType
 expectTypeOf(room.presence<{ name: string }>()).resolves.toEqualTypeOf<Member<{ name: string }>[]>();
 expectTypeOf(client.publish("chat:x", { a: 1 })).resolves.not.toBeAny();
 
+room.on("typing", (e) => expectTypeOf(e).toEqualTypeOf<TypingEvent>());
+room.on("read", (e) => expectTypeOf(e).toEqualTypeOf<ReadPosition>());
+room.on("presence_update", (m) => expectTypeOf(m.state).toEqualTypeOf<unknown>());
+expectTypeOf(room.notifyTyping()).resolves.toBeBoolean();
+expectTypeOf(room.markRead(3)).resolves.toEqualTypeOf<{ channel: string; offset: number }>();
+expectTypeOf(client.unread()).resolves.toEqualTypeOf<UnreadChannel[]>();
+expectTypeOf(client.inbox.list<{ room: string }>()).resolves.toHaveProperty("notifications").toEqualTypeOf<
+  Notification<{ room: string }>[]
+>();
+client.inbox.on("notification", (e) => expectTypeOf(e).toEqualTypeOf<NotificationEvent>());
+client.inbox.on("unread", (n) => expectTypeOf(n).toBeNumber());
+expectTypeOf(client.inbox.markRead(1)).resolves.toBeNumber();
+
 const err = new HeraldError(103, "no", false);
 expectTypeOf(err.code).toBeNumber();
 expectTypeOf(err.temporary).toBeBoolean();
@@ -63,6 +89,14 @@ expectTypeOf<ReturnType<typeof useConnectionState>>().toEqualTypeOf<ConnectionSt
 expectTypeOf<ReturnType<typeof usePresence<{ name: string }>>["members"][number]["info"]>().toEqualTypeOf<
   { name: string } | undefined
 >();
+expectTypeOf<ReturnType<typeof usePresence>["setState"]>().returns.resolves.toBeVoid();
+expectTypeOf<ReturnType<typeof useTyping>["typing"]>().toEqualTypeOf<readonly string[]>();
+expectTypeOf<ReturnType<typeof useTyping>["notifyTyping"]>().returns.toBeVoid();
+expectTypeOf<ReturnType<typeof useReadReceipts>["positions"]>().toEqualTypeOf<readonly ReadPosition[]>();
+expectTypeOf<ReturnType<typeof useReadReceipts>["markRead"]>().parameter(0).toBeNumber();
+expectTypeOf<ReturnType<typeof useNotifications>["items"]>().toEqualTypeOf<readonly Notification[]>();
+expectTypeOf<ReturnType<typeof useNotifications>["unread"]>().toBeNumber();
+expectTypeOf<ReturnType<typeof useNotifications>["loadMore"]>().returns.resolves.toBeVoid();
 
 // Next.js server side.
 const handler = createTokenHandler({
@@ -76,5 +110,7 @@ expectTypeOf(handler).returns.resolves.toEqualTypeOf<Response>();
 const server = new HeraldServer({ url: "http://127.0.0.1:7700", apiKey: "k" });
 expectTypeOf(server.history<ChatMessage>("chat:x")).resolves.toHaveProperty("publications").items.toHaveProperty("data").toEqualTypeOf<ChatMessage>();
 expectTypeOf(server.publish("chat:x", { a: 1 })).resolves.toHaveProperty("offset").toBeNumber();
+expectTypeOf(server.readPositions("room:1")).resolves.toHaveProperty("members").items.toHaveProperty("offset").toBeNumber();
+expectTypeOf(server.notify("u42", { title: "hi", data: { room: "room:1" } })).resolves.items.toHaveProperty("id").toBeNumber();
 // @ts-expect-error: capabilities only take the four rights
 createTokenHandler({ secret: "s", claims: () => ({ sub: "u", capabilities: [{ channels: ["*"], allow: ["admin"] }] }) });

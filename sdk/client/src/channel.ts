@@ -10,7 +10,9 @@ import type {
   Publication,
   PublishOptions,
   PublishResult,
+  ReadPosition,
   SubscribedEvent,
+  TypingEvent,
 } from "./types.js";
 
 export interface ChannelEvents<T> {
@@ -28,6 +30,12 @@ export interface ChannelEvents<T> {
   error: HeraldError;
   /** Status changes. */
   status: ChannelStatus;
+  /** A member set its presence state (`setPresenceState`); `member.state` is the new state. */
+  presence_update: Member;
+  /** Another user started or stopped typing. */
+  typing: TypingEvent;
+  /** A user's read position moved ("seen by"), yours included. */
+  read: ReadPosition;
 }
 
 function toPublication<T>(channel: string, epoch: string, raw: Record<string, unknown>): Publication<T> {
@@ -53,6 +61,7 @@ function toMember(raw: unknown): Member {
   if (typeof m.user === "string") out.user = m.user;
   if (m.info !== undefined) out.info = m.info;
   if (typeof m.connections === "number") out.connections = m.connections;
+  if (m.state !== undefined && m.state !== null) out.state = m.state;
   return out;
 }
 
@@ -73,6 +82,8 @@ export class Channel<T = unknown> {
   private buffered: Record<string, unknown>[] | undefined;
   private waiters: { resolve: (e: SubscribedEvent) => void; reject: (e: HeraldError) => void }[] = [];
   private retryTimer: ReturnType<typeof setTimeout> | undefined;
+  /** The presence state set by `setPresenceState`, sent again after every resubscribe. */
+  private presenceState: { value: unknown } | undefined;
 
   /** @internal use `herald.channel(name)` */
   constructor(client: Herald, name: string, internals: ChannelInternals) {
@@ -166,6 +177,41 @@ export class Channel<T = unknown> {
     return members.map((m) => toMember(m) as Member<I>);
   }
 
+  /**
+   * Tells the channel's other subscribers that you are typing (push
+   * `typing`); the server ends it after a few seconds of silence or when you
+   * publish. Call it on keystrokes, throttled (the server's default throttle
+   * is 1 s; client events are rate limited). Only sent while subscribed and
+   * connected (never queued): resolves `false` when nothing was sent.
+   */
+  async notifyTyping(): Promise<boolean> {
+    if (this._status !== "subscribed" || !this.internals.isConnected()) return false;
+    await this.internals.session({ op: "typing", channel: this.name });
+    return true;
+  }
+
+  /**
+   * Stores your read position (the last offset you have read); it only moves
+   * forward, so the reply carries your current mark. Subscribers get a `read`
+   * event. Needs a signed-in user (a token with `sub`).
+   */
+  async markRead(offset: number): Promise<{ channel: string; offset: number }> {
+    const r = await this.internals.request({ op: "mark_read", channel: this.name, offset });
+    return { channel: this.name, offset: Number(r.offset) };
+  }
+
+  /**
+   * Sets your presence state (any JSON value, e.g. `{ status: "idle" }`),
+   * shared by all your tabs; others get a `presence_update`. Kept by the
+   * client and sent again after every resubscribe. Needs a presence
+   * namespace; sent once the channel is subscribed.
+   */
+  async setPresenceState(state: unknown): Promise<void> {
+    this.presenceState = { value: state };
+    if (this._status !== "subscribed") return;
+    await this.internals.request({ op: "presence_state", channel: this.name, state });
+  }
+
   // ---- called by the client ----
 
   /** @internal */
@@ -220,6 +266,15 @@ export class Channel<T = unknown> {
         return;
       case "leave":
         this.events.emit("leave", toMember(msg.member));
+        return;
+      case "presence_update":
+        this.events.emit("presence_update", toMember(msg.member));
+        return;
+      case "typing":
+        this.events.emit("typing", { channel: this.name, user: String(msg.user ?? ""), typing: msg.typing === true });
+        return;
+      case "read":
+        this.events.emit("read", { user: String(msg.user ?? ""), offset: Number(msg.offset) });
         return;
       case "unsubscribed": {
         const error = HeraldError.fromWire(msg.error);
@@ -291,6 +346,9 @@ export class Channel<T = unknown> {
     this.subscribedOnce = true;
     this.events.emit("subscribed", event);
     this.settle(event);
+    if (this.presenceState !== undefined) {
+      this.internals.session({ op: "presence_state", channel: this.name, state: this.presenceState.value }).catch(() => {});
+    }
     const pending = this.buffered ?? [];
     this.buffered = undefined;
     for (const m of pending) this.handlePush(String(m.push), m);

@@ -1,9 +1,10 @@
 import { backoffDelay, type BackoffOptions } from "./backoff.js";
 import { Channel } from "./channel.js";
 import { Emitter } from "./emitter.js";
+import { Inbox } from "./inbox.js";
 import { ClientErrorCode, CloseCode, ErrorCode, HeraldError, isTerminalCloseCode } from "./errors.js";
 import { webSocketTransport, type Transport, type TransportFactory, type WebSocketConstructor } from "./transport.js";
-import type { ConnectionState, PublishOptions, PublishResult } from "./types.js";
+import type { ConnectionState, PublishOptions, PublishResult, UnreadChannel } from "./types.js";
 
 export interface HeraldOptions {
   /** `ws://host:7700/ws` (an `http(s)://` URL or one without a path is mapped to it). */
@@ -128,6 +129,8 @@ export class Herald {
   private releaseTimer: ReturnType<typeof setTimeout> | undefined;
   private _connectionId: string | undefined;
   private lastError: HeraldError | undefined;
+  /** The signed-in user's notification inbox (list, mark read, delete, live pushes). */
+  readonly inbox: Inbox = new Inbox((frame) => this.request(frame));
 
   constructor(options: HeraldOptions) {
     this.opts = options;
@@ -198,6 +201,13 @@ export class Herald {
     }));
   }
 
+  /** Your unread counts per channel you have marked read in (needs a signed-in user). */
+  async unread(): Promise<UnreadChannel[]> {
+    const r = await this.request({ op: "unread" });
+    const list = Array.isArray(r.channels) ? (r.channels as Record<string, unknown>[]) : [];
+    return list.map((c) => ({ channel: String(c.channel), unread: Number(c.unread), offset: Number(c.offset) }));
+  }
+
   /** Keeps the client open for one more user (see `release`). Used by `@herald/react`. */
   retain(): () => void {
     this.refs++;
@@ -238,6 +248,7 @@ export class Herald {
     this.channels.clear();
     this.setState("closed");
     this.events.removeAll();
+    this.inbox._destroy();
   }
 
   // ---- internals shared with Channel ----
@@ -498,6 +509,10 @@ export class Herald {
         return;
       case "error":
         this.events.emit("error", HeraldError.fromWire(msg.error));
+        return;
+      case "notification":
+      case "unread":
+        this.inbox._onPush(kind, msg);
         return;
       default: {
         const ch = typeof msg.channel === "string" ? this.channels.get(msg.channel) : undefined;

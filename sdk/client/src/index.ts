@@ -1,6 +1,8 @@
 export { Herald } from "./client.js";
 export type { HeraldOptions, ClientEvents, ConnectedEvent, ReconnectingEvent } from "./client.js";
 export { Channel } from "./channel.js";
+export { Inbox } from "./inbox.js";
+export type { InboxEvents } from "./inbox.js";
 export type { ChannelEvents } from "./channel.js";
 export { HeraldError, ClientErrorCode, ErrorCode, CloseCode, isTerminalCloseCode } from "./errors.js";
 export { backoffDelay, backoffCeiling, DEFAULT_BACKOFF } from "./backoff.js";
@@ -15,10 +17,17 @@ export type {
   HistoryOptions,
   HistoryResult,
   Member,
+  Notification,
+  NotificationEvent,
+  NotificationsOptions,
+  NotificationsPage,
   Position,
   Publication,
   Publisher,
   PublishOptions,
   PublishResult,
+  ReadPosition,
   SubscribedEvent,
+  TypingEvent,
+  UnreadChannel,
 } from "./types.js";

@@ -39,6 +39,8 @@ export interface Member<I = unknown> {
   info?: I;
   /** Connections this member holds (several tabs = one member). */
   connections?: number;
+  /** The member's own state (`setPresenceState`), e.g. `{ status: "idle" }`. */
+  state?: unknown;
 }
 
 export interface PublishOptions {
@@ -85,3 +87,60 @@ export interface SubscribedEvent {
 }
 
 export type ChannelStatus = "unsubscribed" | "subscribing" | "subscribed";
+
+/** Someone started or stopped typing in a channel (never your own connections). */
+export interface TypingEvent {
+  channel: string;
+  /** User id (the connection id for anonymous clients). */
+  user: string;
+  typing: boolean;
+}
+
+/** A user's read position in a channel ("seen by"). */
+export interface ReadPosition {
+  user: string;
+  /** The last offset the user has read. */
+  offset: number;
+}
+
+/** Your unread count in one channel (`herald.unread()`). */
+export interface UnreadChannel {
+  channel: string;
+  /** Publications after your read mark (all of them when the channel's epoch changed). */
+  unread: number;
+  /** Your read mark (0 after an epoch change). */
+  offset: number;
+}
+
+/** A notification in the signed-in user's inbox (filled by the app's back end). */
+export interface Notification<D = unknown> {
+  id: number;
+  kind: string;
+  title?: string;
+  body?: string;
+  data?: D;
+  /** ms since the Unix epoch. */
+  createdAt: number;
+  read: boolean;
+  /** ms since the Unix epoch, when the notification expires. */
+  expiresAt?: number;
+}
+
+/** A page of notifications, newest first, with the unread count. */
+export interface NotificationsPage<D = unknown> {
+  notifications: Notification<D>[];
+  unread: number;
+}
+
+export interface NotificationsOptions {
+  /** Default 50, capped by the server (100). */
+  limit?: number;
+  /** Only notifications with an id smaller than this (to page back). */
+  before?: number;
+}
+
+/** A new notification pushed to every connection of its user. */
+export interface NotificationEvent<D = unknown> {
+  notification: Notification<D>;
+  unread: number;
+}

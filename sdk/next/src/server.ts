@@ -1,4 +1,12 @@
-import { ClientErrorCode, HeraldError, type HistoryOptions, type HistoryResult, type Member, type Publication } from "@herald/client";
+import {
+  ClientErrorCode,
+  HeraldError,
+  type HistoryOptions,
+  type HistoryResult,
+  type Member,
+  type Publication,
+  type UnreadChannel,
+} from "@herald/client";
 
 export interface HeraldServerOptions {
   /** `http://127.0.0.1:7700` (a `ws://` URL is mapped to http). */
@@ -30,6 +38,42 @@ export interface ChannelInfo {
   presence: number;
   epoch?: string;
   offset?: number;
+}
+
+export interface ChannelReadPositions {
+  channel: string;
+  /** The channel's current top position. */
+  epoch: string;
+  offset: number;
+  /** Most recently updated first; positions from an older epoch are left out. */
+  members: { user: string; offset: number; updatedAt: number }[];
+}
+
+export interface UserUnread {
+  channels: UnreadChannel[];
+  /** Unread notifications. */
+  notifications: number;
+}
+
+export interface NotifyInput<D = unknown> {
+  /** Required. */
+  title: string;
+  /** Default `"notification"`. */
+  kind?: string;
+  body?: string;
+  data?: D;
+  /** A retry with the same key and content creates nothing (same key, other content: error 119). */
+  dedupeKey?: string;
+  /** ms since the Unix epoch. */
+  expiresAt?: number;
+}
+
+export interface NotifyResult {
+  user: string;
+  id: number;
+  createdAt: number;
+  /** `false` when `dedupeKey` matched an existing notification. */
+  created: boolean;
 }
 
 type Json = Record<string, unknown>;
@@ -108,6 +152,42 @@ export class Herald {
   async channels(prefix?: string): Promise<ChannelInfo[]> {
     const r = await this.call("GET", `/api/channels${prefix ? `?prefix=${encodeURIComponent(prefix)}` : ""}`);
     return (Array.isArray(r.channels) ? r.channels : []) as ChannelInfo[];
+  }
+
+  /** Puts a notification in the users' inboxes and pushes it to their connections (all or nothing). */
+  async notify<D = unknown>(users: string | string[], input: NotifyInput<D>): Promise<NotifyResult[]> {
+    const body: Json = Array.isArray(users) ? { users } : { user: users };
+    body.title = input.title;
+    if (input.kind !== undefined) body.kind = input.kind;
+    if (input.body !== undefined) body.body = input.body;
+    if (input.data !== undefined) body.data = input.data;
+    if (input.dedupeKey !== undefined) body.dedupe_key = input.dedupeKey;
+    if (input.expiresAt !== undefined) body.expires_at = input.expiresAt;
+    const r = await this.call("POST", "/api/notifications", body);
+    const list = Array.isArray(r.notifications) ? (r.notifications as Json[]) : [];
+    return list.map((n) => ({ user: String(n.user), id: Number(n.id), createdAt: Number(n.created_at), created: n.created === true }));
+  }
+
+  /** Read positions of a channel's users ("seen by"); pass `members` to `useReadReceipts({ initial })`. */
+  async readPositions(channel: string): Promise<ChannelReadPositions> {
+    const r = await this.call("GET", `/api/read/${encodeURIComponent(channel)}`);
+    const members = Array.isArray(r.members) ? (r.members as Json[]) : [];
+    return {
+      channel: String(r.channel ?? channel),
+      epoch: String(r.epoch),
+      offset: Number(r.offset),
+      members: members.map((m) => ({ user: String(m.user), offset: Number(m.offset), updatedAt: Number(m.updated_at) })),
+    };
+  }
+
+  /** A user's unread counts per channel and unread notifications. */
+  async unread(user: string): Promise<UserUnread> {
+    const r = await this.call("GET", `/api/users/${encodeURIComponent(user)}/unread`);
+    const channels = Array.isArray(r.channels) ? (r.channels as Json[]) : [];
+    return {
+      channels: channels.map((c) => ({ channel: String(c.channel), unread: Number(c.unread), offset: Number(c.offset) })),
+      notifications: Number(r.notifications ?? 0),
+    };
   }
 
   /** Closes every connection of `user` (close code 4005). Returns how many. */

@@ -4,6 +4,7 @@ import {
   useCallback,
   useContext,
   useEffect,
+  useMemo,
   useRef,
   useState,
   useSyncExternalStore,
@@ -15,12 +16,25 @@ import {
   type ConnectionState,
   type HeraldOptions,
   type Member,
+  type Notification,
   type OptimisticItem,
   type PublishResult,
+  type ReadPosition,
 } from "@herald/client";
 import { channelStore, EMPTY_CHANNEL, EMPTY_MEMBERS, presenceStore, type ChannelSnapshot } from "./stores.js";
+import {
+  EMPTY_NOTIFICATIONS,
+  EMPTY_POSITIONS,
+  EMPTY_TYPING,
+  mergePositions,
+  notificationsStore,
+  readReceiptsStore,
+  typingStore,
+  type NotificationsSnapshot,
+} from "./chat-stores.js";
 
 export type { ChannelSnapshot } from "./stores.js";
+export type { NotificationsSnapshot } from "./chat-stores.js";
 
 const HeraldContext = createContext<Herald | null>(null);
 
@@ -110,10 +124,95 @@ export function useChannel<T = unknown>(channel: string, options: UseChannelOpti
   return { messages: snap.messages, publish, status: snap.status };
 }
 
+export interface UsePresenceResult<I = unknown> {
+  /** One entry per user (several tabs = one member); `state` is what the member set. */
+  members: readonly Member<I>[];
+  /** Sets your own presence state (e.g. `{ status: "idle" }`); kept across reconnects. */
+  setState: (state: unknown) => Promise<void>;
+}
+
 /** The members of a presence channel (subscribes while mounted). */
-export function usePresence<I = unknown>(channel: string): { members: readonly Member<I>[] } {
+export function usePresence<I = unknown>(channel: string): UsePresenceResult<I> {
   const client = useHerald();
   const store = presenceStore(client, channel);
   const members = useSyncExternalStore(store.subscribe, store.getSnapshot, () => EMPTY_MEMBERS);
-  return { members: members as readonly Member<I>[] };
+  return { members: members as readonly Member<I>[], setState: store.setState };
+}
+
+export interface UseTypingOptions {
+  /** `notifyTyping()` sends at most once per this many ms. Default 1000 (the server's throttle). */
+  throttleMs?: number;
+}
+
+export interface UseTypingResult {
+  /** Users typing now (user ids; never yours). */
+  typing: readonly string[];
+  /** Call on each keystroke: throttled, and sent only while subscribed. */
+  notifyTyping: () => void;
+}
+
+/** Typing indicators of a channel (subscribes while mounted). */
+export function useTyping(channel: string, options: UseTypingOptions = {}): UseTypingResult {
+  const client = useHerald();
+  const store = typingStore(client, channel, options.throttleMs ?? 1000);
+  const typing = useSyncExternalStore(store.subscribe, store.getSnapshot, () => EMPTY_TYPING);
+  return { typing, notifyTyping: store.notifyTyping };
+}
+
+export interface UseReadReceiptsOptions {
+  /**
+   * Positions known when rendering (e.g. from `herald.readPositions(channel)`
+   * in a Server Component, `@herald/next`); merged, never moved back.
+   */
+  initial?: readonly ReadPosition[];
+  /** Loads the current positions (e.g. from your Route Handler); called after every (re)subscribe. */
+  load?: () => Promise<readonly ReadPosition[]>;
+}
+
+export interface UseReadReceiptsResult {
+  /** Each user's read position, furthest first (yours included once you mark). */
+  positions: readonly ReadPosition[];
+  /** Marks `offset` as read by you (only forward; needs a signed-in user). */
+  markRead: (offset: number) => Promise<void>;
+  /** Users who have read `offset`. */
+  seenBy: (offset: number) => string[];
+}
+
+/** Read receipts of a channel: live `read` pushes merged over `initial`/`load` (subscribes while mounted). */
+export function useReadReceipts(channel: string, options: UseReadReceiptsOptions = {}): UseReadReceiptsResult {
+  const client = useHerald();
+  const store = readReceiptsStore(client, channel);
+  if (options.load) store.load = options.load;
+  const live = useSyncExternalStore(store.subscribe, store.getSnapshot, () => EMPTY_POSITIONS);
+  const initial = options.initial;
+  const positions = useMemo(() => (initial ? mergePositions(live, initial) : live), [live, initial]);
+  const seenBy = useCallback(
+    (offset: number) => positions.filter((p) => p.offset >= offset).map((p) => p.user),
+    [positions],
+  );
+  return { positions, markRead: store.markRead, seenBy };
+}
+
+export interface UseNotificationsOptions {
+  /** Notifications per page. Default 20 (the server caps pages at 100). */
+  pageSize?: number;
+}
+
+export interface UseNotificationsResult extends NotificationsSnapshot {
+  items: readonly Notification[];
+  markRead: (id: number) => Promise<void>;
+  markAllRead: () => Promise<void>;
+  remove: (id: number) => Promise<void>;
+  loadMore: () => Promise<void>;
+}
+
+/**
+ * The signed-in user's notification inbox: the newest page, live pushes, and
+ * the unread count kept in step across tabs. Needs a token with `sub`.
+ */
+export function useNotifications(options: UseNotificationsOptions = {}): UseNotificationsResult {
+  const client = useHerald();
+  const store = notificationsStore(client, options.pageSize ?? 20);
+  const snap = useSyncExternalStore(store.subscribe, store.getSnapshot, () => EMPTY_NOTIFICATIONS);
+  return { ...snap, markRead: store.markRead, markAllRead: store.markAllRead, remove: store.remove, loadMore: store.loadMore };
 }

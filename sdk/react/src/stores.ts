@@ -22,8 +22,46 @@ interface ChannelEntry {
 
 const entries = new WeakMap<Herald, Map<string, ChannelEntry>>();
 
+/**
+ * An external store for `useSyncExternalStore`: `attach()` runs when the
+ * first listener subscribes and returns the clean-ups run when the last one
+ * leaves (event listeners, channel holds).
+ */
+export abstract class ExternalStore<S> {
+  private readonly listeners = new Set<() => void>();
+  private cleanups: (() => void)[] = [];
+  protected snapshot: S;
+
+  constructor(initial: S) {
+    this.snapshot = initial;
+  }
+
+  getSnapshot = (): S => this.snapshot;
+
+  subscribe = (listener: () => void): (() => void) => {
+    this.listeners.add(listener);
+    if (this.listeners.size === 1) this.cleanups = this.attach();
+    return () => {
+      this.listeners.delete(listener);
+      if (this.listeners.size === 0) {
+        const c = this.cleanups;
+        this.cleanups = [];
+        for (const f of c) f();
+      }
+    };
+  };
+
+  protected set(next: S): void {
+    if (next === this.snapshot) return;
+    this.snapshot = next;
+    for (const l of [...this.listeners]) l();
+  }
+
+  protected abstract attach(): (() => void)[];
+}
+
 /** The client's map in `maps`, created on first use. */
-function perClient<V>(maps: WeakMap<Herald, Map<string, V>>, client: Herald): Map<string, V> {
+export function perClient<V>(maps: WeakMap<Herald, Map<string, V>>, client: Herald): Map<string, V> {
   let map = maps.get(client);
   if (!map) {
     map = new Map();
@@ -70,12 +108,8 @@ export interface ChannelSnapshot<T> {
 export const EMPTY_CHANNEL: ChannelSnapshot<never> = Object.freeze({ messages: Object.freeze([]), status: "unsubscribed" });
 export const EMPTY_MEMBERS: readonly Member[] = Object.freeze([]);
 
-export class ChannelStore<T> {
+export class ChannelStore<T> extends ExternalStore<ChannelSnapshot<T>> {
   readonly list: OptimisticList<T>;
-  private snapshot: ChannelSnapshot<T> = EMPTY_CHANNEL;
-  private readonly listeners = new Set<() => void>();
-  private detach: (() => void)[] = [];
-  private release: (() => void) | undefined;
   historyLimit: number;
 
   constructor(
@@ -83,33 +117,20 @@ export class ChannelStore<T> {
     private readonly channel: Channel<T>,
     historyLimit: number,
   ) {
+    super(EMPTY_CHANNEL);
     this.historyLimit = historyLimit;
     this.list = createOptimisticList(channel, { attach: false });
   }
 
-  getSnapshot = (): ChannelSnapshot<T> => this.snapshot;
-
-  subscribe = (listener: () => void): (() => void) => {
-    this.listeners.add(listener);
-    if (this.listeners.size === 1) this.start();
-    return () => {
-      this.listeners.delete(listener);
-      if (this.listeners.size === 0) this.stop();
-    };
-  };
-
   private update = () => {
     const messages = this.list.getSnapshot();
     const status = this.channel.status;
-    if (messages !== this.snapshot.messages || status !== this.snapshot.status) {
-      this.snapshot = { messages, status };
-      for (const l of [...this.listeners]) l();
-    }
+    if (messages !== this.snapshot.messages || status !== this.snapshot.status) this.set({ messages, status });
   };
 
-  private start(): void {
+  protected attach(): (() => void)[] {
     const ch = this.channel;
-    this.detach = [
+    const cleanups = [
       this.list.subscribe(this.update),
       ch.on("publication", (p) => this.list.add(p)),
       ch.on("status", this.update),
@@ -117,16 +138,10 @@ export class ChannelStore<T> {
         // First subscribe, or a recovery that failed: reload the last page.
         if (this.historyLimit > 0 && e.recovered !== true) void this.loadHistory();
       }),
+      acquireChannel(this.client, ch.name),
     ];
-    this.release = acquireChannel(this.client, ch.name);
     this.update();
-  }
-
-  private stop(): void {
-    for (const d of this.detach) d();
-    this.detach = [];
-    this.release?.();
-    this.release = undefined;
+    return cleanups;
   }
 
   private async loadHistory(): Promise<void> {
@@ -145,60 +160,52 @@ export class ChannelStore<T> {
   }
 }
 
-export class PresenceStore {
-  private members: readonly Member[] = EMPTY_MEMBERS;
-  private readonly listeners = new Set<() => void>();
-  private detach: (() => void)[] = [];
-  private release: (() => void) | undefined;
+const memberKey = (m: Member) => m.user ?? m.client;
+
+export class PresenceStore extends ExternalStore<readonly Member[]> {
 
   constructor(
     private readonly client: Herald,
     private readonly channel: Channel<unknown>,
-  ) {}
+  ) {
+    super(EMPTY_MEMBERS);
+  }
 
-  getSnapshot = (): readonly Member[] => this.members;
-
-  subscribe = (listener: () => void): (() => void) => {
-    this.listeners.add(listener);
-    if (this.listeners.size === 1) this.start();
-    return () => {
-      this.listeners.delete(listener);
-      if (this.listeners.size === 0) this.stop();
-    };
+  /** Sets your member's state (kept by the channel and sent again after reconnects). */
+  setState = async (state: unknown): Promise<void> => {
+    await this.channel.setPresenceState(state);
+    // The server pushes `presence_update` to the others only: read our own member back.
+    if (this.channel.status === "subscribed") this.load();
   };
 
-  private set(members: readonly Member[]): void {
-    this.members = members;
-    for (const l of [...this.listeners]) l();
+  private load(): void {
+    this.channel.presence().then(
+      (m) => this.set(m),
+      () => {},
+    );
   }
 
-  private start(): void {
-    const key = (m: Member) => m.user ?? m.client;
+  protected attach(): (() => void)[] {
     const ch = this.channel;
-    this.detach = [
-      ch.on("subscribed", () => {
-        ch.presence().then(
-          (m) => this.set(m),
-          () => {},
-        );
+    const without = (m: Member) => this.snapshot.filter((x) => memberKey(x) !== memberKey(m));
+    const cleanups = [
+      ch.on("subscribed", () => this.load()),
+      ch.on("join", (m) => this.set([...without(m), m])),
+      ch.on("leave", (m) => this.set(without(m))),
+      ch.on("presence_update", (m) => {
+        const i = this.snapshot.findIndex((x) => memberKey(x) === memberKey(m));
+        if (i < 0) {
+          this.set([...this.snapshot, m]);
+          return;
+        }
+        const next = [...this.snapshot];
+        next[i] = { ...next[i], ...m };
+        this.set(next);
       }),
-      ch.on("join", (m) => this.set([...this.members.filter((x) => key(x) !== key(m)), m])),
-      ch.on("leave", (m) => this.set(this.members.filter((x) => key(x) !== key(m)))),
+      acquireChannel(this.client, ch.name),
     ];
-    this.release = acquireChannel(this.client, ch.name);
-    if (ch.status === "subscribed") {
-      ch.presence().then(
-        (m) => this.set(m),
-        () => {},
-      );
-    }
-  }
-
-  private stop(): void {
-    for (const d of this.detach) d();
-    this.detach = [];
-    this.release?.();
-    this.release = undefined;
+    if (ch.status === "subscribed") this.load();
+    return cleanups;
   }
 }
 
