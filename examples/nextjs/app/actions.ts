@@ -1,7 +1,7 @@
 "use server";
 
 import { redirect } from "next/navigation";
-import { sendNotification } from "@/lib/herald-api";
+import { heraldServer } from "@/lib/herald-server";
 import { currentUser, signInAs, signOut, userFromName } from "@/lib/session";
 import { knownUsers, rememberUser } from "@/lib/users";
 
@@ -47,13 +47,13 @@ export async function notify(_prev: NotifyState, form: FormData): Promise<Notify
     to === "*" ? knownUsers().map((u) => u.id) : [userFromName(to)?.id].filter((x): x is string => Boolean(x));
   if (users.length === 0) return { error: "Choose who gets it." };
   try {
-    const n = await sendNotification({
-      users,
+    const sent = await heraldServer().notify(users, {
       kind: to === "*" ? "announcement" : "mention",
       title,
       body,
       data: { from: me.name },
     });
+    const n = sent.length;
     counters.__heraldExampleNotified = (counters.__heraldExampleNotified ?? 0) + n;
     return { ok: `Sent to ${n} ${n === 1 ? "person" : "people"}.`, at: Date.now() };
   } catch (e) {

@@ -1,14 +1,13 @@
 "use client";
 
-import type { OptimisticItem } from "@herald/client";
-import { useChannel, useConnectionState, useHerald } from "@herald/react";
+import type { OptimisticItem, ReadPosition } from "@herald/client";
+import { useChannel, useConnectionState, useHerald, usePresence, useReadReceipts, useTyping } from "@herald/react";
 import { useCallback, useEffect, useLayoutEffect, useMemo, useRef, useState, type FormEvent } from "react";
 import { LocalTime } from "@/components/local-time";
 import { useMe } from "@/components/providers";
-import type { ReadPosition } from "@/lib/herald-api";
 import { outbox } from "@/lib/outbox";
-import { HISTORY_PAGE, roomChannel } from "@/lib/rooms";
-import type { ChatMessage, InitialMessage } from "@/lib/types";
+import { HISTORY_PAGE, ONLINE_CHANNEL, roomChannel } from "@/lib/rooms";
+import type { ChatMessage, InitialMessage, UserInfo } from "@/lib/types";
 
 interface Row {
   key: string;
@@ -17,6 +16,12 @@ interface Row {
   data: ChatMessage;
   user?: string;
   status: OptimisticItem<ChatMessage>["status"];
+}
+
+/** "Bob", "Bob and Carol", "Bob, Carol and Dan". */
+function listNames(names: string[]): string {
+  if (names.length <= 1) return names.join("");
+  return `${names.slice(0, -1).join(", ")} and ${names[names.length - 1]}`;
 }
 
 function fromHistory(m: InitialMessage): Row {
@@ -74,6 +79,21 @@ export function ChatRoom(props: ChatRoomProps) {
   const [draft, setDraft] = useState("");
 
   const rows = useMemo(() => mergeRows(older, messages, me.id), [older, messages, me.id]);
+  const { typing, notifyTyping } = useTyping(channel);
+  const { seenBy, markRead } = useReadReceipts(channel, { initial: props.initialReads });
+  const { members } = usePresence<UserInfo>(ONLINE_CHANNEL);
+
+  // Display names: from presence (the token's info), else from messages.
+  const nameOf = useMemo(() => {
+    const names = new Map<string, string>();
+    for (const r of rows) if (r.user) names.set(r.user, r.data.name);
+    for (const m of members) if (m.user && m.info?.name) names.set(m.user, m.info.name);
+    return (user: string) => names.get(user) ?? user;
+  }, [rows, members]);
+
+  // "Seen by" under my newest message that the server has stored.
+  const lastMine = [...rows].reverse().find((r) => r.user === me.id && r.offset !== undefined);
+  const seen = lastMine?.offset !== undefined ? seenBy(lastMine.offset).filter((u) => u !== me.id) : [];
 
   // ---- scrolling: stick to the bottom, keep the position when older pages are prepended ----
   const listRef = useRef<HTMLDivElement>(null);
@@ -90,9 +110,22 @@ export function ChatRoom(props: ChatRoomProps) {
       el.scrollTop = el.scrollHeight;
     }
   }, [rows]);
+  // Read receipts: the newest stored message counts as read when it is on screen in a visible tab.
+  const newest = rows.reduce((max, r) => Math.max(max, r.offset ?? 0), 0);
+  const markIfSeen = useCallback(() => {
+    if (newest > 0 && stick.current && document.visibilityState === "visible") markRead(newest).catch(() => {});
+  }, [newest, markRead]);
+  useEffect(() => {
+    markIfSeen();
+    document.addEventListener("visibilitychange", markIfSeen);
+    return () => document.removeEventListener("visibilitychange", markIfSeen);
+  }, [markIfSeen]);
+
   const onScroll = () => {
     const el = listRef.current;
-    if (el) stick.current = el.scrollHeight - el.scrollTop - el.clientHeight < 80;
+    if (!el) return;
+    stick.current = el.scrollHeight - el.scrollTop - el.clientHeight < 80;
+    markIfSeen();
   };
 
   const firstOffset = rows.find((r) => r.offset !== undefined)?.offset;
@@ -190,14 +223,27 @@ export function ChatRoom(props: ChatRoomProps) {
               </li>
             );
           })}
+          {seen.length > 0 ? (
+            <li className="seen" data-testid="seen-by">
+              Seen by {listNames(seen.map(nameOf))}
+            </li>
+          ) : null}
         </ol>
+      </div>
+      <div className="typing" data-testid="typing" aria-live="polite">
+        {typing.length === 0
+          ? ""
+          : `${listNames(typing.map(nameOf))} ${typing.length === 1 ? "is" : "are"} typing…`}
       </div>
       <form className="composer" onSubmit={send}>
         <input
           aria-label="Message"
           data-testid="composer"
           value={draft}
-          onChange={(e) => setDraft(e.target.value)}
+          onChange={(e) => {
+            setDraft(e.target.value);
+            if (e.target.value.trim()) notifyTyping();
+          }}
           placeholder={`Message #${props.title}`}
           maxLength={2000}
           autoComplete="off"

@@ -68,8 +68,26 @@ describe("chat", () => {
     await openRoom(bob, "general");
   });
 
-  it("both appear online, and one leaving is seen", async () => {
+  it("B types, A sees the indicator, and it goes away", async () => {
+    const indicator = alice.getByTestId("typing");
+    expect(await indicator.innerText()).toBe("");
+    await bob.click("[data-testid=composer]");
+    await bob.keyboard.type("I am typ", { delay: 50 });
+    await waitFor("Bob typing, for Alice", async () => (await indicator.innerText()) === "Bob is typing…");
+    // Bob stops (clears the field without sending): Herald ends it after typing_timeout_ms (5 s).
+    await bob.fill("[data-testid=composer]", "");
+    await waitFor("the indicator to go", async () => (await indicator.innerText()) === "", 15_000);
+    // Sending ends it at once, too.
+    await bob.keyboard.type("typing then sending", { delay: 30 });
+    await waitFor("Bob typing again", async () => (await indicator.innerText()) === "Bob is typing…");
+    await bob.press("[data-testid=composer]", "Enter");
+    await message(alice, "typing then sending").waitFor();
+    await waitFor("the indicator to go after the message", async () => (await indicator.innerText()) === "", 3_000);
+  });
+
+  it("both appear online with their status, and one leaving is seen", async () => {
     const online = (p: Page) => p.locator("[data-testid=online-users] .online-name").allInnerTexts();
+    const bobStatus = () => alice.locator("[data-testid=online-users] li[data-user=bob] .status-label").innerText();
     await waitFor("Alice and Bob online for Alice", async () => {
       const names = await online(alice);
       return names.includes("Alice") && names.includes("Bob");
@@ -78,12 +96,93 @@ describe("chat", () => {
       const names = await online(bob);
       return names.includes("Alice") && names.includes("Bob");
     });
+    // No input from Bob for 3 s (IDLE_AFTER_MS in this run): idle; moving the mouse: active.
+    await waitFor("Bob idle, for Alice", async () => (await bobStatus()) === "idle", 15_000);
+    await bob.mouse.move(200, 300);
+    await bob.mouse.move(220, 320);
+    await waitFor("Bob active again, for Alice", async () => (await bobStatus()) === "active", 5_000);
+
     const carol = await stack.signIn("Carol");
     await waitFor("Carol online for Alice", async () => (await online(alice)).includes("Carol"));
     await carol.context().close();
     // Herald's presence grace is 3 s; then the leave is pushed.
     await waitFor("Carol gone for Alice", async () => !(await online(alice)).includes("Carol"), 20_000);
     expect(await online(alice)).toEqual(expect.arrayContaining(["Alice", "Bob"]));
+  });
+
+  it("unread badge for B while away; B reads, A sees 'seen by'", async () => {
+    await openRoom(bob, "random");
+    const text = `please read this ${run}`;
+    await send(alice, text);
+    await waitFor("Alice's message stored", async () => (await message(alice, text).getAttribute("data-offset")) !== null);
+    await waitFor("the unread badge on General for Bob", async () => {
+      const badge = bob.getByTestId("unread-general");
+      return (await badge.count()) > 0 && (await badge.innerText()) === "1";
+    });
+    const seenBy = alice.getByTestId("seen-by");
+    await sleep(500);
+    expect((await seenBy.count()) === 0 || !(await seenBy.innerText()).includes("Bob")).toBe(true);
+
+    await openRoom(bob, "general");
+    await message(bob, text).waitFor();
+    await waitFor("'Seen by Bob' for Alice", async () => (await seenBy.count()) > 0 && (await seenBy.innerText()) === "Seen by Bob");
+    await waitFor("Bob's badge gone", async () => (await bob.getByTestId("unread-general").count()) === 0);
+  });
+});
+
+describe("notifications", () => {
+  it("a Server Action's notification reaches B as a toast, on the bell and in the center", async () => {
+    const bell = bob.getByTestId("bell-count");
+    expect(await bell.count()).toBe(0);
+    const sendNotification = async (title: string, body: string) => {
+      await alice.fill("#to", "Bob");
+      await alice.fill("#title", title);
+      await alice.fill("#body", body);
+      await alice.click("form.notify-form button[type=submit]");
+      await waitFor("the Server Action's answer", async () => (await alice.locator("form.notify-form .ok").count()) > 0);
+      await alice.locator("form.notify-form .ok", { hasText: "Sent to 1 person." }).waitFor();
+    };
+    await alice.click("nav >> text=Notifications");
+    await alice.waitForURL("**/notifications");
+
+    const first = `Standup in 5 minutes ${run}`;
+    await sendNotification(first, "Room General");
+    await bob.getByTestId("toast").filter({ hasText: first }).waitFor({ timeout: 10_000 });
+    await waitFor("the bell to show 1", async () => (await bell.count()) > 0 && (await bell.innerText()) === "1");
+
+    await bob.click("nav >> text=Notifications");
+    await bob.waitForURL("**/notifications");
+    const second = `Deploy finished ${run}`;
+    await sendNotification(second, "v2 is live");
+    await bob.getByTestId("toast").filter({ hasText: second }).waitFor({ timeout: 10_000 });
+    await waitFor("the bell to show 2", async () => (await bell.innerText()) === "2");
+    const items = bob.getByTestId("notification");
+    await waitFor("both in the center, unread", async () => (await items.filter({ hasText: run }).count()) === 2);
+    expect(await bob.getByTestId("center-unread").innerText()).toBe("2 unread");
+    expect(await items.first().innerText()).toContain(second); // newest first
+    await stack.screenshot(bob, "notifications");
+
+    // The browser's permission prompt: a refusal is handled (headless chromium refuses).
+    const permission = bob.getByTestId("desktop-permission");
+    await bob.click("text=Enable desktop notifications");
+    await waitFor("the refusal to be explained", async () => (await permission.getAttribute("data-permission")) !== "default");
+    expect(await permission.innerText()).toMatch(/blocked|on\.|no desktop notifications/);
+
+    await items.filter({ hasText: first }).getByRole("button", { name: "Mark read" }).click();
+    await waitFor("the bell to show 1 after mark-read", async () => (await bell.innerText()) === "1");
+    expect(await bob.getByTestId("center-unread").innerText()).toBe("1 unread");
+    await bob.click("text=Mark all read");
+    await waitFor("the bell to go", async () => (await bell.count()) === 0);
+    expect(await bob.getByTestId("center-unread").innerText()).toBe("0 unread");
+    expect(await items.filter({ hasText: run }).evaluateAll((els) => els.map((e) => e.getAttribute("data-read")))).toEqual([
+      "true",
+      "true",
+    ]);
+
+    await bob.click("nav >> text=Chat");
+    await bob.waitForURL("**/chat/general");
+    await alice.click("nav >> text=Chat");
+    await alice.waitForURL("**/chat/general");
   });
 });
 
@@ -102,6 +201,9 @@ describe("dashboard", () => {
     const before = Number(await alice.getByTestId("figure-messages").innerText());
     await send(bob, `a message for the dashboard ${run}`);
     await waitFor("the message count to go up", async () => Number(await alice.getByTestId("figure-messages").innerText()) > before);
+
+    // The two notifications sent by the Server Action above are counted.
+    await waitFor("the notifications sent", async () => Number(await alice.getByTestId("figure-notifications").innerText()) >= 2);
 
     const viewers = () => alice.locator("[data-testid=viewers] li").allInnerTexts();
     await waitFor("Alice viewing", async () => (await viewers()).some((v) => v.includes("Alice")));
@@ -157,7 +259,20 @@ describe("connection loss", () => {
 
 describe("the pages themselves", () => {
   it("take screenshots, one socket per browser, no hydration warnings or uncaught errors", async () => {
+    // The chat as Alice sees it: an unread badge on Random, Bob typing, "seen by".
+    await stack.publish("room:random", { text: "lunch?", name: "Carol", user: "carol" });
+    await waitFor("the unread badge on Random", async () => (await alice.getByTestId("unread-random").count()) > 0);
+    await send(bob, "Got it, thanks!");
+    await message(alice, "Got it, thanks!").waitFor();
+    await send(alice, "Great, see you at standup");
+    await waitFor("'Seen by Bob'", async () => (await alice.getByTestId("seen-by").innerText().catch(() => "")) === "Seen by Bob");
+    await bob.click("[data-testid=composer]");
+    // Typed over more than a second: the SDK sends at most one `typing` per second, and the
+    // one sent while Bob typed his last message was ended by its publish.
+    await bob.keyboard.type("On my way, two minutes", { delay: 80 });
+    await waitFor("Bob typing", async () => (await alice.getByTestId("typing").innerText()) === "Bob is typing…");
     await stack.screenshot(alice, "chat");
+    await bob.fill("[data-testid=composer]", "");
     // Never two Herald WebSockets open at once in one browser, and one open now.
     for (const user of ["Alice", "Bob"]) {
       expect(stack.sockets.get(user)).toEqual({ open: 1, max: 1 });

@@ -62,6 +62,8 @@ export class Stack {
       secret: this.secret,
       apiKey: this.apiKey,
       log: join(ARTIFACTS_DIR, "next.log"),
+      // Idle after 3 s without input, so the test can watch the status change.
+      extraEnv: { IDLE_AFTER_MS: "3000" },
     });
     await next.start();
     this.next = next;

@@ -2,9 +2,13 @@ import Link from "next/link";
 import { redirect } from "next/navigation";
 import type { ReactNode } from "react";
 import { signOutAction } from "@/app/actions";
+import { Bell } from "@/components/bell";
 import { ConnectionBanner } from "@/components/connection-banner";
 import { Nav } from "@/components/nav";
+import { NotificationAlerts } from "@/components/notification-alerts";
+import { PresenceReporter } from "@/components/presence-reporter";
 import { Providers } from "@/components/providers";
+import { Toasts } from "@/components/toasts";
 import { heraldPublicUrl } from "@/lib/config";
 import { currentUser } from "@/lib/session";
 
@@ -22,6 +26,7 @@ export default async function AppLayout({ children }: { children: ReactNode }) {
           </Link>
           <Nav />
           <div className="topbar-end">
+            <Bell />
             <span className="me" data-testid="me">
               {user.name}
             </span>
@@ -35,6 +40,9 @@ export default async function AppLayout({ children }: { children: ReactNode }) {
         <ConnectionBanner />
         <div className="content">{children}</div>
       </div>
+      <PresenceReporter idleMs={Number(process.env.IDLE_AFTER_MS ?? 60_000)} />
+      <NotificationAlerts />
+      <Toasts />
     </Providers>
   );
 }

@@ -1,3 +1,4 @@
+import { NotificationCenter } from "@/components/notification-center";
 import { NotifyForm } from "@/components/notify-form";
 import { currentUser } from "@/lib/session";
 import { knownUsers } from "@/lib/users";
@@ -12,6 +13,7 @@ export default async function NotificationsPage() {
         <p className="muted">A Server Action puts it in the recipients&apos; inboxes through Herald&apos;s HTTP API; they see it at once.</p>
         <NotifyForm users={others} />
       </section>
+      <NotificationCenter />
     </div>
   );
 }

@@ -1,22 +1,34 @@
+import type { ReadPosition } from "@herald/client";
 import { notFound } from "next/navigation";
 import { ChatRoom } from "@/components/chat-room";
-import { RoomSidebar } from "@/components/room-sidebar";
-import { readPositions, type ReadPosition } from "@/lib/herald-api";
+import { RoomSidebar, type RoomCounts } from "@/components/room-sidebar";
 import { heraldServer } from "@/lib/herald-server";
 import { HISTORY_PAGE, isRoomId, roomChannel, ROOMS } from "@/lib/rooms";
+import { currentUser } from "@/lib/session";
 import type { ChatMessage, InitialMessage } from "@/lib/types";
 
-// The last page of history is rendered on the server, so it is on screen at
-// first paint; the client then subscribes and pages back on scroll.
+// Rendered on the server through @herald/next: the last page of history (on
+// screen at first paint), who has read how far ("seen by"), and each room's
+// newest offset and my read mark (unread badges). The client then subscribes
+// and keeps all of it live.
 export default async function ChatPage({ params }: { params: Promise<{ room: string }> }) {
   const { room } = await params;
   if (!isRoomId(room)) notFound();
+  const me = await currentUser();
+  if (!me) notFound();
+  const herald = heraldServer();
   const channel = roomChannel(room);
   let initial: InitialMessage[] = [];
   let reads: ReadPosition[] = [];
+  let counts: RoomCounts = {};
   let historyError: string | undefined;
   try {
-    const page = await heraldServer().history<ChatMessage>(channel, { direction: "backward", limit: HISTORY_PAGE });
+    const [page, positions, tops, unread] = await Promise.all([
+      herald.history<ChatMessage>(channel, { direction: "backward", limit: HISTORY_PAGE }),
+      herald.readPositions(channel),
+      Promise.all(ROOMS.map((r) => herald.channel(roomChannel(r.id)))),
+      herald.unread(me.id),
+    ]);
     initial = page.publications
       .map((p) => ({
         offset: p.offset,
@@ -26,14 +38,23 @@ export default async function ChatPage({ params }: { params: Promise<{ room: str
         key: p.idempotencyKey ?? `offset:${p.offset}`,
       }))
       .reverse();
-    reads = await readPositions(channel);
+    reads = positions.members.map((m) => ({ user: m.user, offset: m.offset }));
+    counts = Object.fromEntries(
+      ROOMS.map((r, i) => [
+        r.id,
+        {
+          top: tops[i]?.offset ?? 0,
+          mark: unread.channels.find((c) => c.channel === roomChannel(r.id))?.offset ?? 0,
+        },
+      ]),
+    );
   } catch (e) {
     historyError = `History is unavailable right now (${e instanceof Error ? e.message : String(e)}).`;
   }
   const title = ROOMS.find((r) => r.id === room)?.title ?? room;
   return (
     <div className="chat">
-      <RoomSidebar current={room} />
+      <RoomSidebar current={room} counts={counts} />
       <ChatRoom
         key={room}
         room={room}
