@@ -232,7 +232,12 @@ describe("connection loss", () => {
     await message(alice, queuedText).waitFor();
     await waitFor("the queued count", async () => (await banner.innerText()).includes("1 message queued"));
     expect(await message(alice, queuedText).locator(".msg-status").innerText()).toBe("Queued");
+    const bobBanner = bob.getByTestId("connection-banner");
+    await waitFor("Bob's reconnecting banner", async () => (await bobBanner.count()) > 0 && (await bobBanner.innerText()).includes("Reconnecting"));
     await stack.screenshot(alice, "reconnecting");
+    // A few seconds down: the clients' back-off grows, so the publications below
+    // most likely land before they are back and reach them by recovery.
+    await sleep(3000);
 
     await stack.herald.start();
     // Published by the back end right after the restart, while the browsers are still reconnecting.

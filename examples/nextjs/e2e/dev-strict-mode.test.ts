@@ -66,9 +66,25 @@ it("one socket per browser under Strict Mode (next dev), no hydration warnings",
   await page.click("nav >> text=Dashboard");
   await page.waitForURL("**/dashboard", { timeout: 120_000 });
   await page.getByText("Who's viewing").waitFor({ timeout: 60_000 });
+  await page.click("nav >> text=Notifications");
+  await page.waitForURL("**/notifications", { timeout: 120_000 });
+  await page.getByTestId("notification-center").waitFor({ timeout: 60_000 });
   await page.click("nav >> text=Chat");
   await page.waitForURL("**/chat/general", { timeout: 120_000 });
   await sleep(1500);
   expect({ open, max }).toEqual({ open: 1, max: 1 });
+  // Every page loaded afresh (hydrating server HTML): Herald itself sees one connection of this user.
+  const connections = async () => {
+    const r = await fetch(`${herald.url}/api/presence/online:everyone`);
+    const j = (await r.json()) as { members: { user?: string; connections?: number }[] };
+    return j.members.find((m) => m.user === "dev")?.connections ?? 0;
+  };
+  for (const path of ["/dashboard", "/notifications", "/chat/random"]) {
+    await page.goto(`${next.url}${path}`, { timeout: 120_000 });
+    await page.locator(".topbar .me").waitFor();
+    await waitFor(`one connection on ${path}`, async () => (await connections()) === 1, 30_000);
+    await sleep(1500);
+    expect({ path, connections: await connections() }).toEqual({ path, connections: 1 });
+  }
   expect(problems).toEqual([]);
 });
