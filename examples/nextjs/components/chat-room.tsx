@@ -6,6 +6,7 @@ import { useCallback, useEffect, useLayoutEffect, useMemo, useRef, useState, typ
 import { LocalTime } from "@/components/local-time";
 import { useMe } from "@/components/providers";
 import { outbox } from "@/lib/outbox";
+import { useBrowserOnline } from "@/lib/use-browser-online";
 import { HISTORY_PAGE, ONLINE_CHANNEL, roomChannel } from "@/lib/rooms";
 import type { ChatMessage, InitialMessage, UserInfo } from "@/lib/types";
 
@@ -70,6 +71,9 @@ export function ChatRoom(props: ChatRoomProps) {
   const me = useMe();
   const herald = useHerald();
   const connection = useConnectionState();
+  const browserOnline = useBrowserOnline();
+  // Pending messages say "Queued" while they cannot leave: disconnected, or the browser is offline.
+  const live = connection === "connected" && browserOnline;
   const channel = roomChannel(props.room);
   const { messages, publish } = useChannel<ChatMessage>(channel, { history: HISTORY_PAGE });
   const [older, setOlder] = useState<InitialMessage[]>(props.initial);
@@ -207,7 +211,7 @@ export function ChatRoom(props: ChatRoomProps) {
                   <span className="msg-author">{mine ? "You" : r.data.name}</span>
                   <span className="msg-status">
                     {r.status === "pending" ? (
-                      connection === "connected" ? (
+                      live ? (
                         "Sending…"
                       ) : (
                         "Queued"

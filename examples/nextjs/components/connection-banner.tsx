@@ -3,26 +3,14 @@
 import { useConnectionState, useHerald } from "@herald/react";
 import { useSyncExternalStore } from "react";
 import { outbox } from "@/lib/outbox";
-
-function subscribeOnline(cb: () => void): () => void {
-  window.addEventListener("online", cb);
-  window.addEventListener("offline", cb);
-  return () => {
-    window.removeEventListener("online", cb);
-    window.removeEventListener("offline", cb);
-  };
-}
+import { useBrowserOnline } from "@/lib/use-browser-online";
 
 /** Shows when the app is not live: reconnecting, offline, and how many messages wait to be sent. */
 export function ConnectionBanner() {
   const state = useConnectionState();
   const herald = useHerald();
   const queued = useSyncExternalStore(outbox.subscribe, outbox.getSnapshot, outbox.getServerSnapshot);
-  const browserOnline = useSyncExternalStore(
-    subscribeOnline,
-    () => navigator.onLine,
-    () => true,
-  );
+  const browserOnline = useBrowserOnline();
   const waiting =
     queued > 0 ? ` ${queued} ${queued === 1 ? "message" : "messages"} queued — sent when the connection is back.` : "";
 

@@ -221,6 +221,28 @@ describe("dashboard", () => {
 });
 
 describe("connection loss", () => {
+  it("the browser goes offline: banner, the message waits as queued, delivered once when back", async () => {
+    const banner = alice.getByTestId("connection-banner");
+    const text = `sent while offline ${run}`;
+    await alice.context().setOffline(true);
+    await waitFor("the offline banner", async () => (await banner.count()) > 0 && (await banner.innerText()).startsWith("You are offline."));
+    await send(alice, text);
+    await waitFor("the queued count", async () => (await banner.innerText()).includes("1 message queued"));
+    expect(await message(alice, text).locator(".msg-status").innerText()).toBe("Queued");
+    await sleep(1000);
+    expect(await message(bob, text).count()).toBe(0);
+    await alice.context().setOffline(false);
+    await waitFor("the banner to go", async () => (await banner.count()) === 0, 30_000);
+    await message(bob, text).waitFor({ timeout: 30_000 });
+    await waitFor("the message confirmed", async () => {
+      const s = await message(alice, text).locator(".msg-status").innerText();
+      return s !== "Queued" && s !== "Sending…";
+    });
+    await sleep(500);
+    expect(await message(bob, text).count()).toBe(1);
+    expect(await message(alice, text).count()).toBe(1);
+  });
+
   it("Herald killed and restarted while A sends: banner, queued message delivered once, nothing lost", async () => {
     const banner = alice.getByTestId("connection-banner");
     const queuedText = `sent while Herald was down ${run}`;
