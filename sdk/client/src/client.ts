@@ -3,7 +3,9 @@ import { Channel } from "./channel.js";
 import { Emitter } from "./emitter.js";
 import { Inbox } from "./inbox.js";
 import { ClientErrorCode, CloseCode, ErrorCode, HeraldError, isTerminalCloseCode } from "./errors.js";
-import { webSocketTransport, type Transport, type TransportFactory, type WebSocketConstructor } from "./transport.js";
+import { defaultTransport } from "./fallback.js";
+import { asRecord, normalizeUrl, randomKey } from "./util.js";
+import type { Transport, TransportFactory, WebSocketConstructor } from "./transport.js";
 import type { ConnectionState, PublishOptions, PublishResult, UnreadChannel } from "./types.js";
 
 export interface HeraldOptions {
@@ -17,8 +19,19 @@ export interface HeraldOptions {
   clientName?: string;
   /** The WebSocket class (default: `globalThis.WebSocket`, else the `ws` package). */
   WebSocket?: WebSocketConstructor;
-  /** A custom transport (wins over `WebSocket`). */
+  /** A custom transport (wins over `transports`). */
   transport?: TransportFactory;
+  /**
+   * Transports in order of preference. Default `["websocket", "sse", "poll"]`:
+   * when one is blocked (fails before any frame while the server answers
+   * HTTP) the client moves to the next (SSE + HTTP publish, then
+   * long-polling), and tries the first again every `retryBestTransportAfterMs`.
+   */
+  transports?: ("websocket" | "sse" | "poll")[];
+  /** Default 300 000 (5 min). */
+  retryBestTransportAfterMs?: number;
+  /** fetch for the SSE transport and the reachability probe (default: the global one). */
+  fetch?: typeof fetch;
   /** Reconnection back-off: min 250 ms, max 30 s, factor 2, full jitter. */
   reconnect?: BackoffOptions;
   /** Outbound queue used while disconnected. */
@@ -59,6 +72,8 @@ export interface ClientEvents {
   reconnecting: ReconnectingEvent;
   /** Terminal errors (close code ≥ 4500, unauthorized) and token errors. */
   error: HeraldError;
+  /** The token was replaced on the live connection (`refresh`) before it expired. */
+  tokenRefreshed: undefined;
 }
 
 type Frame = { op: string } & Record<string, unknown>;
@@ -72,24 +87,6 @@ interface PendingRequest {
   reject: (err: HeraldError) => void;
   timer?: ReturnType<typeof setTimeout>;
   id?: number;
-}
-
-function normalizeUrl(url: string): string {
-  let u = url.replace(/^http(s?):\/\//, "ws$1://");
-  const m = /^(wss?:\/\/[^/]+)(\/.*)?$/.exec(u);
-  if (m && (!m[2] || m[2] === "/")) u = `${m[1]}/ws`;
-  return u;
-}
-
-function randomKey(): string {
-  const c = (globalThis as { crypto?: { randomUUID?: () => string } }).crypto;
-  if (c && typeof c.randomUUID === "function") return c.randomUUID();
-  // Insecure browser contexts lack randomUUID; uniqueness is what matters here.
-  return `k-${Date.now().toString(36)}-${Math.random().toString(36).slice(2)}-${Math.random().toString(36).slice(2)}`;
-}
-
-function asRecord(v: unknown): Record<string, unknown> {
-  return typeof v === "object" && v !== null ? (v as Record<string, unknown>) : {};
 }
 
 /**
@@ -135,7 +132,7 @@ export class Herald {
   constructor(options: HeraldOptions) {
     this.opts = options;
     this.url = normalizeUrl(options.url);
-    this.makeTransport = options.transport ?? webSocketTransport(options.WebSocket);
+    this.makeTransport = options.transport ?? defaultTransport(options);
     this.maxQueue = options.queue?.maxMessages ?? 1000;
     this.requestTimeoutMs = options.queue?.timeoutMs ?? 30_000;
   }
@@ -143,6 +140,11 @@ export class Herald {
   /** The connection state. */
   get state(): ConnectionState {
     return this._state;
+  }
+
+  /** The current transport (`"websocket"`, `"sse"`), while one is open. */
+  get transportName(): string | undefined {
+    return this.transport?.name;
   }
 
   /** The server's id for the current connection. */
@@ -514,10 +516,37 @@ export class Herald {
       case "unread":
         this.inbox._onPush(kind, msg);
         return;
+      case "token_expiring":
+        void this.refreshToken();
+        return;
       default: {
         const ch = typeof msg.channel === "string" ? this.channels.get(msg.channel) : undefined;
         ch?._onPush(kind, msg);
       }
+    }
+  }
+
+  /**
+   * The token expires soon: get a new one and send `refresh` on the live
+   * connection. Without `getToken`, or if it fails, the server closes with
+   * 4004 at expiry and the reconnect path takes over.
+   */
+  private async refreshToken(): Promise<void> {
+    if (!this.opts.getToken) return;
+    const gen = this.generation;
+    let token: string;
+    try {
+      token = await this.opts.getToken();
+    } catch (e) {
+      this.events.emit("error", new HeraldError(ErrorCode.Unauthorized, `getToken failed: ${String(e)}`, true));
+      return;
+    }
+    if (gen !== this.generation || !this.transport) return;
+    try {
+      await this.sessionRequest({ op: "refresh", token });
+      this.events.emit("tokenRefreshed", undefined);
+    } catch (e) {
+      if (e instanceof HeraldError && e.code !== ClientErrorCode.Disconnected) this.events.emit("error", e);
     }
   }
 

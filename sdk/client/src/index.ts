@@ -8,6 +8,12 @@ export { HeraldError, ClientErrorCode, ErrorCode, CloseCode, isTerminalCloseCode
 export { backoffDelay, backoffCeiling, DEFAULT_BACKOFF } from "./backoff.js";
 export type { BackoffOptions } from "./backoff.js";
 export { webSocketTransport } from "./transport.js";
+export { sseTransport } from "./sse-transport.js";
+export { pollTransport } from "./poll-transport.js";
+export type { PollTransportOptions } from "./poll-transport.js";
+export type { SseTransportOptions } from "./sse-transport.js";
+export { fallbackTransport } from "./fallback.js";
+export type { FallbackOptions, NamedTransport } from "./fallback.js";
 export type { Transport, TransportFactory, TransportHandlers, WebSocketConstructor, WebSocketLike } from "./transport.js";
 export { createOptimisticList } from "./optimistic.js";
 export type { OptimisticItem, OptimisticList, OptimisticListOptions, OptimisticStatus } from "./optimistic.js";

@@ -1,8 +1,8 @@
 /**
  * Transports carry the native protocol's JSON frames. The client speaks
  * frames; a transport only moves text. The WebSocket transport is the
- * default; an SSE transport (GET /sse + POST /sse/publish) can implement the
- * same interface later by translating frames to HTTP calls.
+ * default; the SSE transport (`sse-transport.ts`) translates frames to
+ * GET /sse + POST /sse/publish, and `fallback.ts` switches between them.
  */
 
 /** Callbacks a transport reports to. Calls after `close()` are ignored by the client. */
@@ -15,6 +15,10 @@ export interface TransportHandlers {
 
 /** One live connection to the server. */
 export interface Transport {
+  /** `"websocket"`, `"sse"`, `"poll"` (shown as `herald.transportName`). */
+  readonly name?: string;
+  /** Set when the transport found its way blocked (e.g. an event stream a proxy never delivers): the fallback moves on. */
+  readonly blocked?: boolean;
   send(frame: string): void;
   close(code?: number, reason?: string): void;
 }
@@ -69,6 +73,7 @@ export function webSocketTransport(WebSocketImpl?: WebSocketConstructor): Transp
       /* a close event follows */
     };
     return {
+      name: "websocket",
       send(frame) {
         if (ws.readyState === 1) ws.send(frame);
       },
