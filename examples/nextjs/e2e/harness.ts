@@ -97,6 +97,8 @@ export class Stack {
       // Failing to reach Herald while it is deliberately killed is expected; anything else is a problem.
       const herald = this.herald.url.replace(/^http:\/\//, "");
       if ((msg.location().url.includes(herald) || text.includes(herald)) && /failed|ERR_CONNECTION_REFUSED/i.test(text)) return;
+      // And so is any request while the test holds the browser offline.
+      if (text.includes("ERR_INTERNET_DISCONNECTED")) return;
       if (msg.type() === "error" || (msg.type() === "warning" && /hydrat|React|did not match/i.test(text))) {
         this.problems.push({ user, text: `${text} (${msg.location().url})` });
       }
