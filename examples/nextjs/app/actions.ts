@@ -3,7 +3,7 @@
 import { redirect } from "next/navigation";
 import { heraldServer } from "@/lib/herald-server";
 import { currentUser, signInAs, signOut, userFromName } from "@/lib/session";
-import { knownUsers, rememberUser } from "@/lib/users";
+import { countNotificationsSent, knownUsers, rememberUser } from "@/lib/process-memory";
 
 export interface SignInState {
   error?: string;
@@ -29,12 +29,6 @@ export interface NotifyState {
   at?: number;
 }
 
-// Counted for the dashboard; on globalThis so every bundle shares it.
-const counters = globalThis as { __heraldExampleNotified?: number };
-export async function notificationsSent(): Promise<number> {
-  return counters.__heraldExampleNotified ?? 0;
-}
-
 /** Sends a notification to one user or to everyone who signed in (the Server Action of the form). */
 export async function notify(_prev: NotifyState, form: FormData): Promise<NotifyState> {
   const me = await currentUser();
@@ -54,7 +48,7 @@ export async function notify(_prev: NotifyState, form: FormData): Promise<Notify
       data: { from: me.name },
     });
     const n = sent.length;
-    counters.__heraldExampleNotified = (counters.__heraldExampleNotified ?? 0) + n;
+    countNotificationsSent(n);
     return { ok: `Sent to ${n} ${n === 1 ? "person" : "people"}.`, at: Date.now() };
   } catch (e) {
     return { error: `Herald refused it: ${e instanceof Error ? e.message : String(e)}`, at: Date.now() };

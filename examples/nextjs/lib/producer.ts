@@ -1,6 +1,7 @@
 import { heraldServer } from "./herald-server";
 import { METRICS_CHANNEL, ONLINE_CHANNEL, ROOMS, roomChannel } from "./rooms";
 import type { Figures } from "./types";
+import { notificationsSent } from "./process-memory";
 
 // The dashboard's server-side producer: once a second it reads live figures
 // from Herald's HTTP API and publishes them to metrics:live, which browsers
@@ -25,7 +26,7 @@ async function sample(seq: number): Promise<Figures> {
     at: Date.now(),
     messages: Object.values(perRoom).reduce((a, b) => a + b, 0),
     online: online.length,
-    notifications: (globalThis as { __heraldExampleNotified?: number }).__heraldExampleNotified ?? 0,
+    notifications: notificationsSent(),
     rooms: perRoom,
   };
 }

@@ -1,7 +1,7 @@
 import { NotificationCenter } from "@/components/notification-center";
 import { NotifyForm } from "@/components/notify-form";
 import { currentUser } from "@/lib/session";
-import { knownUsers } from "@/lib/users";
+import { knownUsers } from "@/lib/process-memory";
 
 export default async function NotificationsPage() {
   const me = await currentUser();

@@ -2,7 +2,7 @@ import { createTokenHandler, type TokenClaims } from "@herald/next";
 import { tokenSecret } from "@/lib/config";
 import { currentUser } from "@/lib/session";
 import type { UserInfo } from "@/lib/types";
-import { rememberUser } from "@/lib/users";
+import { rememberUser } from "@/lib/process-memory";
 
 // GET /api/herald-token → {token, expiresAt}: a short-lived HS256 token for
 // the signed-in user, which the browser's Herald client fetches before every
