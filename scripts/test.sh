@@ -41,6 +41,12 @@ CHROMIUM="$CHROMIUM" node "$PUSHER_JS_TESTS/browser.test.mjs"
 echo "== SDK (sdk/): npm ci && npm run build && npm test"
 (cd sdk && npm ci --no-audit --no-fund && npm run build && npm test)
 
+echo "== Next.js example (examples/nextjs): next build, then end-to-end tests in chromium (two users, herald restarted)"
+# Needs the SDK built above (the app installs sdk/*/dist as file: dependencies)
+# and HERALD_BIN; writes the README's screenshots to docs/images/.
+(cd examples/nextjs && npm ci --no-audit --no-fund && NEXT_TELEMETRY_DISABLED=1 npm run build \
+  && CHROMIUM="$CHROMIUM" npm run e2e)
+
 echo "== herald-bench --quick (smoke test: the tool works end to end; not a measurement)"
 cargo build --locked -p herald-server -p herald-bench
 bench_bin="${CARGO_TARGET_DIR:-target}/debug/herald-bench"

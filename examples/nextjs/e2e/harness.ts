@@ -1,0 +1,156 @@
+// The end-to-end harness: a real herald (killed and restarted by the tests),
+// the built app under `next start`, and Debian's chromium via playwright-core.
+import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { chromium, type Browser, type BrowserContext, type Page } from "playwright-core";
+import { EXAMPLE_DIR, HeraldServer, NextServer, REPO_DIR, freePort } from "../scripts/stack.mjs";
+
+export { sleep, waitFor } from "../scripts/stack.mjs";
+
+export const CHROMIUM = process.env.CHROMIUM ?? "/usr/bin/chromium";
+export const CHROMIUM_ARGS = [
+  "--headless",
+  "--no-sandbox",
+  "--disable-gpu",
+  "--disable-quic",
+  "--no-first-run",
+  "--disable-background-networking",
+  "--disable-component-update",
+  "--disable-sync",
+  "--host-resolver-rules=MAP * ~NOTFOUND , EXCLUDE 127.0.0.1",
+];
+
+export const IMAGES_DIR = join(REPO_DIR, "docs", "images");
+export const ARTIFACTS_DIR = join(EXAMPLE_DIR, "e2e", "artifacts");
+
+/** Console output that means a broken page: hydration mismatches, uncaught errors, React warnings. */
+export interface ConsoleProblem {
+  user: string;
+  text: string;
+}
+
+export class Stack {
+  readonly apiKey = `e2e-key-${process.pid}`;
+  readonly secret = `e2e-secret-${process.pid}-${Date.now()}`;
+  readonly dataDir = mkdtempSync(join(tmpdir(), "herald-nextjs-e2e-"));
+  herald!: HeraldServer;
+  next!: NextServer;
+  browser!: Browser;
+  readonly problems: ConsoleProblem[] = [];
+  /** Herald WebSockets per user: open now, and the most open at once. */
+  readonly sockets = new Map<string, { open: number; max: number }>();
+  private readonly contexts: BrowserContext[] = [];
+
+  async start(): Promise<void> {
+    rmSync(ARTIFACTS_DIR, { recursive: true, force: true });
+    mkdirSync(ARTIFACTS_DIR, { recursive: true });
+    mkdirSync(IMAGES_DIR, { recursive: true });
+    const heraldPort = await freePort();
+    this.herald = new HeraldServer({
+      port: heraldPort,
+      dataDir: join(this.dataDir, "data"),
+      secret: this.secret,
+      apiKey: this.apiKey,
+      log: join(ARTIFACTS_DIR, "herald.log"),
+    });
+    await this.herald.start();
+    const next = new NextServer({
+      mode: "start",
+      port: await freePort(),
+      heraldUrl: this.herald.url,
+      secret: this.secret,
+      apiKey: this.apiKey,
+      log: join(ARTIFACTS_DIR, "next.log"),
+      // Idle after 3 s without input, so the test can watch the status change.
+      extraEnv: { IDLE_AFTER_MS: "3000" },
+    });
+    await next.start();
+    this.next = next;
+    this.browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
+  }
+
+  async stop(): Promise<void> {
+    for (const c of this.contexts) await c.close().catch(() => {});
+    await this.browser?.close().catch(() => {});
+    await this.next?.stop();
+    await this.herald?.stop();
+    rmSync(this.dataDir, { recursive: true, force: true });
+  }
+
+  /** A new browser (context) signed in as `name`, on the chat page. */
+  async signIn(name: string): Promise<Page> {
+    const context = await this.browser.newContext({ viewport: { width: 1280, height: 800 } });
+    this.contexts.push(context);
+    const page = await context.newPage();
+    this.watch(name, page);
+    await page.goto(`${this.next.url}/`);
+    await page.fill("#name", name);
+    await page.click("button[type=submit]");
+    await page.waitForURL("**/chat/general");
+    return page;
+  }
+
+  private watch(user: string, page: Page): void {
+    page.on("console", (msg) => {
+      const text = msg.text();
+      // Failing to reach Herald while it is deliberately killed is expected; anything else is a problem.
+      const herald = this.herald.url.replace(/^http:\/\//, "");
+      if ((msg.location().url.includes(herald) || text.includes(herald)) && /failed|ERR_CONNECTION_REFUSED/i.test(text)) return;
+      // And so is any request while the test holds the browser offline.
+      if (text.includes("ERR_INTERNET_DISCONNECTED")) return;
+      if (msg.type() === "error" || (msg.type() === "warning" && /hydrat|React|did not match/i.test(text))) {
+        this.problems.push({ user, text: `${text} (${msg.location().url})` });
+      }
+    });
+    page.on("pageerror", (err) => this.problems.push({ user, text: `uncaught: ${err.message}` }));
+    page.on("websocket", (ws) => {
+      if (!ws.url().startsWith(this.herald.url.replace(/^http/, "ws"))) return;
+      const s = this.sockets.get(user) ?? { open: 0, max: 0 };
+      this.sockets.set(user, s);
+      s.open++;
+      s.max = Math.max(s.max, s.open);
+      ws.on("close", () => s.open--);
+    });
+  }
+
+  /** Publishes as the app's back end (HTTP API with the API key). */
+  async publish(channel: string, data: unknown): Promise<number> {
+    const r = await fetch(`${this.herald.url}/api/publish`, {
+      method: "POST",
+      headers: { "content-type": "application/json", authorization: `Bearer ${this.apiKey}` },
+      body: JSON.stringify({ channel, data }),
+    });
+    const j = (await r.json()) as { offset?: number; error?: unknown };
+    if (!r.ok || j.offset === undefined) throw new Error(`publish failed: ${JSON.stringify(j)}`);
+    return j.offset;
+  }
+
+  /** Texts of a channel's stored messages (HTTP API history, oldest first). */
+  async storedTexts(channel: string): Promise<string[]> {
+    const r = await fetch(`${this.herald.url}/api/history/${channel}?limit=1000`, {
+      headers: { authorization: `Bearer ${this.apiKey}` },
+    });
+    const j = (await r.json()) as { publications: { data: { text?: string } }[] };
+    return j.publications.map((p) => p.data.text ?? "");
+  }
+
+  async screenshot(page: Page, name: string): Promise<void> {
+    await page.screenshot({ path: join(IMAGES_DIR, `nextjs-${name}.png`) });
+  }
+}
+
+/** The texts of the messages on screen. */
+export async function messageTexts(page: Page): Promise<string[]> {
+  return page.locator("[data-testid=message] .msg-text").allInnerTexts();
+}
+
+/** A message on screen by its text. */
+export function message(page: Page, text: string) {
+  return page.locator("[data-testid=message]", { has: page.locator(".msg-text", { hasText: text }) });
+}
+
+export async function send(page: Page, text: string): Promise<void> {
+  await page.fill("[data-testid=composer]", text);
+  await page.press("[data-testid=composer]", "Enter");
+}

@@ -1,0 +1,47 @@
+// `npm run demo`: Herald on 127.0.0.1:7700 (the example's herald.toml, data
+// in ./herald-data) and `next dev` on http://127.0.0.1:3000, both with the
+// same HERALD_TOKEN_SECRET. Ctrl-C stops both.
+import { join } from "node:path";
+import { DEFAULT_SECRET, EXAMPLE_DIR, HeraldServer, NextServer, heraldBinary } from "./stack.mjs";
+
+const secret = process.env.HERALD_TOKEN_SECRET ?? DEFAULT_SECRET;
+const apiKey = process.env.HERALD_API_KEY || undefined;
+const heraldPort = Number(process.env.HERALD_PORT ?? 7700);
+const appPort = Number(process.env.PORT ?? 3000);
+
+const herald = new HeraldServer({
+  port: heraldPort,
+  dataDir: join(EXAMPLE_DIR, "herald-data"),
+  secret,
+  apiKey,
+  bin: heraldBinary({ build: true }),
+});
+const next = new NextServer({ mode: "dev", port: appPort, heraldUrl: herald.url, secret, apiKey });
+
+let stopping = false;
+async function stop(code = 0) {
+  if (stopping) return;
+  stopping = true;
+  await Promise.all([next.stop(), herald.stop()]);
+  process.exit(code);
+}
+process.on("SIGINT", () => void stop());
+process.on("SIGTERM", () => void stop());
+
+try {
+  await herald.start();
+  console.log(`herald  ${herald.url}  (herald.toml, data in ./herald-data)`);
+  await next.start();
+  console.log(`\n  Open ${next.url} in two browsers (or a normal and a private window) and sign in with two names.\n`);
+  for (const p of [herald, next]) {
+    p.child?.once("exit", (code) => {
+      if (!stopping) {
+        console.error(`${p.name} exited (${code}); stopping`);
+        void stop(1);
+      }
+    });
+  }
+} catch (e) {
+  console.error(String(e));
+  await stop(1);
+}
