@@ -1,7 +1,8 @@
 //! Herald's embedded store: channel history, read positions and
 //! notification inboxes kept in one SQLite database, `<dir>/herald.db`,
 //! implementing [`herald_core::HistoryStore`],
-//! [`herald_core::ReadStateStore`] and [`herald_core::InboxStore`].
+//! [`herald_core::ReadStateStore`], [`herald_core::InboxStore`] and
+//! [`herald_core::DocumentStore`] (collaborative documents).
 //!
 //! # Durability
 //!
@@ -26,6 +27,7 @@
 //! (`migrations/`), applied at [`SqliteStore::open`]. New tables go in new
 //! migration files.
 
+mod documents;
 mod history;
 mod inbox;
 mod read_state;
