@@ -34,6 +34,8 @@ pub struct App {
     pub proxies: crate::client_ip::ProxyPolicy,
     /// Renders `/metrics`.
     pub metrics: Option<PrometheusHandle>,
+    /// Open collaborative documents (`None` when `[yjs] enabled = false`).
+    pub docs: Option<Arc<herald_docs::DocRegistry>>,
     shutting_down: AtomicBool,
 }
 
@@ -56,8 +58,10 @@ pub enum StartError {
 impl App {
     /// Open the store, start the broker and build the hub.
     pub async fn build(config: Config, metrics: Option<PrometheusHandle>) -> Result<Arc<App>, StartError> {
+        let documents: Arc<dyn herald_core::DocumentStore>;
         let (store, stores): (Arc<dyn HistoryStore>, HubStores) = if config.ephemeral {
             let m = Arc::new(MemoryStore::new());
+            documents = m.clone();
             (m.clone(), HubStores { read_state: m.clone(), inbox: m })
         } else {
             let store = herald_store::SqliteStore::open(&config.data_dir, herald_store::SqliteOptions::default())
@@ -67,6 +71,7 @@ impl App {
                     message: e.to_string(),
                 })?;
             let s = Arc::new(store);
+            documents = s.clone();
             (s.clone(), HubStores { read_state: s.clone(), inbox: s })
         };
         let broker = EmbeddedBroker::new(store.clone(), EmbeddedBrokerOptions::default());
@@ -97,8 +102,13 @@ impl App {
         let proxies = crate::client_ip::ProxyPolicy::new(&config.auth.trusted_proxies)
             .map_err(|e| StartError::Config(format!("auth.trusted_proxies: {e}")))?;
         spawn_limit_housekeeping(Arc::downgrade(&limits));
+        let docs = config
+            .yjs
+            .enabled
+            .then(|| herald_docs::DocRegistry::new(documents, config.yjs.doc_options(), crate::yjs::frame));
         let ws = &config.websocket;
         let app = App {
+            docs,
             native_plain: Arc::new(NativeEncoder::plain()),
             native_deflate: Arc::new(NativeEncoder::deflate(ws.compression_level, ws.compression_threshold)),
             sse_encoder: Arc::new(SseEncoder),

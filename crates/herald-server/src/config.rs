@@ -47,6 +47,8 @@ pub struct Config {
     pub chat: ChatConfig,
     /// TLS (unset: plain HTTP; run behind a TLS-terminating proxy).
     pub tls: TlsConfig,
+    /// Collaborative documents: the y-websocket door (`[yjs]`).
+    pub yjs: crate::yjs::YjsConfig,
 }
 
 /// TLS certificate and key (PEM). Both or neither.
@@ -79,6 +81,7 @@ impl Default for Config {
             limits: RateLimitConfig::default(),
             tls: TlsConfig::default(),
             chat: ChatConfig::default(),
+            yjs: crate::yjs::YjsConfig::default(),
         }
     }
 }

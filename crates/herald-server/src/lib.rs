@@ -14,3 +14,4 @@ pub mod policy;
 pub mod server;
 pub mod sse;
 pub mod tls;
+pub mod yjs;
