@@ -163,7 +163,14 @@ impl DocRegistry {
         if tail == 0 {
             return;
         }
-        let snapshot = doc.lock().snapshot();
+        let snapshot = {
+            let doc = doc.lock();
+            if doc.has_pending() {
+                tracing::debug!(doc = %entry.name, "not compacted: updates wait for missing dependencies");
+                return;
+            }
+            doc.snapshot()
+        };
         match self.store.compact_document(&entry.name, &snapshot, through).await {
             Ok(()) => {
                 entry.tail.fetch_sub(tail, Ordering::AcqRel);

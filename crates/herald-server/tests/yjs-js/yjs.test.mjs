@@ -85,7 +85,10 @@ function refusal(path) {
     ws.on('unexpected-response', (_req, res) => {
       let body = '';
       res.on('data', (c) => (body += c));
-      res.on('end', () => resolve({ status: res.statusCode, body: JSON.parse(body) }));
+      res.on('end', () => {
+        res.socket?.destroy();
+        resolve({ status: res.statusCode, body: JSON.parse(body) });
+      });
     });
     ws.on('open', () => {
       ws.close();
@@ -270,8 +273,13 @@ try {
     ok('the document is identical after a graceful restart and after a crash');
     e.destroy();
   }
+} catch (e) {
+  console.error(e);
+  process.exitCode = 1;
 } finally {
   console.warn = warn;
   for (const p of providers) p.destroy();
   await herald.close();
 }
+// Keep-alive sockets and timers of the clients must not keep the test running.
+process.exit();
