@@ -17,11 +17,26 @@ use yrs::{Doc, GetString, Map, Options, ReadTxn, StateVector, Text, Transact, Up
 
 #[derive(Debug, Clone)]
 enum Op {
-    Insert { editor: usize, at: u32, text: String },
-    Delete { editor: usize, at: u32, len: u32 },
-    Set { editor: usize, key: u8, value: i64 },
+    Insert {
+        editor: usize,
+        at: u32,
+        text: String,
+    },
+    Delete {
+        editor: usize,
+        at: u32,
+        len: u32,
+    },
+    Set {
+        editor: usize,
+        key: u8,
+        value: i64,
+    },
     /// `from` sends everything it has to `to`.
-    Sync { from: usize, to: usize },
+    Sync {
+        from: usize,
+        to: usize,
+    },
 }
 
 const EDITORS: usize = 3;

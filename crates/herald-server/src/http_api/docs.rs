@@ -52,8 +52,7 @@ async fn read(
     match q.get("format").map(String::as_str) {
         None | Some("update") => {
             let mut resp = Response::new(Body::from(lease.snapshot()));
-            resp.headers_mut()
-                .insert(header::CONTENT_TYPE, HeaderValue::from_static("application/octet-stream"));
+            resp.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/octet-stream"));
             resp
         }
         Some("json") => {

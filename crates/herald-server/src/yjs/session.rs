@@ -57,8 +57,7 @@ impl Session {
         let write_timeout = Duration::from_secs(cc.write_timeout_secs.max(1));
         let conn = self.registered.conn.clone();
         let close_detail: Arc<Mutex<End>> = Arc::new(Mutex::new(None));
-        let mut writer_task =
-            tokio::spawn(write_loop(conn.clone(), writer, write_timeout, close_detail.clone()));
+        let mut writer_task = tokio::spawn(write_loop(conn.clone(), writer, write_timeout, close_detail.clone()));
 
         let end = match self.docs.join(&self.channel, conn.clone()).await {
             Ok(lease) => {

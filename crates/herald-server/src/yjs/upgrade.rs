@@ -87,15 +87,16 @@ pub async fn yjs_upgrade(
         Err(e) => return error(&e),
     };
     let writable = opts.allow_client_publish && app.hub.authorize(&identity, &channel, Rights::PUBLISH).is_ok();
-    let negotiated = match handshake::negotiate(req.headers(), &DeflateConfig { enabled: false, ..DeflateConfig::default() }) {
-        Ok(n) => n,
-        Err(e) => {
-            return error_response(
-                StatusCode::BAD_REQUEST,
-                &HeraldError::new(ErrorCode::BadRequest, format!("not a valid WebSocket upgrade: {e}")),
-            );
-        }
-    };
+    let negotiated =
+        match handshake::negotiate(req.headers(), &DeflateConfig { enabled: false, ..DeflateConfig::default() }) {
+            Ok(n) => n,
+            Err(e) => {
+                return error_response(
+                    StatusCode::BAD_REQUEST,
+                    &HeraldError::new(ErrorCode::BadRequest, format!("not a valid WebSocket upgrade: {e}")),
+                );
+            }
+        };
     let Some(on_upgrade) = req.extensions_mut().remove::<hyper::upgrade::OnUpgrade>() else {
         return error(&HeraldError::bad_request("connection cannot be upgraded (HTTP/1.1 required)"));
     };
