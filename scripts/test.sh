@@ -16,6 +16,8 @@ if [ ! -x "$CHROMIUM" ]; then
   apt-get update -qq && apt-get install -y -qq chromium >/dev/null
 fi
 (cd "$JS_TESTS" && npm ci --no-audit --no-fund)
+# yjs 13 + y-websocket 3 for the collaborative-editing test (tests/yjs_js.rs runs it).
+(cd crates/herald-server/tests/yjs-js && npm ci --no-audit --no-fund)
 
 echo "== cargo fmt --check"
 cargo fmt --all -- --check
