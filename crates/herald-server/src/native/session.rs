@@ -188,7 +188,9 @@ where
 /// How long a closing connection keeps reading (and discarding) client data.
 const LINGER: Duration = Duration::from_secs(2);
 
-async fn linger<R: AsyncRead + Unpin>(reader: &mut WsReader<R>) {
+/// Read and discard what the peer still sends, until its close frame or
+/// [`LINGER`], so the kernel does not reset the connection under our close.
+pub(crate) async fn linger<R: AsyncRead + Unpin>(reader: &mut WsReader<R>) {
     let _ = tokio::time::timeout(LINGER, async {
         while let Ok(Some(m)) = reader.next().await {
             if matches!(m, Message::Close(_)) {

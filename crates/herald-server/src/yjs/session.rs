@@ -20,11 +20,10 @@ use tokio::io::{AsyncRead, AsyncWrite};
 use super::upgrade::Registered;
 use crate::app::App;
 use crate::limits::{ConnectionLimit, IpSlot};
+use crate::native::session::linger;
 
 /// Room for the message type, sub-type and length prefix around an update.
 const MESSAGE_OVERHEAD: usize = 64;
-/// How long a closing connection keeps reading (and discarding) client data.
-const LINGER: Duration = Duration::from_secs(2);
 
 /// Why a session ends: the close code and a reason the client can read.
 type End = Option<(u16, String)>;
@@ -181,17 +180,6 @@ fn read_error(e: &herald_ws::WsError, max_update_bytes: usize) -> End {
         1009 => (1009, format!("message larger than yjs.max_update_bytes ({max_update_bytes} bytes)")),
         code => (code, e.to_string()),
     })
-}
-
-async fn linger<R: AsyncRead + Unpin>(reader: &mut WsReader<R>) {
-    let _ = tokio::time::timeout(LINGER, async {
-        while let Ok(Some(m)) = reader.next().await {
-            if matches!(m, Message::Close(_)) {
-                break;
-            }
-        }
-    })
-    .await;
 }
 
 async fn write_loop<W: AsyncWrite + Unpin>(

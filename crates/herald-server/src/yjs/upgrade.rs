@@ -10,14 +10,15 @@ use std::sync::Arc;
 
 use axum::body::Body;
 use axum::extract::{ConnectInfo, Path, State};
-use axum::http::{HeaderValue, Request, Response, StatusCode, header};
+use axum::http::{Request, Response, header};
 use herald_core::{Connection, ConnectionInit, ErrorCode, HeraldError, Hub, Rights};
-use herald_ws::handshake::{self, DeflateConfig};
+use herald_ws::handshake::DeflateConfig;
 use hyper_util::rt::TokioIo;
 use tracing::Instrument;
 
 use crate::app::App;
-use crate::http_api::{error, error_response};
+use crate::http_api::error;
+use crate::native::upgrade::{negotiate, switching_protocols};
 
 /// A hub connection that leaves the hub when dropped.
 pub struct Registered {
@@ -87,16 +88,11 @@ pub async fn yjs_upgrade(
         Err(e) => return error(&e),
     };
     let writable = opts.allow_client_publish && app.hub.authorize(&identity, &channel, Rights::PUBLISH).is_ok();
-    let negotiated =
-        match handshake::negotiate(req.headers(), &DeflateConfig { enabled: false, ..DeflateConfig::default() }) {
-            Ok(n) => n,
-            Err(e) => {
-                return error_response(
-                    StatusCode::BAD_REQUEST,
-                    &HeraldError::new(ErrorCode::BadRequest, format!("not a valid WebSocket upgrade: {e}")),
-                );
-            }
-        };
+    let no_deflate = DeflateConfig { enabled: false, ..DeflateConfig::default() };
+    let negotiated = match negotiate(req.headers(), &no_deflate) {
+        Ok(n) => n,
+        Err(e) => return error(&e),
+    };
     let Some(on_upgrade) = req.extensions_mut().remove::<hyper::upgrade::OnUpgrade>() else {
         return error(&HeraldError::bad_request("connection cannot be upgraded (HTTP/1.1 required)"));
     };
@@ -125,13 +121,5 @@ pub async fn yjs_upgrade(
         }
         .instrument(span),
     );
-    let mut resp = Response::new(Body::empty());
-    *resp.status_mut() = StatusCode::SWITCHING_PROTOCOLS;
-    let h = resp.headers_mut();
-    h.insert(header::UPGRADE, HeaderValue::from_static("websocket"));
-    h.insert(header::CONNECTION, HeaderValue::from_static("Upgrade"));
-    if let Ok(v) = HeaderValue::from_str(&negotiated.accept) {
-        h.insert(header::SEC_WEBSOCKET_ACCEPT, v);
-    }
-    resp
+    switching_protocols(negotiated)
 }
