@@ -8,9 +8,11 @@
 //! - [`registry`]: the node's open documents — lazy load, peers, relay,
 //!   append-then-compact persistence, unload after a grace period.
 //! - [`json`]: root types as JSON for the HTTP API.
+//! - [`records`]: versioned records (a `Y.Map` per record) with compare-and-set.
 
 pub mod document;
 pub mod json;
+pub mod records;
 pub mod registry;
 
 use std::time::Duration;
@@ -79,6 +81,16 @@ pub enum DocError {
         /// The limit.
         limit: usize,
     },
+    /// A compare-and-set found another version than the caller expected.
+    #[error("record {id:?} is at version {current}, not {expected}: read it again and retry")]
+    VersionConflict {
+        /// The record.
+        id: String,
+        /// The version the caller expected.
+        expected: u64,
+        /// The version found.
+        current: u64,
+    },
     /// The store failed.
     #[error(transparent)]
     Store(#[from] StoreError),
@@ -99,6 +111,7 @@ impl DocError {
             DocError::Malformed(_) => ErrorCode::BadRequest,
             DocError::ReadOnly { .. } => ErrorCode::PermissionDenied,
             DocError::UpdateTooLarge { .. } | DocError::DocumentTooLarge { .. } => ErrorCode::MessageTooLarge,
+            DocError::VersionConflict { .. } => ErrorCode::Conflict,
             DocError::Store(_) | DocError::ShuttingDown => ErrorCode::Unavailable,
         };
         HeraldError::new(code, self.to_string())

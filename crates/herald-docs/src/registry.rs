@@ -312,6 +312,27 @@ impl DocLease {
             });
         }
         self.doc().lock().apply_update(update)?;
+        self.stored_and_relayed(update).await
+    }
+
+    /// Compare-and-set on a versioned record (see [`crate::records`]):
+    /// checked and written under the document's lock, then stored and
+    /// relayed like any update. Returns the new version.
+    pub async fn compare_and_set(
+        &self,
+        root: &str,
+        id: &str,
+        expected: u64,
+        fields: &serde_json::Map<String, serde_json::Value>,
+    ) -> Result<u64, DocError> {
+        let written = crate::records::compare_and_set(&self.doc().lock(), root, id, expected, fields)?;
+        self.stored_and_relayed(&written.update).await?;
+        Ok(written.version)
+    }
+
+    /// Append an update already integrated into the document, then relay it.
+    async fn stored_and_relayed(&self, update: &[u8]) -> Result<(), DocError> {
+        let opts = &self.hold.registry.options;
         let seq = self.hold.registry.store.append_document_update(&self.hold.entry.name, update).await?;
         self.hold.entry.last_seq.fetch_max(seq, Ordering::AcqRel);
         self.hold.entry.stored_bytes.fetch_add(update.len(), Ordering::AcqRel);

@@ -8,12 +8,13 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use axum::Router;
-use axum::body::Body;
+use axum::body::{Body, Bytes};
 use axum::extract::{DefaultBodyLimit, Path, Query, State};
 use axum::http::{HeaderValue, Response, header};
 use axum::routing::{get, post};
 use herald_core::{ChannelName, ErrorCode, HeraldError};
 use herald_docs::{DocLease, DocRegistry};
+use serde::Deserialize;
 
 use super::{error, json_response};
 use crate::app::App;
@@ -23,6 +24,7 @@ pub(super) fn router() -> Router<Arc<App>> {
         .route("/docs/{name}", get(read))
         // The body limit is checked in the handler, against yjs.max_update_bytes.
         .route("/docs/{name}/update", post(apply).layer(DefaultBodyLimit::disable()))
+        .route("/docs/{name}/records", post(compare_and_set))
 }
 
 fn docs(app: &App) -> Result<&Arc<DocRegistry>, HeraldError> {
@@ -94,6 +96,40 @@ async fn apply(State(app): State<Arc<App>>, Path(name): Path<String>, body: Body
     };
     match lease.apply_update(&bytes).await {
         Ok(()) => json_response(serde_json::json!({ "name": lease.name(), "applied": true }).to_string().into_bytes()),
+        Err(e) => error(&e.to_herald()),
+    }
+}
+
+/// `POST /api/docs/{name}/records`: compare-and-set on a versioned record.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CompareAndSet {
+    /// The root map holding the records. Default `records`.
+    #[serde(default = "default_root")]
+    root: String,
+    id: String,
+    /// The version the caller read (0: the record must not exist yet).
+    expect_version: u64,
+    fields: serde_json::Map<String, serde_json::Value>,
+}
+
+fn default_root() -> String {
+    "records".into()
+}
+
+async fn compare_and_set(State(app): State<Arc<App>>, Path(name): Path<String>, body: Bytes) -> Response<Body> {
+    let req: CompareAndSet = match super::parse_body(&body) {
+        Ok(r) => r,
+        Err(e) => return error(&e),
+    };
+    let lease = match open(&app, &name).await {
+        Ok(l) => l,
+        Err(e) => return error(&e),
+    };
+    match lease.compare_and_set(&req.root, &req.id, req.expect_version, &req.fields).await {
+        Ok(version) => json_response(
+            serde_json::json!({ "name": lease.name(), "id": req.id, "version": version }).to_string().into_bytes(),
+        ),
         Err(e) => error(&e.to_herald()),
     }
 }

@@ -2,7 +2,8 @@
 // convergence after concurrent edits at one position, offline edits merged
 // on reconnect, awareness states shown and removed when a connection dies,
 // a read-only token that cannot change the document, oversized updates
-// refused with a reason, the HTTP API, and a document that survives both a
+// refused with a reason, the HTTP API (with compare-and-set on versioned
+// records), and a document that survives both a
 // graceful restart and a crash (SIGKILL) with every relayed edit.
 import { createHmac } from 'node:crypto';
 import WebSocket from 'ws';
@@ -236,7 +237,37 @@ try {
     w.destroy();
   }
 
-  // 7. Restarts: graceful, then a crash. Everything relayed survives.
+  // 7. Versioned records: last-writer-wins from clients, compare-and-set on the server.
+  {
+    const w = connect('doc:records', writer('ann'));
+    await synced(w, 'records');
+    const records = w.doc.getMap('records');
+    w.doc.transact(() => {
+      const r = new Y.Map();
+      records.set('card-1', r);
+      r.set('title', 'draft');
+      r.set('version', 1);
+    });
+    const cas = (expect_version, fields) =>
+      api('/docs/doc:records/records', {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ id: 'card-1', expect_version, fields }),
+      });
+    await waitFor('the record on the server', async () => (await serverJson('doc:records')).roots.records?.['card-1']);
+    const stale = await cas(0, { title: 'lost' });
+    assertEqual([stale.status, (await stale.json()).error.code], [409, 119], 'compare-and-set with a stale version');
+    const okay = await cas(1, { title: 'final', done: true });
+    assertEqual([okay.status, (await okay.json()).version], [200, 2], 'compare-and-set with the current version');
+    await waitFor('the editor to see the server write', () => records.get('card-1').get('version') === 2);
+    assertEqual(records.get('card-1').toJSON(), { title: 'final', version: 2, done: true }, 'the record at the editor');
+    const again = await cas(1, { title: 'late' });
+    assertEqual(again.status, 409, 'a second write with the old version');
+    ok('versioned records: compare-and-set refuses stale versions (409, 119) and editors receive the write');
+    w.destroy();
+  }
+
+  // 8. Restarts: graceful, then a crash. Everything relayed survives.
   {
     const a = connect('doc:durable', writer('ann'));
     const b = connect('doc:durable', writer('bob'));
