@@ -203,13 +203,27 @@ try {
     w.doc.getText('t').insert(0, 'x'.repeat(70000));
     await waitFor('the oversized update to be refused', () => closes.includes(1009));
     w.destroy();
+    // Garbage and text frames close that connection only (4500), with a reason.
+    const watcher = connect('doc:big', reader('vera'));
+    await synced(watcher, 'watcher');
+    for (const junk of [Buffer.from([0, 9, 200, 1]), 'hello']) {
+      const raw = new WebSocket(`ws://127.0.0.1:${herald.port}/yjs/doc:big?token=${writer('mal')}`);
+      await new Promise((r) => raw.once('open', r));
+      const closed = new Promise((r) => raw.once('close', (code, reason) => r([code, String(reason)])));
+      raw.send(junk);
+      const [code, reason] = await closed;
+      assertEqual(code, 4500, `close code after ${JSON.stringify(String(junk))}`);
+      if (!reason) throw new Error('a protocol violation closes with a reason');
+    }
+    if (!watcher.wsconnected) throw new Error('another connection of the document was affected');
+    watcher.destroy();
     const bad = await refusal(`/yjs/doc:x?token=not-a-token`);
     assertEqual(bad.status, 401, 'status of a bad token');
     const anon = await refusal(`/yjs/doc:x`);
     assertEqual([anon.status, anon.body.error.code], [403, 103], 'no token on a non-public namespace');
     const other = await refusal(`/yjs/doc:x?token=${token('ann', ['subscribe'], ['doc:other'])}`);
     assertEqual([other.status, other.body.error.code], [403, 103], 'a token for another document');
-    ok('oversized updates close with 1009 and a reason; bad or missing tokens are refused before the upgrade');
+    ok('oversized updates close with 1009 and garbage with 4500, with reasons, harming no one else; bad or missing tokens are refused before the upgrade');
   }
 
   // 6. HTTP API: apply a server-side update; connected editors receive it.
