@@ -77,3 +77,30 @@ impl YjsConfig {
 pub fn frame(message: &[u8]) -> bytes::Bytes {
     herald_ws::frame::binary(message)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rooms_without_a_namespace_go_into_the_yjs_namespace() {
+        let cfg = YjsConfig::default();
+        assert_eq!(cfg.channel("spec-42").unwrap().as_str(), "doc:spec-42");
+        assert_eq!(cfg.channel("doc:spec-42").unwrap().as_str(), "doc:spec-42");
+        assert_eq!(cfg.channel("team:plan").unwrap().as_str(), "team:plan");
+        assert!(cfg.channel("bad name").is_err());
+        let flat = YjsConfig { namespace: String::new(), ..YjsConfig::default() };
+        assert_eq!(flat.channel("spec-42").unwrap().as_str(), "spec-42");
+    }
+
+    #[test]
+    fn the_yjs_section_parses_and_refuses_unknown_keys() {
+        let cfg: crate::config::Config =
+            toml::from_str("[yjs]\nnamespace = \"notes\"\nmax_update_bytes = 4096\nunload_grace_secs = 0\n").unwrap();
+        assert_eq!(cfg.yjs.namespace, "notes");
+        let opts = cfg.yjs.doc_options();
+        assert_eq!((opts.max_update_bytes, opts.unload_grace), (4096, Duration::ZERO));
+        assert_eq!(opts.max_document_bytes, 16 * 1024 * 1024);
+        assert!(toml::from_str::<crate::config::Config>("[yjs]\nmax_updates = 1\n").is_err());
+    }
+}
