@@ -11,6 +11,7 @@ pub mod embedded_broker;
 pub mod error;
 pub mod hub;
 pub mod inbox;
+pub mod memory_documents;
 pub mod memory_store;
 pub mod namespace;
 pub mod outbound;
@@ -45,7 +46,7 @@ pub use read_state::{ReadPosition, Unread};
 pub use recovery::Recovery;
 pub use server_events::{ServerEvent, ServerEventSink};
 pub use store::{
-    HistoryStore, InboxError, InboxStore, NewNotifications, Notification, NotificationContent, ReadMark,
-    ReadStateStore, StoreError, Stored, StreamMeta,
+    DocumentStore, HistoryStore, InboxError, InboxStore, NewNotifications, Notification, NotificationContent, ReadMark,
+    ReadStateStore, StoreError, Stored, StoredDocument, StreamMeta,
 };
 pub use wire::{ChannelEvent, ClientInfo, WireEncoder};

@@ -1,4 +1,5 @@
-//! `MemoryStore`: history, read positions and inboxes kept in process
+//! `MemoryStore`: history, read positions, inboxes (and documents, in
+//! `memory_documents.rs`) kept in process
 //! memory, for `--ephemeral` and tests. A restart loses them, and the
 //! channels come back with new epochs.
 
@@ -36,6 +37,7 @@ pub struct MemoryStore {
     streams: Mutex<HashMap<ChannelName, Stream>>,
     reads: Mutex<HashMap<String, HashMap<ChannelName, ReadMark>>>,
     inboxes: Mutex<Inboxes>,
+    pub(crate) documents: Mutex<crate::memory_documents::Documents>,
 }
 
 impl MemoryStore {

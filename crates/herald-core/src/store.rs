@@ -184,3 +184,44 @@ pub trait InboxStore: Send + Sync + 'static {
     /// Delete expired notifications; returns how many.
     async fn remove_expired_notifications(&self, now_ms: u64) -> Result<u64, StoreError>;
 }
+
+/// A collaborative document as stored: the last compacted snapshot (a
+/// Yjs update holding the whole state) and the updates appended since,
+/// oldest first. Applying the snapshot, then every update, rebuilds the
+/// document; updates commute, so a crash between steps loses nothing.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct StoredDocument {
+    /// The snapshot, if the document was ever compacted.
+    pub snapshot: Option<Vec<u8>>,
+    /// Updates appended after the snapshot, oldest first, with their sequence numbers.
+    pub updates: Vec<(u64, Vec<u8>)>,
+}
+
+impl StoredDocument {
+    /// Bytes held: the snapshot plus every update.
+    pub fn size(&self) -> usize {
+        self.snapshot.as_ref().map_or(0, Vec::len) + self.updates.iter().map(|(_, u)| u.len()).sum::<usize>()
+    }
+
+    /// The highest sequence number in the tail (0 if none).
+    pub fn last_seq(&self) -> u64 {
+        self.updates.last().map_or(0, |(s, _)| *s)
+    }
+}
+
+/// Collaborative documents (Yjs): an append-only log of binary updates per
+/// document, compacted into a snapshot from time to time. The store never
+/// interprets the bytes.
+#[async_trait]
+pub trait DocumentStore: Send + Sync + 'static {
+    /// The document's snapshot and tail; empty if it was never written.
+    async fn load_document(&self, name: &ChannelName) -> Result<StoredDocument, StoreError>;
+
+    /// Append one update durably; returns its sequence number (increasing
+    /// per document, never reused).
+    async fn append_document_update(&self, name: &ChannelName, update: &[u8]) -> Result<u64, StoreError>;
+
+    /// Replace the snapshot with `snapshot`, which includes every update up
+    /// to and including `through_seq`, and drop those updates, atomically.
+    async fn compact_document(&self, name: &ChannelName, snapshot: &[u8], through_seq: u64) -> Result<(), StoreError>;
+}

@@ -35,6 +35,8 @@ pub struct App {
     pub pusher: Arc<crate::pusher::PusherDoor>,
     /// Renders `/metrics`.
     pub metrics: Option<PrometheusHandle>,
+    /// Open collaborative documents (`None` when `[yjs] enabled = false`).
+    pub docs: Option<Arc<herald_docs::DocRegistry>>,
     shutting_down: AtomicBool,
 }
 
@@ -60,7 +62,8 @@ pub enum StartError {
 impl App {
     /// Open the store, start the broker and build the hub.
     pub async fn build(config: Config, metrics: Option<PrometheusHandle>) -> Result<Arc<App>, StartError> {
-        let (store, stores) = crate::stores::open(&config).await?;
+        let crate::stores::OpenedStores { history: store, hub: stores, documents } =
+            crate::stores::open(&config).await?;
         let broker = EmbeddedBroker::new(store.clone(), EmbeddedBrokerOptions::default());
         config.pusher.validate().map_err(StartError::Config)?;
         let mut named = config.namespaces.clone();
@@ -93,8 +96,22 @@ impl App {
         let proxies = crate::client_ip::ProxyPolicy::new(&config.auth.trusted_proxies)
             .map_err(|e| StartError::Config(format!("auth.trusted_proxies: {e}")))?;
         spawn_limit_housekeeping(Arc::downgrade(&limits));
+        let docs = match (config.yjs.enabled, documents) {
+            (true, Some(documents)) => {
+                Some(herald_docs::DocRegistry::new(documents, config.yjs.doc_options(), crate::yjs::frame))
+            }
+            (true, None) => {
+                tracing::warn!(
+                    "collaborative documents (/yjs, /api/docs) are off: the PostgreSQL store does not keep \
+                     documents yet; use the SQLite store for them, or set [yjs] enabled = false to silence this"
+                );
+                None
+            }
+            (false, _) => None,
+        };
         let ws = &config.websocket;
         let app = App {
+            docs,
             native_plain: Arc::new(NativeEncoder::plain()),
             native_deflate: Arc::new(NativeEncoder::deflate(ws.compression_level, ws.compression_threshold)),
             sse_encoder: Arc::new(SseEncoder),

@@ -51,6 +51,8 @@ pub struct Config {
     pub store: StoreConfig,
     /// Pusher Channels compatibility (`[pusher]`, `[[pusher.apps]]`).
     pub pusher: crate::pusher::config::PusherConfig,
+    /// Collaborative documents: the y-websocket door (`[yjs]`).
+    pub yjs: crate::yjs::YjsConfig,
 }
 
 /// TLS certificate and key (PEM). Both or neither.
@@ -85,6 +87,7 @@ impl Default for Config {
             chat: ChatConfig::default(),
             store: StoreConfig::default(),
             pusher: Default::default(),
+            yjs: crate::yjs::YjsConfig::default(),
         }
     }
 }

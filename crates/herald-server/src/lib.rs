@@ -16,3 +16,4 @@ pub mod server;
 pub mod sse;
 pub mod stores;
 pub mod tls;
+pub mod yjs;

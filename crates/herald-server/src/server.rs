@@ -20,6 +20,7 @@ pub const MAX_HTTP_BODY: usize = 1024 * 1024;
 pub fn router(app: Arc<App>) -> Router {
     Router::new()
         .route("/ws", get(crate::native::upgrade::ws_upgrade))
+        .route("/yjs/{room}", get(crate::yjs::upgrade::yjs_upgrade))
         .merge(crate::sse::router())
         .merge(crate::pusher::router())
         .nest("/api", crate::http_api::router(app.clone()))
@@ -81,6 +82,9 @@ pub async fn serve(
     let deadline = Instant::now() + grace;
     while app.hub.connection_count() > 0 && Instant::now() < deadline {
         tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    if let Some(docs) = &app.docs {
+        docs.flush().await;
     }
     app.hub.broker().close().await;
     let _ = tokio::time::timeout(Duration::from_secs(1), server_task).await;

@@ -1,20 +1,30 @@
 //! The durable store the configuration names: `MemoryStore` with
 //! `--ephemeral`, `PostgresStore` with a `[store] url` (state shared by every
 //! node on the same database and schema), `SqliteStore` in `data_dir`
-//! otherwise. One store backs history, read marks and inboxes.
+//! otherwise. One store backs history, read marks, inboxes and (memory and
+//! SQLite only, for now) collaborative documents.
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use herald_core::{HistoryStore, HubStores, MemoryStore};
+use herald_core::{DocumentStore, HistoryStore, HubStores, MemoryStore};
 use herald_store::{PostgresOptions, PostgresStore, SqliteOptions, SqliteStore};
 
 use crate::app::StartError;
 use crate::config::Config;
 
-/// Open the configured store: the history store for the broker and the
-/// read-state and inbox stores for the hub.
-pub async fn open(config: &Config) -> Result<(Arc<dyn HistoryStore>, HubStores), StartError> {
+/// The opened store, seen through each trait its users need.
+pub struct OpenedStores {
+    /// History, for the broker.
+    pub history: Arc<dyn HistoryStore>,
+    /// Read state and inboxes, for the hub.
+    pub hub: HubStores,
+    /// Collaborative documents; `None` where the store does not keep them (PostgreSQL, for now).
+    pub documents: Option<Arc<dyn DocumentStore>>,
+}
+
+/// Open the configured store.
+pub async fn open(config: &Config) -> Result<OpenedStores, StartError> {
     if let Some(url) = &config.store.url {
         if config.ephemeral {
             return Err(StartError::Config(
@@ -30,17 +40,20 @@ pub async fn open(config: &Config) -> Result<(Arc<dyn HistoryStore>, HubStores),
             statement_timeout: Duration::from_secs(config.store.statement_timeout_secs.max(1)),
         };
         let store = Arc::new(PostgresStore::connect(url, opts).await.map_err(|e| StartError::Postgres(e.0))?);
-        return Ok((store.clone(), HubStores { read_state: store.clone(), inbox: store }));
+        let hub = HubStores { read_state: store.clone(), inbox: store.clone() };
+        return Ok(OpenedStores { history: store, hub, documents: None });
     }
     if config.ephemeral {
         let m = Arc::new(MemoryStore::new());
-        return Ok((m.clone(), HubStores { read_state: m.clone(), inbox: m }));
+        let hub = HubStores { read_state: m.clone(), inbox: m.clone() };
+        return Ok(OpenedStores { history: m.clone(), hub, documents: Some(m) });
     }
     let store = SqliteStore::open(&config.data_dir, SqliteOptions::default())
         .await
         .map_err(|e| StartError::Store { dir: config.data_dir.display().to_string(), message: e.to_string() })?;
     let s = Arc::new(store);
-    Ok((s.clone(), HubStores { read_state: s.clone(), inbox: s }))
+    let hub = HubStores { read_state: s.clone(), inbox: s.clone() };
+    Ok(OpenedStores { history: s.clone(), hub, documents: Some(s) })
 }
 
 /// Where state lives, for the startup log (no password).

@@ -1,10 +1,12 @@
 //! Herald's durable stores, each implementing [`herald_core::HistoryStore`],
 //! [`herald_core::ReadStateStore`] and [`herald_core::InboxStore`]:
-//! - [`SqliteStore`], the embedded default: channel history, read positions
-//!   and notification inboxes in one SQLite database, `<dir>/herald.db`
-//!   (one node);
-//! - [`PostgresStore`]: the same state in a PostgreSQL schema shared by
-//!   several nodes (module `postgres`, migrations in `migrations-postgres/`).
+//! - [`SqliteStore`], the embedded default: channel history, read positions,
+//!   notification inboxes and collaborative documents
+//!   ([`herald_core::DocumentStore`]) in one SQLite database,
+//!   `<dir>/herald.db` (one node);
+//! - [`PostgresStore`]: history, read positions and inboxes in a PostgreSQL
+//!   schema shared by several nodes (module `postgres`, migrations in
+//!   `migrations-postgres/`); documents are not in PostgreSQL yet.
 //!
 //! The rest of this page is about the SQLite store.
 //!
@@ -31,6 +33,7 @@
 //! (`migrations/`), applied at [`SqliteStore::open`]. New tables go in new
 //! migration files.
 
+mod documents;
 mod history;
 mod history_batch;
 mod inbox;

@@ -3,6 +3,7 @@
 //! errors are JSON with the protocol's codes.
 
 mod auth;
+mod docs;
 mod routes;
 
 pub(crate) use routes::parse_body;
@@ -18,7 +19,7 @@ use crate::app::App;
 
 /// The `/api` router.
 pub fn router(app: Arc<App>) -> Router<Arc<App>> {
-    routes::router().layer(axum::middleware::from_fn_with_state(app, auth::require_api_key))
+    routes::router().merge(docs::router()).layer(axum::middleware::from_fn_with_state(app, auth::require_api_key))
 }
 
 /// The HTTP status for an error code.

@@ -6,9 +6,9 @@ use std::sync::Arc;
 
 use axum::body::Body;
 use axum::extract::{ConnectInfo, State};
-use axum::http::{HeaderValue, Request, Response, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, Request, Response, StatusCode, header};
 use herald_core::{ErrorCode, HeraldError};
-use herald_ws::handshake::{self, DeflateConfig};
+use herald_ws::handshake::{self, DeflateConfig, Negotiated};
 use hyper_util::rt::TokioIo;
 use tracing::Instrument;
 
@@ -43,14 +43,9 @@ pub async fn ws_upgrade(
     let ws = &app.config.websocket;
     let deflate_cfg =
         DeflateConfig { enabled: ws.compression, threshold: ws.compression_threshold, level: ws.compression_level };
-    let negotiated = match handshake::negotiate(req.headers(), &deflate_cfg) {
+    let negotiated = match negotiate(req.headers(), &deflate_cfg) {
         Ok(n) => n,
-        Err(e) => {
-            return error_response(
-                StatusCode::BAD_REQUEST,
-                &HeraldError::new(ErrorCode::BadRequest, format!("not a valid WebSocket upgrade: {e}")),
-            );
-        }
+        Err(e) => return error_response(StatusCode::BAD_REQUEST, &e),
     };
     let Some(on_upgrade) = req.extensions_mut().remove::<hyper::upgrade::OnUpgrade>() else {
         return error_response(
@@ -71,8 +66,15 @@ pub async fn ws_upgrade(
     switching_protocols(negotiated)
 }
 
-/// The `101 Switching Protocols` answer to a negotiated upgrade (any door).
-pub fn switching_protocols(negotiated: handshake::Negotiated) -> Response<Body> {
+/// Validate a WebSocket upgrade request and negotiate its extensions; a
+/// clear `bad_request` when it is not a valid upgrade.
+pub(crate) fn negotiate(headers: &HeaderMap, deflate: &DeflateConfig) -> Result<Negotiated, HeraldError> {
+    handshake::negotiate(headers, deflate)
+        .map_err(|e| HeraldError::new(ErrorCode::BadRequest, format!("not a valid WebSocket upgrade: {e}")))
+}
+
+/// The 101 answer for a negotiated handshake.
+pub(crate) fn switching_protocols(negotiated: Negotiated) -> Response<Body> {
     let mut resp = Response::new(Body::empty());
     *resp.status_mut() = StatusCode::SWITCHING_PROTOCOLS;
     let h = resp.headers_mut();
