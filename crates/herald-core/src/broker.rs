@@ -65,6 +65,19 @@ pub struct HistoryPage {
 pub trait BrokerHandler: Send + Sync {
     /// A publication to fan out to local subscribers.
     fn on_publication(&self, publication: Arc<Publication>);
+
+    /// The broker can no longer promise a continuous stream of `channel` to
+    /// this node (its upstream connection was lost): end the channel's
+    /// subscriptions with a temporary error so clients resubscribe and
+    /// recover from history (or learn `recovered: false`).
+    fn on_stream_lost(&self, _channel: &ChannelName) {}
+
+    /// Whether this node still has a use for `channel`'s stream. A broker
+    /// checks it before unsubscribing upstream, so an `unwatch` racing a new
+    /// subscription never leaves that subscription deaf.
+    fn wants(&self, _channel: &ChannelName) -> bool {
+        true
+    }
 }
 
 /// Moves publications between publishers, history and every node's hub.

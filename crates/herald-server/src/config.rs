@@ -47,6 +47,50 @@ pub struct Config {
     pub chat: ChatConfig,
     /// TLS (unset: plain HTTP; run behind a TLS-terminating proxy).
     pub tls: TlsConfig,
+    /// Scale-out broker (`[broker]`; unset `url`: the embedded single-node broker).
+    pub broker: BrokerConfig,
+}
+
+/// The scale-out broker (`[broker]`, `--broker`, `HERALD_BROKER`). Without
+/// a `url`, Herald runs one node with the embedded broker.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct BrokerConfig {
+    /// `redis://[user:password@]host:port[/db]`. Unset: embedded broker.
+    pub url: Option<String>,
+    /// Prefix of every Redis key and pub/sub channel. Default `herald`.
+    pub key_prefix: String,
+    /// Redis pub/sub connections channels are spread over. Default 4.
+    pub pubsub_shards: usize,
+    /// Longest a Redis command may take before the request fails with a temporary error, ms. Default 3000.
+    pub command_timeout_ms: u64,
+    /// How long a publish idempotency key is remembered, seconds. Default 300.
+    pub idempotency_window_secs: u64,
+    /// Liveness ping interval on each pub/sub connection, ms. Default 2000.
+    pub pubsub_ping_interval_ms: u64,
+    /// Longest wait between Redis reconnection attempts, ms. Default 5000.
+    pub reconnect_max_delay_ms: u64,
+    /// Seconds between this node's heartbeats in Redis. Default 2.
+    pub node_heartbeat_secs: u64,
+    /// Seconds without a heartbeat after which a node counts as dead and
+    /// its presence entries are removed by the others. Default 10.
+    pub node_ttl_secs: u64,
+}
+
+impl Default for BrokerConfig {
+    fn default() -> Self {
+        Self {
+            url: None,
+            key_prefix: "herald".to_string(),
+            pubsub_shards: 4,
+            command_timeout_ms: 3000,
+            idempotency_window_secs: 300,
+            pubsub_ping_interval_ms: 2000,
+            reconnect_max_delay_ms: 5000,
+            node_heartbeat_secs: 2,
+            node_ttl_secs: 10,
+        }
+    }
 }
 
 /// TLS certificate and key (PEM). Both or neither.
@@ -79,6 +123,7 @@ impl Default for Config {
             limits: RateLimitConfig::default(),
             tls: TlsConfig::default(),
             chat: ChatConfig::default(),
+            broker: BrokerConfig::default(),
         }
     }
 }
@@ -342,6 +387,9 @@ pub struct Overrides {
     /// HMAC secret for HS256 connection tokens (unset: development mode).
     #[arg(long, env = "HERALD_TOKEN_SECRET")]
     pub token_secret: Option<String>,
+    /// Scale-out broker URL (`redis://host:6379`); unset: one node, embedded broker.
+    #[arg(long, env = "HERALD_BROKER")]
+    pub broker: Option<String>,
 }
 
 /// A configuration problem, said plainly.
@@ -418,6 +466,9 @@ impl Config {
         }
         if let Some(v) = &o.token_secret {
             self.auth.token_secret = Some(v.clone()).filter(|k| !k.is_empty());
+        }
+        if let Some(v) = &o.broker {
+            self.broker.url = Some(v.clone()).filter(|u| !u.is_empty());
         }
     }
 }

@@ -11,6 +11,7 @@ pub mod limits;
 pub mod native;
 pub mod observability;
 pub mod policy;
+pub mod scale_out;
 pub mod server;
 pub mod sse;
 pub mod tls;

@@ -28,6 +28,7 @@ use crate::wire::{ChannelEvent, EncodeCache};
 mod authorize;
 mod channels;
 mod publish;
+mod scale_out;
 mod subscribe;
 
 pub use channels::ChannelInfo;
@@ -299,5 +300,13 @@ impl Hub {
 impl BrokerHandler for Hub {
     fn on_publication(&self, publication: Arc<Publication>) {
         self.fanout(&publication);
+    }
+
+    fn on_stream_lost(&self, channel: &ChannelName) {
+        self.interrupt_channel(channel);
+    }
+
+    fn wants(&self, channel: &ChannelName) -> bool {
+        self.channels.read().contains_key(channel)
     }
 }

@@ -1,0 +1,70 @@
+//! Redis key names. One channel's keys share the hash tag `{channel}` so a
+//! script touching them stays within one slot (ready for Redis Cluster).
+//!
+//! | key | type | what |
+//! |---|---|---|
+//! | `P:ch:{C}:meta` | hash | `epoch`, `top` (last offset assigned) |
+//! | `P:ch:{C}:hist` | stream | history; entry id `offset-0`, field `p` = encoded publication |
+//! | `P:ch:{C}:idem:K` | string | the publish result for idempotency key `K`, expiring after the window |
+//! | `P:pub:C` | pub/sub channel | every publication of `C`, as `offset epoch body` |
+
+use herald_core::ChannelName;
+
+/// Key names under one prefix.
+#[derive(Debug, Clone)]
+pub struct Keys {
+    prefix: String,
+}
+
+impl Keys {
+    /// Names under `prefix`.
+    pub fn new(prefix: &str) -> Self {
+        Self { prefix: prefix.to_string() }
+    }
+
+    /// The prefix.
+    pub fn prefix(&self) -> &str {
+        &self.prefix
+    }
+
+    /// A channel's epoch and top offset.
+    pub fn meta(&self, channel: &ChannelName) -> String {
+        format!("{}:ch:{{{}}}:meta", self.prefix, channel)
+    }
+
+    /// A channel's history stream.
+    pub fn history(&self, channel: &ChannelName) -> String {
+        format!("{}:ch:{{{}}}:hist", self.prefix, channel)
+    }
+
+    /// The remembered result of one idempotency key.
+    pub fn idempotency(&self, channel: &ChannelName, key: &str) -> String {
+        format!("{}:ch:{{{}}}:idem:{}", self.prefix, channel, key)
+    }
+
+    /// The pub/sub channel carrying `channel`'s publications.
+    pub fn pubsub(&self, channel: &ChannelName) -> String {
+        format!("{}:pub:{}", self.prefix, channel)
+    }
+
+    /// The Herald channel a pub/sub channel name carries, if it is one of ours.
+    pub fn channel_of_pubsub(&self, name: &str) -> Option<ChannelName> {
+        let rest = name.strip_prefix(&self.prefix)?.strip_prefix(":pub:")?;
+        ChannelName::new(rest).ok()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_channels_keys_share_one_hash_tag() {
+        let k = Keys::new("t1");
+        let c = ChannelName::new("chat:lobby").unwrap();
+        assert_eq!(k.meta(&c), "t1:ch:{chat:lobby}:meta");
+        assert_eq!(k.history(&c), "t1:ch:{chat:lobby}:hist");
+        assert_eq!(k.channel_of_pubsub(&k.pubsub(&c)), Some(c));
+        assert_eq!(k.channel_of_pubsub("other:pub:x"), None);
+    }
+}
