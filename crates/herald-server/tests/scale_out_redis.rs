@@ -110,12 +110,7 @@ async fn publications(client: &herald_client::Client, channel: &str, n: usize) -
 }
 
 async fn futures_join<F: std::future::Future>(fs: Vec<F>) -> Vec<F::Output> {
-    let mut out = Vec::with_capacity(fs.len());
-    let handles: Vec<_> = fs.into_iter().map(Box::pin).collect();
-    for h in handles {
-        out.push(h.await);
-    }
-    out
+    futures_util::future::join_all(fs).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
