@@ -13,6 +13,7 @@ pub mod hub;
 pub mod inbox;
 pub mod memory_store;
 pub mod namespace;
+pub mod node_event;
 pub mod outbound;
 pub mod policy;
 pub mod position;
@@ -35,6 +36,7 @@ pub use hub::{Caller, ChannelInfo, HTTP_CLIENT_ID, Hub, HubConfig, HubStores, Pe
 pub use inbox::MarkRead;
 pub use memory_store::MemoryStore;
 pub use namespace::{NamespaceOptions, Namespaces, Retention};
+pub use node_event::{NodeEvent, WireMember};
 pub use outbound::{Outbound, Outgoing, QueueLimits};
 pub use policy::ChannelPolicy;
 pub use position::{Epoch, Position};

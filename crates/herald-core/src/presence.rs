@@ -186,6 +186,7 @@ mod hub_ops {
     use crate::connection::Connection;
     use crate::error::{ErrorCode, HeraldError};
     use crate::hub::{Caller, Hub};
+    use crate::node_event::{NodeEvent, WireMember};
     use crate::publication::Payload;
     use crate::subscription::Subscription;
     use crate::wire::ChannelEvent;
@@ -208,9 +209,14 @@ mod hub_ops {
                 let left = entry.presence.lock().expire(&key, generation);
                 if let Some(info) = left {
                     hub.broadcast_event(&entry, &ChannelEvent::Leave(&channel, &info), None);
+                    hub.share_leave(&channel, &info);
                 }
                 hub.drop_entry_if_unused(&channel, &entry);
             });
+        }
+
+        pub(crate) fn share_leave(&self, channel: &ChannelName, info: &crate::wire::ClientInfo) {
+            self.share(|| Some(NodeEvent::Leave { channel: channel.clone(), member: WireMember::from_info(info) }));
         }
 
         pub(crate) fn presence_join(&self, sub: &Arc<Subscription>) {
@@ -220,6 +226,9 @@ mod hub_ops {
             if joined {
                 let info = sub.connection.client_info();
                 self.broadcast_event(&entry, &ChannelEvent::Join(&sub.channel, info), Some(sub.connection.id()));
+                self.share(|| {
+                    Some(NodeEvent::Join { channel: sub.channel.clone(), member: WireMember::from_info(info) })
+                });
             }
         }
 
@@ -270,6 +279,7 @@ mod hub_ops {
                 ));
             };
             self.broadcast_event(&entry, &ChannelEvent::PresenceUpdate(channel, &member), Some(conn.id()));
+            self.share_presence_update(channel, &member);
             Ok(())
         }
     }

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use herald_core::{
-    Broker, BrokerHandler, ChannelName, Direction, Epoch, HeraldError, HistoryPage, HistoryQuery, Position,
+    Broker, BrokerHandler, ChannelName, Direction, Epoch, HeraldError, HistoryPage, HistoryQuery, NodeEvent, Position,
     Publication, PublishRequest, now_ms,
 };
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
@@ -19,6 +19,9 @@ use crate::scripts;
 
 /// The broker of a Herald cluster sharing one Redis.
 pub struct RedisBroker {
+    node_id: Arc<str>,
+    events: tokio::sync::mpsc::Sender<NodeEvent>,
+    events_task: tokio::task::JoinHandle<()>,
     conn: ConnectionManager,
     keys: Keys,
     options: RedisBrokerOptions,
@@ -56,7 +59,9 @@ impl RedisBroker {
             .map_err(|e| RedisStartError::Connect { url: url.clone(), message: e.to_string() })?;
         let keys = Keys::new(&options.key_prefix);
         let handler: Handler = Arc::new(OnceLock::new());
+        let node_id: Arc<str> = Arc::from(new_node_id());
         let shards = Shards::start(
+            node_id.clone(),
             client,
             options.pubsub_shards,
             keys.clone(),
@@ -69,7 +74,15 @@ impl RedisBroker {
             shards.stop();
             return Err(RedisStartError::Connect { url, message: "pub/sub connections did not come up".into() });
         }
-        Ok(Arc::new(Self { conn, keys, options, handler, shards }))
+        let (events, rx) = tokio::sync::mpsc::channel(EVENT_QUEUE);
+        let events_task =
+            tokio::spawn(send_events(rx, conn.clone(), keys.clone(), node_id.clone(), options.command_timeout));
+        Ok(Arc::new(Self { node_id, events, events_task, conn, keys, options, handler, shards }))
+    }
+
+    /// This node's id in the cluster (random per process).
+    pub fn node_id(&self) -> &Arc<str> {
+        &self.node_id
     }
 
     /// The key names in use.
@@ -87,6 +100,44 @@ impl RedisBroker {
             Ok(Ok(v)) => Ok(v),
             Ok(Err(e)) => Err(unavailable(e)),
             Err(_) => Err(unavailable("command timed out")),
+        }
+    }
+}
+
+/// Ephemeral events waiting to be sent to the other nodes; beyond it they
+/// are dropped (counted in `herald_node_events_dropped_total`).
+const EVENT_QUEUE: usize = 65_536;
+
+fn new_node_id() -> String {
+    let mut rng = rand::rng();
+    (0..12)
+        .map(|_| char::from(b"abcdefghijklmnopqrstuvwxyz0123456789"[rand::Rng::random_range(&mut rng, 0..36)]))
+        .collect()
+}
+
+/// Publish queued node events in order, pipelined in batches.
+async fn send_events(
+    mut rx: tokio::sync::mpsc::Receiver<NodeEvent>,
+    mut conn: ConnectionManager,
+    keys: Keys,
+    node_id: Arc<str>,
+    timeout: Duration,
+) {
+    let mut batch = Vec::with_capacity(256);
+    while rx.recv_many(&mut batch, 256).await > 0 {
+        let mut pipe = redis::pipe();
+        for e in batch.drain(..) {
+            let Ok(json) = serde_json::to_string(&e) else { continue };
+            let target = match e.channel() {
+                Some(c) => keys.pubsub(c),
+                None => keys.users(),
+            };
+            pipe.cmd("PUBLISH").arg(target).arg(format!("!{node_id} {json}")).ignore();
+        }
+        match tokio::time::timeout(timeout, pipe.query_async::<()>(&mut conn)).await {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => tracing::warn!(error = %e, "node events not sent to other nodes"),
+            Err(_) => tracing::warn!("node events not sent to other nodes: timed out"),
         }
     }
 }
@@ -208,5 +259,16 @@ impl Broker for RedisBroker {
 
     async fn close(&self) {
         self.shards.stop();
+        self.events_task.abort();
+    }
+
+    fn distributed(&self) -> bool {
+        true
+    }
+
+    fn broadcast(&self, event: NodeEvent) {
+        if self.events.try_send(event).is_err() {
+            metrics::counter!("herald_node_events_dropped_total").increment(1);
+        }
     }
 }

@@ -6,7 +6,8 @@
 //! | `P:ch:{C}:meta` | hash | `epoch`, `top` (last offset assigned) |
 //! | `P:ch:{C}:hist` | stream | history; entry id `offset-0`, field `p` = encoded publication |
 //! | `P:ch:{C}:idem:K` | string | the publish result for idempotency key `K`, expiring after the window |
-//! | `P:pub:C` | pub/sub channel | every publication of `C`, as `offset epoch body` |
+//! | `P:pub:C` | pub/sub channel | every publication of `C`, as `offset epoch body`, and its ephemeral events as `!node json` |
+//! | `P:users` | pub/sub channel | pushes to users (notification, unread) as `!node json` |
 
 use herald_core::ChannelName;
 
@@ -45,6 +46,12 @@ impl Keys {
     /// The pub/sub channel carrying `channel`'s publications.
     pub fn pubsub(&self, channel: &ChannelName) -> String {
         format!("{}:pub:{}", self.prefix, channel)
+    }
+
+    /// The pub/sub channel carrying pushes to users (notifications, unread
+    /// counts); every node subscribes to it.
+    pub fn users(&self) -> String {
+        format!("{}:users", self.prefix)
     }
 
     /// The Herald channel a pub/sub channel name carries, if it is one of ours.

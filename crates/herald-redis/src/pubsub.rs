@@ -15,7 +15,7 @@ use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use futures_util::StreamExt;
-use herald_core::{BrokerHandler, ChannelName, HeraldError};
+use herald_core::{BrokerHandler, ChannelName, HeraldError, NodeEvent};
 use redis::aio::PubSubSink;
 
 use crate::codec;
@@ -48,7 +48,9 @@ fn unavailable(what: impl std::fmt::Display) -> HeraldError {
 }
 
 impl Shards {
+    #[allow(clippy::too_many_arguments)]
     pub(crate) fn start(
+        node_id: Arc<str>,
         client: redis::Client,
         count: usize,
         keys: Keys,
@@ -70,6 +72,7 @@ impl Shards {
         let me = Arc::new(Shards { shards, keys, handler, timeout, tasks: parking_lot::Mutex::new(Vec::new()) });
         for shard in &me.shards {
             let run = ShardRunner {
+                node_id: node_id.clone(),
                 shard: shard.clone(),
                 client: client.clone(),
                 keys: me.keys.clone(),
@@ -155,6 +158,7 @@ impl Shards {
 }
 
 struct ShardRunner {
+    node_id: Arc<str>,
     shard: Arc<Shard>,
     client: redis::Client,
     keys: Keys,
@@ -198,8 +202,11 @@ impl ShardRunner {
             watched.retain(|c| handler.is_some_and(|h| h.wants(c)));
             watched.iter().cloned().collect()
         };
-        if !channels.is_empty() {
-            let names: Vec<String> = channels.iter().map(|c| self.keys.pubsub(c)).collect();
+        let mut names: Vec<String> = channels.iter().map(|c| self.keys.pubsub(c)).collect();
+        if self.shard.index == 0 {
+            names.push(self.keys.users());
+        }
+        if !names.is_empty() {
             tokio::time::timeout(self.timeout, sink.subscribe(names))
                 .await
                 .map_err(|_| "resubscribe timed out".to_string())?
@@ -236,6 +243,11 @@ impl ShardRunner {
     }
 
     fn dispatch(&self, msg: &redis::Msg) {
+        let payload = msg.get_payload_bytes();
+        if payload.first() == Some(&b'!') {
+            self.dispatch_event(payload);
+            return;
+        }
         let Some(channel) = self.keys.channel_of_pubsub(msg.get_channel_name()) else { return };
         match codec::decode_message(&channel, msg.get_payload_bytes()) {
             Ok(d) => {
@@ -249,6 +261,22 @@ impl ShardRunner {
                     h.on_stream_lost(&channel);
                 }
             }
+        }
+    }
+
+    /// `!{origin node} {json}`: an ephemeral event; this node's own were delivered already.
+    fn dispatch_event(&self, payload: &[u8]) {
+        let Some(sp) = payload.iter().position(|b| *b == b' ') else { return };
+        if &payload[1..sp] == self.node_id.as_bytes() {
+            return;
+        }
+        match serde_json::from_slice::<NodeEvent>(&payload[sp + 1..]) {
+            Ok(e) => {
+                if let Some(h) = self.handler.get() {
+                    h.on_node_event(e);
+                }
+            }
+            Err(e) => tracing::warn!(error = %e, "dropping an undecodable node event"),
         }
     }
 

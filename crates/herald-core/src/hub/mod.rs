@@ -302,6 +302,10 @@ impl BrokerHandler for Hub {
         self.fanout(&publication);
     }
 
+    fn on_node_event(&self, event: crate::node_event::NodeEvent) {
+        self.deliver_node_event(event);
+    }
+
     fn on_stream_lost(&self, channel: &ChannelName) {
         self.interrupt_channel(channel);
     }

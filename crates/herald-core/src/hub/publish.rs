@@ -76,6 +76,7 @@ impl Hub {
             let ev = ChannelEvent::Client { channel, event, data, from: conn.client_info() };
             self.broadcast_event(&entry, &ev, Some(conn.id()));
         }
+        self.share_client_event(channel, event, data, conn.client_info());
         metrics::counter!("herald_client_events_total").increment(1);
         Ok(())
     }

@@ -140,6 +140,7 @@ impl Hub {
                 Removal::Stays => {}
                 Removal::Left => {
                     self.broadcast_event(&entry, &ChannelEvent::Leave(channel, conn.client_info()), None);
+                    self.share_leave(channel, conn.client_info());
                 }
                 Removal::Leaving(generation) => {
                     self.spawn_presence_expiry(channel, conn.client_info().member_key(), generation, grace)
