@@ -119,6 +119,15 @@ impl ChannelPresence {
         Some(PresenceMember { info: m.info.clone(), connections: m.connections, state: m.state.clone() })
     }
 
+    /// The member with presence key `key`, if present (also while leaving).
+    pub fn member(&self, key: &str) -> Option<PresenceMember> {
+        self.members.get(key).map(|m| PresenceMember {
+            info: m.info.clone(),
+            connections: m.connections,
+            state: m.state.clone(),
+        })
+    }
+
     /// Whether `info`'s member has a connection here.
     pub fn contains(&self, info: &ClientInfo) -> bool {
         self.members.get(info.member_key()).is_some_and(|m| m.connections > 0)
@@ -210,6 +219,7 @@ mod hub_ops {
                 if let Some(info) = left {
                     hub.broadcast_event(&entry, &ChannelEvent::Leave(&channel, &info), None);
                     hub.share_leave(&channel, &info);
+                    hub.presence_changed(&channel, &key);
                 }
                 hub.drop_entry_if_unused(&channel, &entry);
             });
@@ -223,6 +233,7 @@ mod hub_ops {
             let entry = self.channels.read().get(&sub.channel).cloned();
             let Some(entry) = entry else { return };
             let joined = entry.presence.lock().add(sub.connection.client_info());
+            self.presence_changed(&sub.channel, sub.connection.client_info().member_key());
             if joined {
                 let info = sub.connection.client_info();
                 self.broadcast_event(&entry, &ChannelEvent::Join(&sub.channel, info), Some(sub.connection.id()));
@@ -242,6 +253,23 @@ mod hub_ops {
                 ));
             }
             Ok(self.channels.read().get(channel).map(|e| e.presence.lock().members()).unwrap_or_default())
+        }
+
+        /// Presence members of `channel` on every node (on this node only
+        /// without a shared presence backend), with connection counts and states.
+        pub async fn presence_all(
+            &self,
+            caller: Caller<'_>,
+            channel: &ChannelName,
+        ) -> Result<Vec<PresenceMember>, HeraldError> {
+            let opts = self.authorize_caller(caller, channel, Rights::PRESENCE)?;
+            if !opts.presence {
+                return Err(HeraldError::new(
+                    ErrorCode::PermissionDenied,
+                    format!("presence is not enabled for {channel}'s namespace"),
+                ));
+            }
+            self.presence_members(channel).await
         }
 
         /// Set the state of `conn`'s member in `channel` and push
@@ -280,6 +308,7 @@ mod hub_ops {
             };
             self.broadcast_event(&entry, &ChannelEvent::PresenceUpdate(channel, &member), Some(conn.id()));
             self.share_presence_update(channel, &member);
+            self.presence_changed(channel, conn.client_info().member_key());
             Ok(())
         }
     }

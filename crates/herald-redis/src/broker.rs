@@ -20,7 +20,9 @@ use crate::scripts;
 /// The broker of a Herald cluster sharing one Redis.
 pub struct RedisBroker {
     node_id: Arc<str>,
-    events: tokio::sync::mpsc::Sender<NodeEvent>,
+    /// Stopped (this node's records removed) when the broker closes.
+    registry: parking_lot::Mutex<Option<Arc<crate::nodes::NodeRegistry>>>,
+    events: tokio::sync::mpsc::Sender<Outgoing>,
     events_task: tokio::task::JoinHandle<()>,
     conn: ConnectionManager,
     keys: Keys,
@@ -77,7 +79,22 @@ impl RedisBroker {
         let (events, rx) = tokio::sync::mpsc::channel(EVENT_QUEUE);
         let events_task =
             tokio::spawn(send_events(rx, conn.clone(), keys.clone(), node_id.clone(), options.command_timeout));
-        Ok(Arc::new(Self { node_id, events, events_task, conn, keys, options, handler, shards }))
+        Ok(Arc::new(Self {
+            node_id,
+            registry: parking_lot::Mutex::new(None),
+            events,
+            events_task,
+            conn,
+            keys,
+            options,
+            handler,
+            shards,
+        }))
+    }
+
+    /// How long one command may take.
+    pub fn command_timeout(&self) -> Duration {
+        self.options.command_timeout
     }
 
     /// This node's id in the cluster (random per process).
@@ -115,9 +132,19 @@ fn new_node_id() -> String {
         .collect()
 }
 
-/// Publish queued node events in order, pipelined in batches.
+/// A write queued for Redis, sent in order.
+pub(crate) enum Outgoing {
+    /// An ephemeral event for the other nodes.
+    Event(NodeEvent),
+    /// This node's presence record of `field` in `key` (`None`: delete), and the node's channel set.
+    Presence { key: String, field: String, record: Option<String>, channel: String },
+    /// Answered once everything queued before it was sent.
+    Flush(tokio::sync::oneshot::Sender<()>),
+}
+
+/// Send queued node events and presence writes in order, pipelined in batches.
 async fn send_events(
-    mut rx: tokio::sync::mpsc::Receiver<NodeEvent>,
+    mut rx: tokio::sync::mpsc::Receiver<Outgoing>,
     mut conn: ConnectionManager,
     keys: Keys,
     node_id: Arc<str>,
@@ -126,18 +153,34 @@ async fn send_events(
     let mut batch = Vec::with_capacity(256);
     while rx.recv_many(&mut batch, 256).await > 0 {
         let mut pipe = redis::pipe();
-        for e in batch.drain(..) {
-            let Ok(json) = serde_json::to_string(&e) else { continue };
-            let target = match e.channel() {
-                Some(c) => keys.pubsub(c),
-                None => keys.users(),
-            };
-            pipe.cmd("PUBLISH").arg(target).arg(format!("!{node_id} {json}")).ignore();
+        let mut flushed = Vec::new();
+        for out in batch.drain(..) {
+            match out {
+                Outgoing::Flush(tx) => flushed.push(tx),
+                Outgoing::Event(e) => {
+                    let Ok(json) = serde_json::to_string(&e) else { continue };
+                    let target = match e.channel() {
+                        Some(c) => keys.pubsub(c),
+                        None => keys.users(),
+                    };
+                    pipe.cmd("PUBLISH").arg(target).arg(format!("!{node_id} {json}")).ignore();
+                }
+                Outgoing::Presence { key, field, record: Some(record), channel } => {
+                    pipe.cmd("HSET").arg(&key).arg(field).arg(record).ignore();
+                    pipe.cmd("SADD").arg(keys.node_channels(&node_id)).arg(channel).ignore();
+                }
+                Outgoing::Presence { key, field, record: None, .. } => {
+                    pipe.cmd("HDEL").arg(key).arg(field).ignore();
+                }
+            }
         }
         match tokio::time::timeout(timeout, pipe.query_async::<()>(&mut conn)).await {
             Ok(Ok(())) => {}
             Ok(Err(e)) => tracing::warn!(error = %e, "node events not sent to other nodes"),
             Err(_) => tracing::warn!("node events not sent to other nodes: timed out"),
+        }
+        for tx in flushed {
+            let _ = tx.send(());
         }
     }
 }
@@ -258,6 +301,14 @@ impl Broker for RedisBroker {
     }
 
     async fn close(&self) {
+        let registry = self.registry.lock().take();
+        if let Some(r) = registry {
+            r.stop().await;
+        }
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        if self.events.try_send(Outgoing::Flush(tx)).is_ok() {
+            let _ = tokio::time::timeout(self.options.command_timeout, rx).await;
+        }
         self.shards.stop();
         self.events_task.abort();
     }
@@ -267,7 +318,17 @@ impl Broker for RedisBroker {
     }
 
     fn broadcast(&self, event: NodeEvent) {
-        if self.events.try_send(event).is_err() {
+        self.enqueue(Outgoing::Event(event));
+    }
+}
+
+impl RedisBroker {
+    pub(crate) fn set_registry(&self, registry: Arc<crate::nodes::NodeRegistry>) {
+        *self.registry.lock() = Some(registry);
+    }
+
+    pub(crate) fn enqueue(&self, out: Outgoing) {
+        if self.events.try_send(out).is_err() {
             metrics::counter!("herald_node_events_dropped_total").increment(1);
         }
     }

@@ -7,6 +7,10 @@
 //! | `P:ch:{C}:hist` | stream | history; entry id `offset-0`, field `p` = encoded publication |
 //! | `P:ch:{C}:idem:K` | string | the publish result for idempotency key `K`, expiring after the window |
 //! | `P:pub:C` | pub/sub channel | every publication of `C`, as `offset epoch body`, and its ephemeral events as `!node json` |
+//! | `P:ch:{C}:pres` | hash | presence: `node\nmember` → `{"m":member,"n":connections,"s":state}` |
+//! | `P:nodes` | sorted set | node id → last heartbeat, ms |
+//! | `P:node:N` | hash | `connections`, `started`; expires without heartbeats |
+//! | `P:node:N:chans` | set | channels where node `N` has presence records |
 //! | `P:users` | pub/sub channel | pushes to users (notification, unread) as `!node json` |
 
 use herald_core::ChannelName;
@@ -52,6 +56,31 @@ impl Keys {
     /// counts); every node subscribes to it.
     pub fn users(&self) -> String {
         format!("{}:users", self.prefix)
+    }
+
+    /// A channel's presence records: field `node\nmember` → record JSON.
+    pub fn presence(&self, channel: &ChannelName) -> String {
+        format!("{}:ch:{{{}}}:pres", self.prefix, channel)
+    }
+
+    /// Live nodes: sorted set of node id → last heartbeat (ms).
+    pub fn nodes(&self) -> String {
+        format!("{}:nodes", self.prefix)
+    }
+
+    /// One node's details (hash, expiring without heartbeats).
+    pub fn node(&self, id: &str) -> String {
+        format!("{}:node:{}", self.prefix, id)
+    }
+
+    /// Channels where a node has presence records (set), for cleaning up after it.
+    pub fn node_channels(&self, id: &str) -> String {
+        format!("{}:node:{}:chans", self.prefix, id)
+    }
+
+    /// The lock one live node takes to clean up after a dead one.
+    pub fn node_reaper(&self, id: &str) -> String {
+        format!("{}:node:{}:reaper", self.prefix, id)
     }
 
     /// The Herald channel a pub/sub channel name carries, if it is one of ours.

@@ -17,12 +17,16 @@
 pub mod broker;
 pub mod codec;
 pub mod keys;
+pub mod nodes;
 pub mod options;
+pub mod presence;
 mod pubsub;
 mod scripts;
 
 pub use broker::RedisBroker;
+pub use nodes::{NodeInfo, NodeRegistry};
 pub use options::RedisBrokerOptions;
+pub use presence::RedisPresence;
 
 /// Why the broker could not start.
 #[derive(Debug, thiserror::Error)]

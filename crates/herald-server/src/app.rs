@@ -34,6 +34,8 @@ pub struct App {
     pub proxies: crate::client_ip::ProxyPolicy,
     /// Renders `/metrics`.
     pub metrics: Option<PrometheusHandle>,
+    /// Cluster membership, with a scale-out broker.
+    pub nodes: Option<Arc<herald_redis::NodeRegistry>>,
     shutting_down: AtomicBool,
 }
 
@@ -72,8 +74,12 @@ impl App {
             let s = Arc::new(store);
             (s.clone(), HubStores { read_state: s.clone(), inbox: s })
         };
-        let (broker, embedded): (Arc<dyn Broker>, Option<Arc<EmbeddedBroker>>) = match &config.broker.url {
-            Some(url) => (crate::scale_out::redis_broker(&config.broker, url).await?, None),
+        let redis = match &config.broker.url {
+            Some(url) => Some(crate::scale_out::redis_broker(&config.broker, url).await?),
+            None => None,
+        };
+        let (broker, embedded): (Arc<dyn Broker>, Option<Arc<EmbeddedBroker>>) = match &redis {
+            Some(r) => (r.clone(), None),
             None => {
                 let b = EmbeddedBroker::new(store.clone(), EmbeddedBrokerOptions::default());
                 (b.clone(), Some(b))
@@ -99,6 +105,7 @@ impl App {
         if let Some(policy) = policy {
             hub.set_policy(Arc::new(policy));
         }
+        let nodes = redis.map(|r| crate::scale_out::join_cluster(&hub, r, &config.broker));
         spawn_history_sweeper(store, inbox, embedded, Duration::from_secs(config.history_sweep_secs.max(1)));
         let auth =
             crate::auth::Authenticator::from_config(&config.auth).map_err(|e| StartError::Config(e.to_string()))?;
@@ -117,6 +124,7 @@ impl App {
             limits: limits.clone(),
             proxies,
             metrics,
+            nodes,
             shutting_down: AtomicBool::new(false),
         };
         Ok(Arc::new(app))

@@ -21,3 +21,44 @@ pub async fn redis_broker(cfg: &BrokerConfig, url: &str) -> Result<Arc<RedisBrok
     tracing::info!(url = %herald_redis::broker::redacted(url), prefix = %cfg.key_prefix, "scale-out broker: Redis");
     Ok(broker)
 }
+
+/// Share presence through Redis and register this node (heartbeats, dead-node cleanup).
+pub fn join_cluster(
+    hub: &Arc<herald_core::Hub>,
+    broker: Arc<RedisBroker>,
+    cfg: &BrokerConfig,
+) -> Arc<herald_redis::NodeRegistry> {
+    let ttl = Duration::from_secs(cfg.node_ttl_secs.max(1));
+    hub.set_presence_backend(herald_redis::RedisPresence::new(broker.clone(), ttl));
+    let weak = Arc::downgrade(hub);
+    let registry = herald_redis::NodeRegistry::start(
+        broker.clone(),
+        Duration::from_secs(cfg.node_heartbeat_secs.max(1)),
+        ttl,
+        move || weak.upgrade().map(|h| h.connection_count()).unwrap_or(0),
+    );
+    tracing::info!(node = %broker.node_id(), "joined the cluster");
+    registry
+}
+
+/// `GET /api/nodes`: live nodes with their connection counts (just this
+/// node with the embedded broker).
+pub async fn nodes_route(
+    axum::extract::State(app): axum::extract::State<Arc<crate::app::App>>,
+) -> axum::response::Response<axum::body::Body> {
+    let list = match &app.nodes {
+        Some(r) => match r.nodes().await {
+            Ok(l) => l,
+            Err(e) => return crate::http_api::error(&e),
+        },
+        None => vec![herald_redis::NodeInfo {
+            id: "local".to_string(),
+            connections: app.hub.connection_count() as u64,
+            started_at: 0,
+            last_heartbeat: herald_core::now_ms(),
+            this_node: true,
+        }],
+    };
+    let body = serde_json::to_vec(&serde_json::json!({ "nodes": list })).unwrap_or_default();
+    crate::http_api::json_response(body)
+}

@@ -103,3 +103,82 @@ async fn notifications_and_unread_counts_reach_the_users_connections_on_every_no
         assert_eq!(n["unread"].as_u64(), Some(1));
     }
 }
+
+/// Sorted `(user, connections)` of `channel`'s presence as `node` answers it.
+async fn presence_of(node: &common::Server, channel: &str) -> Vec<(String, u64)> {
+    let r = node.get(&format!("/api/presence/{channel}")).await.expect("presence");
+    assert_eq!(r.status, 200, "{}", r.body);
+    let v = r.json();
+    let members = v["members"].as_array().cloned().unwrap_or_default();
+    let mut out: Vec<(String, u64)> = members
+        .iter()
+        .map(|m| (m["user"].as_str().unwrap_or("?").to_string(), m["connections"].as_u64().unwrap_or(0)))
+        .collect();
+    out.sort();
+    out
+}
+
+async fn live_nodes(node: &common::Server) -> Vec<Value> {
+    let r = node.get("/api/nodes").await.expect("nodes");
+    assert_eq!(r.status, 200, "{}", r.body);
+    r.json()["nodes"].as_array().cloned().unwrap_or_default()
+}
+
+/// Node TTL + one heartbeat, as configured by `common::cluster::broker_section`
+/// (node_ttl_secs = 3, node_heartbeat_secs = 1): the documented bound.
+const CONVERGENCE_BOUND: Duration = Duration::from_secs(4);
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn presence_spans_nodes_and_converges_after_a_node_is_killed() {
+    let mut cluster = Cluster::start("presence", 3, &config()).await;
+    let ann = user(&cluster.nodes[0], "ann").await;
+    let bob_a = user(&cluster.nodes[1], "bob").await;
+    let bob_b = user(&cluster.nodes[2], "bob").await;
+    let cid = user(&cluster.nodes[1], "cid").await;
+    for c in [&ann, &bob_a, &bob_b, &cid] {
+        c.subscribe("room:p", None).await.expect("subscribe");
+    }
+    let everyone = vec![("ann".to_string(), 1), ("bob".to_string(), 2), ("cid".to_string(), 1)];
+    // Every node answers with every member, each counted once.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    for node in &cluster.nodes {
+        while presence_of(node, "room:p").await != everyone {
+            assert!(tokio::time::Instant::now() < deadline, "presence on {} never showed everyone", node.addr);
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+    let m = ann.presence("room:p").await.expect("presence over the socket");
+    assert_eq!(m.members.len(), 3);
+    // Nodes list each other with their connection counts (as of their last heartbeat).
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    loop {
+        let nodes = live_nodes(&cluster.nodes[2]).await;
+        assert_eq!(nodes.len(), 3, "{nodes:?}");
+        assert_eq!(nodes.iter().filter(|n| n["this_node"] == true).count(), 1);
+        let mut counts: Vec<u64> = nodes.iter().map(|n| n["connections"].as_u64().unwrap_or(0)).collect();
+        counts.sort();
+        if counts == vec![1, 1, 2] {
+            break;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "connection counts never matched: {counts:?}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+
+    // Node 2 dies without a word: cid (only there) leaves, bob stays (still on node 3).
+    cluster.nodes[1].kill();
+    let killed = tokio::time::Instant::now();
+    let after = vec![("ann".to_string(), 1), ("bob".to_string(), 1)];
+    // Allow the bound plus a margin for this shared machine.
+    let limit = killed + CONVERGENCE_BOUND + Duration::from_secs(3);
+    while presence_of(&cluster.nodes[0], "room:p").await != after {
+        assert!(tokio::time::Instant::now() < limit, "presence did not converge after the kill");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let left = push_named(&ann, "leave").await;
+    assert_eq!(left["user"].as_str(), Some("cid"), "the dead node's member is announced as gone");
+    while live_nodes(&cluster.nodes[0]).await.len() != 2 {
+        assert!(tokio::time::Instant::now() < limit, "the dead node is still listed");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(presence_of(&cluster.nodes[2], "room:p").await, after);
+}

@@ -129,6 +129,7 @@ pub struct Hub {
     node_prefix: String,
     next_id: std::sync::atomic::AtomicU64,
     policy: std::sync::OnceLock<Arc<dyn ChannelPolicy>>,
+    pub(crate) presence_backend: std::sync::OnceLock<Arc<dyn crate::presence_backend::PresenceBackend>>,
 }
 
 impl Hub {
@@ -160,6 +161,7 @@ impl Hub {
             node_prefix,
             next_id: std::sync::atomic::AtomicU64::new(1),
             policy: std::sync::OnceLock::new(),
+            presence_backend: std::sync::OnceLock::new(),
         });
         broker.attach(hub.clone());
         hub

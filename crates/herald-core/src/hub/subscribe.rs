@@ -109,8 +109,7 @@ impl Hub {
         let may_read_presence =
             in_presence || identity.granted(&channel, Rights::PRESENCE) || (opts.public && !is_private(&channel));
         if opts.presence && may_read_presence {
-            let entry = self.channels.read().get(&channel).cloned();
-            pending.presence_snapshot = Some(entry.map(|e| e.presence.lock().members()).unwrap_or_default());
+            pending.presence_snapshot = Some(self.presence_members(&channel).await?);
         }
         Ok(pending)
     }
@@ -135,8 +134,13 @@ impl Hub {
             sub.end();
             metrics::gauge!("herald_subscriptions").decrement(1.0);
             self.typing_ended_by(conn, channel);
-            let grace = self.options(channel).map(|o| o.presence_grace_ms).unwrap_or(0);
-            match entry.presence.lock().remove(conn.client_info(), grace > 0) {
+            let (presence, grace) =
+                self.options(channel).map(|o| (o.presence, o.presence_grace_ms)).unwrap_or((false, 0));
+            let removal = entry.presence.lock().remove(conn.client_info(), grace > 0);
+            if presence {
+                self.presence_changed(channel, conn.client_info().member_key());
+            }
+            match removal {
                 Removal::Stays => {}
                 Removal::Left => {
                     self.broadcast_event(&entry, &ChannelEvent::Leave(channel, conn.client_info()), None);
