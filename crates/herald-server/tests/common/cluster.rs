@@ -86,3 +86,75 @@ impl Drop for Cluster {
         delete_prefix(self.redis_port, &self.prefix);
     }
 }
+
+/// A private `redis-server` a test may kill and restart without disturbing
+/// the shared one.
+pub struct PrivateRedis {
+    pub port: u16,
+    dir: std::path::PathBuf,
+    persistent: bool,
+    child: Option<std::process::Child>,
+}
+
+impl PrivateRedis {
+    /// Start on a free port. `persistent`: append-only file with fsync on
+    /// every write (a restart keeps everything acknowledged); otherwise no
+    /// persistence at all (a restart loses everything).
+    pub async fn start(persistent: bool) -> PrivateRedis {
+        let port =
+            std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).expect("port");
+        let mut r = PrivateRedis { port, dir: super::temp_dir("redis"), persistent, child: None };
+        r.launch().await;
+        r
+    }
+
+    pub fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}", self.port)
+    }
+
+    async fn launch(&mut self) {
+        let mut cmd = std::process::Command::new("redis-server");
+        cmd.args(["--port", &self.port.to_string(), "--bind", "127.0.0.1", "--save", ""]).arg("--dir").arg(&self.dir);
+        if self.persistent {
+            cmd.args(["--appendonly", "yes", "--appendfsync", "always"]);
+        } else {
+            cmd.args(["--appendonly", "no"]);
+        }
+        let child = cmd.stdout(std::process::Stdio::null()).spawn().expect("spawn redis-server");
+        self.child = Some(child);
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while std::time::Instant::now() < deadline {
+            let ok = std::process::Command::new("redis-cli")
+                .args(["-p", &self.port.to_string(), "PING"])
+                .output()
+                .map(|o| String::from_utf8_lossy(&o.stdout).contains("PONG"))
+                .unwrap_or(false);
+            if ok {
+                return;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        panic!("private redis-server did not start");
+    }
+
+    /// SIGKILL.
+    pub fn kill(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+
+    /// Start again on the same port and directory.
+    pub async fn restart(&mut self) {
+        self.kill();
+        self.launch().await;
+    }
+}
+
+impl Drop for PrivateRedis {
+    fn drop(&mut self) {
+        self.kill();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
