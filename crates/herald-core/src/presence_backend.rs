@@ -40,6 +40,23 @@ impl Hub {
         backend.store(channel, key, member.as_ref());
     }
 
+    /// Write every member record of this node to the backend again (after
+    /// the backend lost them: a Redis restart, or this node was taken for
+    /// dead). Returns how many records were written.
+    pub fn resync_presence(&self) -> usize {
+        let Some(backend) = self.presence_backend.get() else { return 0 };
+        let entries: Vec<(ChannelName, Vec<PresenceMember>)> =
+            self.channels.read().iter().map(|(c, e)| (c.clone(), e.presence.lock().members())).collect();
+        let mut n = 0;
+        for (channel, members) in entries {
+            for m in members {
+                backend.store(&channel, m.info.member_key(), Some(&m));
+                n += 1;
+            }
+        }
+        n
+    }
+
     /// Members of `channel` on this node, or on every node with a shared backend.
     pub(crate) async fn presence_members(&self, channel: &ChannelName) -> Result<Vec<PresenceMember>, HeraldError> {
         match self.presence_backend.get() {

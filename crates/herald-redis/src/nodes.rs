@@ -73,6 +73,7 @@ pub struct NodeRegistry {
     ttl: Duration,
     started_ms: u64,
     connections: Box<dyn Fn() -> usize + Send + Sync>,
+    resync: Box<dyn Fn() -> usize + Send + Sync>,
     task: parking_lot::Mutex<Option<tokio::task::JoinHandle<()>>>,
 }
 
@@ -81,12 +82,16 @@ fn unavailable(e: impl std::fmt::Display) -> HeraldError {
 }
 
 impl NodeRegistry {
-    /// Register this node and start heart-beating; `connections` counts its clients.
+    /// Register this node and start heart-beating; `connections` counts its
+    /// clients; `resync` rewrites this node's presence records, called when a
+    /// heartbeat finds the node unregistered (first beat, Redis lost its
+    /// data, or the node was taken for dead and cleaned up).
     pub fn start(
         broker: Arc<RedisBroker>,
         heartbeat: Duration,
         ttl: Duration,
         connections: impl Fn() -> usize + Send + Sync + 'static,
+        resync: impl Fn() -> usize + Send + Sync + 'static,
     ) -> Arc<Self> {
         let me = Arc::new(Self {
             broker,
@@ -94,6 +99,7 @@ impl NodeRegistry {
             ttl: ttl.max(heartbeat * 2),
             started_ms: now_ms(),
             connections: Box::new(connections),
+            resync: Box::new(resync),
             task: parking_lot::Mutex::new(None),
         });
         let weak = Arc::downgrade(&me);
@@ -112,7 +118,8 @@ impl NodeRegistry {
         self.ttl
     }
 
-    async fn beat(&self) -> Result<(), HeraldError> {
+    /// Returns whether the node was unregistered before this beat.
+    async fn beat(&self) -> Result<bool, HeraldError> {
         let keys = self.broker.keys();
         let id = self.broker.node_id();
         let now = now_ms();
@@ -122,11 +129,11 @@ impl NodeRegistry {
             .arg("connections")
             .arg((self.connections)() as u64)
             .arg("started")
-            .arg(self.started_ms)
-            .ignore();
+            .arg(self.started_ms);
         pipe.cmd("PEXPIRE").arg(keys.node(id)).arg(self.ttl.as_millis() as u64).ignore();
         pipe.cmd("ZADD").arg(keys.nodes()).arg(now).arg(id.as_ref()).ignore();
-        self.query::<()>(pipe).await
+        let (added,): (u64,) = self.query(pipe).await?;
+        Ok(added > 0)
     }
 
     async fn query<T: redis::FromRedisValue>(&self, pipe: redis::Pipeline) -> Result<T, HeraldError> {
@@ -247,9 +254,16 @@ async fn run(me: Weak<NodeRegistry>, every: Duration) {
     loop {
         tick.tick().await;
         let Some(me) = me.upgrade() else { return };
-        if let Err(e) = me.beat().await {
-            tracing::warn!(error = %e, "node heartbeat failed");
-            continue;
+        match me.beat().await {
+            Ok(true) => {
+                let n = (me.resync)();
+                tracing::info!(records = n, "registered in the cluster; presence records written");
+            }
+            Ok(false) => {}
+            Err(e) => {
+                tracing::warn!(error = %e, "node heartbeat failed");
+                continue;
+            }
         }
         if let Err(e) = me.reap_dead().await {
             tracing::warn!(error = %e, "cleaning up after dead nodes failed");

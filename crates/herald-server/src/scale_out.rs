@@ -30,12 +30,13 @@ pub fn join_cluster(
 ) -> Arc<herald_redis::NodeRegistry> {
     let ttl = Duration::from_secs(cfg.node_ttl_secs.max(1));
     hub.set_presence_backend(herald_redis::RedisPresence::new(broker.clone(), ttl));
-    let weak = Arc::downgrade(hub);
+    let (weak, weak2) = (Arc::downgrade(hub), Arc::downgrade(hub));
     let registry = herald_redis::NodeRegistry::start(
         broker.clone(),
         Duration::from_secs(cfg.node_heartbeat_secs.max(1)),
         ttl,
         move || weak.upgrade().map(|h| h.connection_count()).unwrap_or(0),
+        move || weak2.upgrade().map(|h| h.resync_presence()).unwrap_or(0),
     );
     tracing::info!(node = %broker.node_id(), "joined the cluster");
     registry
