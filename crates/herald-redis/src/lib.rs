@@ -16,6 +16,7 @@
 
 pub mod broker;
 pub mod codec;
+pub mod event_queue;
 pub mod keys;
 pub mod nodes;
 pub mod options;
@@ -24,6 +25,7 @@ mod pubsub;
 mod scripts;
 
 pub use broker::RedisBroker;
+pub use event_queue::{EventQueue, EventQueueOptions, QueuedEvent};
 pub use nodes::{NodeInfo, NodeRegistry};
 pub use options::RedisBrokerOptions;
 pub use presence::RedisPresence;
