@@ -195,7 +195,6 @@ mod hub_ops {
     use crate::connection::Connection;
     use crate::error::{ErrorCode, HeraldError};
     use crate::hub::{Caller, Hub};
-    use crate::node_event::{NodeEvent, WireMember};
     use crate::publication::Payload;
     use crate::subscription::Subscription;
     use crate::wire::ChannelEvent;
@@ -217,29 +216,21 @@ mod hub_ops {
                 let Some(entry) = entry else { return };
                 let left = entry.presence.lock().expire(&key, generation);
                 if let Some(info) = left {
-                    hub.broadcast_event(&entry, &ChannelEvent::Leave(&channel, &info), None);
-                    hub.share_leave(&channel, &info);
-                    hub.presence_changed(&channel, &key);
+                    hub.announce_presence(&channel, &info, false, None);
                 }
                 hub.drop_entry_if_unused(&channel, &entry);
             });
-        }
-
-        pub(crate) fn share_leave(&self, channel: &ChannelName, info: &crate::wire::ClientInfo) {
-            self.share(|| Some(NodeEvent::Leave { channel: channel.clone(), member: WireMember::from_info(info) }));
         }
 
         pub(crate) fn presence_join(&self, sub: &Arc<Subscription>) {
             let entry = self.channels.read().get(&sub.channel).cloned();
             let Some(entry) = entry else { return };
             let joined = entry.presence.lock().add(sub.connection.client_info());
-            self.presence_changed(&sub.channel, sub.connection.client_info().member_key());
             if joined {
-                let info = sub.connection.client_info();
-                self.broadcast_event(&entry, &ChannelEvent::Join(&sub.channel, info), Some(sub.connection.id()));
-                self.share(|| {
-                    Some(NodeEvent::Join { channel: sub.channel.clone(), member: WireMember::from_info(info) })
-                });
+                let except = Some(sub.connection.id().clone());
+                self.announce_presence(&sub.channel, sub.connection.client_info(), true, except);
+            } else {
+                self.presence_changed(&sub.channel, sub.connection.client_info().member_key());
             }
         }
 

@@ -7,12 +7,17 @@
 //! shared backend (Redis) stores each node's record per member and answers
 //! with every live node's members, counting a member once.
 
+use std::sync::Arc;
+
 use async_trait::async_trait;
+use tokio::sync::oneshot;
 
 use crate::channel::ChannelName;
 use crate::error::HeraldError;
 use crate::hub::Hub;
+use crate::node_event::{NodeEvent, WireMember};
 use crate::presence::PresenceMember;
+use crate::wire::{ChannelEvent, ClientInfo};
 
 /// Presence shared by several nodes.
 #[async_trait]
@@ -21,6 +26,17 @@ pub trait PresenceBackend: Send + Sync + 'static {
     /// (`None`: the member is gone from this node). Called in order per
     /// channel; must not block (queue the write).
     fn store(&self, channel: &ChannelName, key: &str, member: Option<&PresenceMember>);
+
+    /// Like [`PresenceBackend::store`], for a member's first connection on
+    /// this node (`member` given) or its last one gone (`None`); the answer
+    /// says whether that is also the member's first (last) on every node,
+    /// i.e. whether `join` (`leave`) should be pushed. Ordered with `store`.
+    fn transition(&self, channel: &ChannelName, key: &str, member: Option<&PresenceMember>) -> oneshot::Receiver<bool> {
+        self.store(channel, key, member);
+        let (tx, rx) = oneshot::channel();
+        let _ = tx.send(true);
+        rx
+    }
 
     /// Every member of `channel` on every live node, each once (connections summed).
     async fn members(&self, channel: &ChannelName) -> Result<Vec<PresenceMember>, HeraldError>;
@@ -38,6 +54,49 @@ impl Hub {
         let entry = self.channels.read().get(channel).cloned();
         let member = entry.and_then(|e| e.presence.lock().member(key));
         backend.store(channel, key, member.as_ref());
+    }
+
+    /// `info`'s member joined (its first connection on this node; `except`:
+    /// the joining connection, not told) or left (its last one gone): push
+    /// `join`/`leave` here and to the other nodes — with a shared backend,
+    /// only when it is the member's first (last) connection on any node.
+    pub(crate) fn announce_presence(
+        &self,
+        channel: &ChannelName,
+        info: &ClientInfo,
+        joined: bool,
+        except: Option<Arc<str>>,
+    ) {
+        let Some(backend) = self.presence_backend.get() else {
+            self.push_presence(channel, info, joined, except.as_ref());
+            return;
+        };
+        let key = info.member_key();
+        let member =
+            if joined { self.channels.read().get(channel).and_then(|e| e.presence.lock().member(key)) } else { None };
+        let rx = backend.transition(channel, key, member.as_ref());
+        let Ok(rt) = tokio::runtime::Handle::try_current() else { return };
+        let (hub, channel, info) = (self.me.clone(), channel.clone(), info.clone());
+        rt.spawn(async move {
+            // Unknown (Redis away): rather a repeated join/leave than a missing one.
+            let everywhere = rx.await.unwrap_or(true);
+            if let (true, Some(hub)) = (everywhere, hub.upgrade()) {
+                hub.push_presence(&channel, &info, joined, except.as_ref());
+            }
+        });
+    }
+
+    fn push_presence(&self, channel: &ChannelName, info: &ClientInfo, joined: bool, except: Option<&Arc<str>>) {
+        let entry = self.channels.read().get(channel).cloned();
+        if let Some(entry) = entry {
+            let ev = if joined { ChannelEvent::Join(channel, info) } else { ChannelEvent::Leave(channel, info) };
+            self.broadcast_event(&entry, &ev, except);
+        }
+        self.share(|| {
+            let member = WireMember::from_info(info);
+            let channel = channel.clone();
+            Some(if joined { NodeEvent::Join { channel, member } } else { NodeEvent::Leave { channel, member } })
+        });
     }
 
     /// Write every member record of this node to the backend again (after

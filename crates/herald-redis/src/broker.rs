@@ -138,6 +138,17 @@ pub(crate) enum Outgoing {
     Event(NodeEvent),
     /// This node's presence record of `field` in `key` (`None`: delete), and the node's channel set.
     Presence { key: String, field: String, record: Option<String>, channel: String },
+    /// A member's first connection on this node (`record` given) or its
+    /// last one gone: write or delete the record and answer whether no
+    /// other node has the member (push `join`/`leave`).
+    Transition {
+        key: String,
+        field: String,
+        member: String,
+        record: Option<String>,
+        channel: String,
+        reply: tokio::sync::oneshot::Sender<bool>,
+    },
     /// Answered once everything queued before it was sent.
     Flush(tokio::sync::oneshot::Sender<()>),
 }
@@ -154,8 +165,27 @@ async fn send_events(
     while rx.recv_many(&mut batch, 256).await > 0 {
         let mut pipe = redis::pipe();
         let mut flushed = Vec::new();
+        let mut replies = Vec::new();
         for out in batch.drain(..) {
             match out {
+                Outgoing::Transition { key, field, member, record, channel, reply } => {
+                    match record {
+                        Some(record) => {
+                            pipe.cmd("EVAL")
+                                .arg(scripts::PRESENCE_JOIN)
+                                .arg(1)
+                                .arg(&key)
+                                .arg(field)
+                                .arg(member)
+                                .arg(record);
+                            pipe.cmd("SADD").arg(keys.node_channels(&node_id)).arg(channel).ignore();
+                        }
+                        None => {
+                            pipe.cmd("EVAL").arg(scripts::PRESENCE_LEAVE).arg(1).arg(&key).arg(field).arg(member);
+                        }
+                    }
+                    replies.push(reply);
+                }
                 Outgoing::Flush(tx) => flushed.push(tx),
                 Outgoing::Event(e) => {
                     let Ok(json) = serde_json::to_string(&e) else { continue };
@@ -174,10 +204,18 @@ async fn send_events(
                 }
             }
         }
-        match tokio::time::timeout(timeout, pipe.query_async::<()>(&mut conn)).await {
-            Ok(Ok(())) => {}
+        match tokio::time::timeout(timeout, pipe.query_async::<Vec<i64>>(&mut conn)).await {
+            Ok(Ok(answers)) => {
+                for (reply, answer) in replies.drain(..).zip(answers) {
+                    let _ = reply.send(answer == 1);
+                }
+            }
             Ok(Err(e)) => tracing::warn!(error = %e, "node events not sent to other nodes"),
             Err(_) => tracing::warn!("node events not sent to other nodes: timed out"),
+        }
+        // Unanswered (Redis away): the hub pushes join/leave anyway.
+        for reply in replies {
+            let _ = reply.send(true);
         }
         for tx in flushed {
             let _ = tx.send(());

@@ -42,20 +42,31 @@ impl PresenceBackend for RedisPresence {
     fn store(&self, channel: &ChannelName, key: &str, member: Option<&PresenceMember>) {
         let keys = self.broker.keys();
         let field = format!("{}\n{}", self.broker.node_id(), key);
-        let record = member.and_then(|m| {
-            let r = Record {
-                m: WireMember::from_info(&m.info),
-                n: m.connections,
-                s: m.state.as_ref().and_then(|s| RawValue::from_string(s.as_str().to_string()).ok()),
-            };
-            serde_json::to_string(&r).ok()
-        });
+        let record = member.and_then(record_json);
         self.broker.enqueue(Outgoing::Presence {
             key: keys.presence(channel),
             field,
             record,
             channel: channel.to_string(),
         });
+    }
+
+    fn transition(
+        &self,
+        channel: &ChannelName,
+        key: &str,
+        member: Option<&PresenceMember>,
+    ) -> tokio::sync::oneshot::Receiver<bool> {
+        let (reply, rx) = tokio::sync::oneshot::channel();
+        self.broker.enqueue(Outgoing::Transition {
+            key: self.broker.keys().presence(channel),
+            field: format!("{}\n{}", self.broker.node_id(), key),
+            member: key.to_string(),
+            record: member.and_then(record_json),
+            channel: channel.to_string(),
+            reply,
+        });
+        rx
     }
 
     async fn members(&self, channel: &ChannelName) -> Result<Vec<PresenceMember>, HeraldError> {
@@ -75,6 +86,15 @@ impl PresenceBackend for RedisPresence {
         live.insert(self.broker.node_id().to_string());
         Ok(aggregate(records, &live))
     }
+}
+
+fn record_json(m: &PresenceMember) -> Option<String> {
+    let r = Record {
+        m: WireMember::from_info(&m.info),
+        n: m.connections,
+        s: m.state.as_ref().and_then(|s| RawValue::from_string(s.as_str().to_string()).ok()),
+    };
+    serde_json::to_string(&r).ok()
 }
 
 /// Count each member once over the records of live nodes, in member-key order.

@@ -47,6 +47,30 @@ return msg
     )
 });
 
+/// A member's first connection on this node: store its record; 1 when no
+/// other node has the member (push `join`). KEYS: presence hash.
+/// ARGV: field (`node\nmember`), member key, record.
+pub(crate) const PRESENCE_JOIN: &str = r#"
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[3])
+local suffix = "\n" .. ARGV[2]
+for _, f in ipairs(redis.call('HKEYS', KEYS[1])) do
+  if f ~= ARGV[1] and string.sub(f, -#suffix) == suffix then return 0 end
+end
+return 1
+"#;
+
+/// A member's last connection on this node is gone: delete its record; 1
+/// when no other node has the member (push `leave`). KEYS: presence hash.
+/// ARGV: field, member key.
+pub(crate) const PRESENCE_LEAVE: &str = r#"
+redis.call('HDEL', KEYS[1], ARGV[1])
+local suffix = "\n" .. ARGV[2]
+for _, f in ipairs(redis.call('HKEYS', KEYS[1])) do
+  if string.sub(f, -#suffix) == suffix then return 0 end
+end
+return 1
+"#;
+
 /// History: the channel's epoch (created if missing) and top, and a range
 /// of entries, read atomically (every offset up to `top` is in the range
 /// unless trimmed).

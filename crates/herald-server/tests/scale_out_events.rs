@@ -182,3 +182,45 @@ async fn presence_spans_nodes_and_converges_after_a_node_is_killed() {
     }
     assert_eq!(presence_of(&cluster.nodes[2], "room:p").await, after);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_member_connected_on_two_nodes_joins_once_and_leaves_once() {
+    let cluster = Cluster::start("joinonce", 3, &config()).await;
+    let ann = user(&cluster.nodes[0], "ann").await;
+    ann.subscribe("room:j", None).await.expect("subscribe");
+    let bob1 = user(&cluster.nodes[1], "bob").await;
+    bob1.subscribe("room:j", None).await.expect("subscribe");
+    assert_eq!(push_named(&ann, "join").await["user"].as_str(), Some("bob"));
+    let bob2 = user(&cluster.nodes[2], "bob").await;
+    bob2.subscribe("room:j", None).await.expect("subscribe");
+    wait_presence(&cluster.nodes[0], "room:j", &[("ann", 1), ("bob", 2)]).await;
+    bob1.close().await.expect("close");
+    wait_presence(&cluster.nodes[0], "room:j", &[("ann", 1), ("bob", 1)]).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    // A marker after both changes: nothing about bob's presence may come before it.
+    bob2.request("typing", json!({ "channel": "room:j" })).await.expect("typing");
+    loop {
+        match ann.next_push_timeout(Duration::from_secs(5)).await.expect("push") {
+            Push::Join { member, .. } => panic!("a second join for {:?}: bob was already present", member.user),
+            Push::Leave { member, .. } => panic!("leave for {:?} while bob is still on node 3", member.user),
+            Push::Other(v) if v["push"] == "typing" => break,
+            _ => {}
+        }
+    }
+    bob2.close().await.expect("close");
+    assert_eq!(push_named(&ann, "leave").await["user"].as_str(), Some("bob"));
+    wait_presence(&cluster.nodes[1], "room:j", &[("ann", 1)]).await;
+}
+
+async fn wait_presence(node: &common::Server, channel: &str, want: &[(&str, u64)]) {
+    let want: Vec<(String, u64)> = want.iter().map(|(u, n)| (u.to_string(), *n)).collect();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    loop {
+        let got = presence_of(node, channel).await;
+        if got == want {
+            return;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "presence is {got:?}, expected {want:?}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}

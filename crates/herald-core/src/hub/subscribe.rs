@@ -137,16 +137,15 @@ impl Hub {
             let (presence, grace) =
                 self.options(channel).map(|o| (o.presence, o.presence_grace_ms)).unwrap_or((false, 0));
             let removal = entry.presence.lock().remove(conn.client_info(), grace > 0);
-            if presence {
-                self.presence_changed(channel, conn.client_info().member_key());
-            }
             match removal {
-                Removal::Stays => {}
-                Removal::Left => {
-                    self.broadcast_event(&entry, &ChannelEvent::Leave(channel, conn.client_info()), None);
-                    self.share_leave(channel, conn.client_info());
+                Removal::Stays => {
+                    if presence {
+                        self.presence_changed(channel, conn.client_info().member_key());
+                    }
                 }
+                Removal::Left => self.announce_presence(channel, conn.client_info(), false, None),
                 Removal::Leaving(generation) => {
+                    self.presence_changed(channel, conn.client_info().member_key());
                     self.spawn_presence_expiry(channel, conn.client_info().member_key(), generation, grace)
                 }
             }
