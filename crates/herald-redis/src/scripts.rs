@@ -4,6 +4,18 @@ use std::sync::LazyLock;
 
 use redis::Script;
 
+/// The channel's epoch (`epoch`), created with `ARGV[1]` when missing; a
+/// new epoch empties the history stream, whose offsets belonged to the old
+/// one. KEYS: meta, history.
+const ENSURE_EPOCH: &str = r#"
+local epoch = redis.call('HGET', KEYS[1], 'epoch')
+if not epoch then
+  epoch = ARGV[1]
+  redis.call('DEL', KEYS[2])
+  redis.call('HSET', KEYS[1], 'epoch', epoch, 'top', 0)
+end
+"#;
+
 /// Publish: remembered idempotent result, or (epoch created if missing)
 /// `HINCRBY top` + `XADD` (trimmed to the history size, stream TTL set)
 /// + `PUBLISH` + remember the idempotency key — one atomic step, so
@@ -14,18 +26,17 @@ use redis::Script;
 /// pub/sub channel, idempotency window ms.
 /// Returns `"{offset} {epoch} {body}"`.
 pub(crate) static PUBLISH: LazyLock<Script> = LazyLock::new(|| {
-    Script::new(
-        r#"
+    let idempotent_repeat = r#"
 if KEYS[3] then
   local prev = redis.call('GET', KEYS[3])
   if prev then return prev end
 end
-local epoch = redis.call('HGET', KEYS[1], 'epoch')
-if not epoch then
-  epoch = ARGV[1]
-  redis.call('DEL', KEYS[2])
-  redis.call('HSET', KEYS[1], 'epoch', epoch, 'top', 0)
-end
+"#;
+    Script::new(
+        &[
+            idempotent_repeat,
+            ENSURE_EPOCH,
+            r#"
 local top = redis.call('HINCRBY', KEYS[1], 'top', 1)
 local size = tonumber(ARGV[3])
 if size > 0 then
@@ -44,6 +55,8 @@ if KEYS[3] then
 end
 return msg
 "#,
+        ]
+        .concat(),
     )
 });
 
@@ -79,13 +92,9 @@ return 1
 /// limit (0 = no rows). Returns `{epoch, top, entries}`.
 pub(crate) static HISTORY: LazyLock<Script> = LazyLock::new(|| {
     Script::new(
-        r#"
-local epoch = redis.call('HGET', KEYS[1], 'epoch')
-if not epoch then
-  epoch = ARGV[1]
-  redis.call('DEL', KEYS[2])
-  redis.call('HSET', KEYS[1], 'epoch', epoch, 'top', 0)
-end
+        &[
+            ENSURE_EPOCH,
+            r#"
 local top = tonumber(redis.call('HGET', KEYS[1], 'top'))
 local limit = tonumber(ARGV[5])
 local rows = {}
@@ -98,5 +107,7 @@ if limit > 0 then
 end
 return {epoch, top, rows}
 "#,
+        ]
+        .concat(),
     )
 });
