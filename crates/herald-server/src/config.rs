@@ -508,6 +508,21 @@ mod tests {
     }
 
     #[test]
+    fn the_broker_is_embedded_unless_a_url_is_given() {
+        let cfg = Config::default();
+        assert_eq!(cfg.broker.url, None);
+        assert_eq!((cfg.broker.key_prefix.as_str(), cfg.broker.pubsub_shards), ("herald", 4));
+        let mut cfg: Config = toml::from_str("[broker]\nkey_prefix = \"app1\"\nnode_ttl_secs = 30\n").unwrap();
+        assert_eq!(
+            (cfg.broker.key_prefix.as_str(), cfg.broker.node_ttl_secs, cfg.broker.node_heartbeat_secs),
+            ("app1", 30, 2)
+        );
+        cfg.apply(&Overrides { broker: Some("redis://10.0.0.5:6379".into()), ..Default::default() });
+        assert_eq!(cfg.broker.url.as_deref(), Some("redis://10.0.0.5:6379"));
+        assert!(toml::from_str::<Config>("[broker]\nshards = 2\n").is_err());
+    }
+
+    #[test]
     fn unknown_keys_are_refused() {
         assert!(toml::from_str::<Config>("lisen = \"x\"").is_err());
     }

@@ -152,3 +152,29 @@ async fn an_idempotency_key_returns_the_first_result_on_any_node() {
     let other = b.publish("orders", &json!({"x": 2}), Some("order-8")).await.expect("publish");
     assert_eq!(other.offset, first.offset + 1);
 }
+
+#[tokio::test]
+async fn a_node_refuses_to_start_without_its_redis_and_says_why() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).expect("port");
+    let dir = common::temp_dir("noredis");
+    let url = format!("redis://:secret@127.0.0.1:{port}");
+    let data_dir = dir.clone();
+    let run = tokio::task::spawn_blocking(move || {
+        std::process::Command::new(env!("CARGO_BIN_EXE_herald"))
+            .args(["serve", "--listen", "127.0.0.1:0", "--broker", &url])
+            .arg("--data-dir")
+            .arg(&data_dir)
+            .env("RUST_LOG", "error")
+            .output()
+    });
+    let out = tokio::time::timeout(Duration::from_secs(30), run)
+        .await
+        .expect("herald exits")
+        .expect("join")
+        .expect("run herald");
+    let _ = std::fs::remove_dir_all(&dir);
+    assert!(!out.status.success(), "herald started without Redis");
+    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(text.contains("cannot reach Redis"), "no clear reason: {text}");
+    assert!(!text.contains("secret"), "the password leaked into the error: {text}");
+}
