@@ -192,7 +192,7 @@ pub async fn run(target: &mut Running, p: &FanoutParams, rotate: usize) -> anyho
     let end_ns = measure_from + (p.duration_s * 1e9) as u64;
     shared.measure_from_ns.store(measure_from, Ordering::Relaxed);
     let pub_task =
-        spawn_publisher(target.addr, dialect, p.rate, p.payload, p.channels, [start_ns, end_ns, measure_from]);
+        spawn_publisher(target.publish_addr, dialect, p.rate, p.payload, p.channels, [start_ns, end_ns, measure_from]);
 
     tokio::time::sleep_until(instant_of(measure_from).into()).await;
     let cpu0 = procfs::cpu_split(pid).unwrap_or_default();

@@ -19,6 +19,13 @@ pub enum Target {
     Herald,
     /// `herald` with the embedded SQLite store in a temporary data dir.
     HeraldSqlite,
+    /// Two `herald` nodes on the Redis at `$HERALD_BENCH_REDIS` (default
+    /// `redis://127.0.0.1:6379`, own key prefix): subscribers on one node,
+    /// the publisher on the other, so every delivery crosses Redis. CPU and
+    /// memory are the subscribers' node's.
+    #[value(name = "herald+redis")]
+    #[serde(rename = "herald+redis")]
+    HeraldRedis,
     /// `herald-bench raw-server`: same WebSocket stack, no features.
     Raw,
     /// Node `ws` 8 broadcast server (`bench/peers/ws-server.js`).
@@ -35,6 +42,7 @@ impl Target {
         match self {
             Target::Herald => "herald",
             Target::HeraldSqlite => "herald-sqlite",
+            Target::HeraldRedis => "herald+redis",
             Target::Raw => "raw",
             Target::Ws => "ws",
             Target::Socketio => "socketio",
@@ -68,8 +76,14 @@ pub struct Running {
     pub target: Target,
     /// Its WebSocket address.
     pub addr: SocketAddr,
+    /// Where the publisher connects (another node for `herald+redis`).
+    pub publish_addr: SocketAddr,
     /// The server process.
     child: Child,
+    /// Other processes of the target (the second node).
+    others: Vec<Child>,
+    /// Redis URL and key prefix to delete when the target stops.
+    redis_keys: Option<(String, String)>,
     log: PathBuf,
 }
 
@@ -101,6 +115,10 @@ impl Running {
         }
         let _ = self.child.kill();
         let _ = self.child.wait();
+        for c in &mut self.others {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
     }
 }
 
@@ -108,6 +126,25 @@ impl Drop for Running {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+        for c in &mut self.others {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+        if let Some((url, prefix)) = self.redis_keys.take() {
+            delete_redis_keys(&url, &prefix);
+        }
+    }
+}
+
+/// Delete every key under `prefix` (with `redis-cli`; best effort).
+fn delete_redis_keys(url: &str, prefix: &str) {
+    let Ok(out) = Command::new("redis-cli").args(["-u", url, "--scan", "--pattern", &format!("{prefix}:*")]).output()
+    else {
+        return;
+    };
+    let keys: Vec<String> = String::from_utf8_lossy(&out.stdout).lines().map(str::to_string).collect();
+    for chunk in keys.chunks(500) {
+        let _ = Command::new("redis-cli").args(["-u", url, "DEL"]).args(chunk).stdout(Stdio::null()).status();
     }
 }
 
@@ -175,7 +212,36 @@ pub fn start(target: Target, paths: &Paths) -> anyhow::Result<Running> {
     let addr = SocketAddr::from(([127, 0, 0, 1], port));
     std::fs::create_dir_all(&paths.work_dir)?;
     let log = paths.work_dir.join(format!("{}.log", target.name()));
+    let mut others = Vec::new();
+    let mut redis_keys = None;
+    let mut publish_addr = addr;
     let mut cmd = match target {
+        Target::HeraldRedis => {
+            // The publisher's node first; the measured (subscribers') node below.
+            let url = std::env::var("HERALD_BENCH_REDIS").unwrap_or_else(|_| "redis://127.0.0.1:6379".to_string());
+            let config = paths.work_dir.join("bench-herald-redis.toml");
+            let prefix = format!("herald-bench-{:x}-{port}", std::process::id());
+            redis_keys = Some((url.clone(), prefix.clone()));
+            std::fs::write(
+                &config,
+                format!("{BENCH_HERALD_CONFIG}[broker]\nurl = \"{url}\"\nkey_prefix = \"{prefix}\"\n"),
+            )?;
+            let node = |port: u16| -> anyhow::Result<Command> {
+                let mut c = Command::new(herald_binary(paths)?);
+                c.args(["serve", "--listen", &format!("127.0.0.1:{port}")]).env("RUST_LOG", "warn");
+                c.arg("--data-dir").arg(paths.work_dir.join(format!("herald-data-{port}")));
+                c.arg("--config").arg(&config);
+                Ok(c)
+            };
+            let pub_port = free_port()?;
+            publish_addr = SocketAddr::from(([127, 0, 0, 1], pub_port));
+            let out = std::fs::File::create(paths.work_dir.join("herald+redis-publisher-node.log"))?;
+            let mut c = node(pub_port)?;
+            c.stdin(Stdio::null()).stdout(out.try_clone()?).stderr(out);
+            others.push(c.spawn().context("cannot start the publisher's herald node")?);
+            wait_listening(publish_addr)?;
+            node(port)?
+        }
         Target::Herald | Target::HeraldSqlite => {
             let mut c = Command::new(herald_binary(paths)?);
             c.args(["serve", "--listen", &addr.to_string()]).env("RUST_LOG", "warn");
@@ -211,7 +277,7 @@ pub fn start(target: Target, paths: &Paths) -> anyhow::Result<Running> {
     let out = std::fs::File::create(&log)?;
     cmd.stdin(Stdio::null()).stdout(out.try_clone()?).stderr(out);
     let child = cmd.spawn().with_context(|| format!("cannot start {}", target.name()))?;
-    let mut running = Running { target, addr, child, log };
+    let mut running = Running { target, addr, publish_addr, child, others, redis_keys, log };
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
         if std::net::TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_ok() {
@@ -222,6 +288,17 @@ pub fn start(target: Target, paths: &Paths) -> anyhow::Result<Running> {
         }
         std::thread::sleep(Duration::from_millis(50));
     }
+}
+
+fn wait_listening(addr: SocketAddr) -> anyhow::Result<()> {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while std::net::TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_err() {
+        if Instant::now() > deadline {
+            bail!("nothing listening on {addr}");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    Ok(())
 }
 
 /// Herald's configuration for benchmark runs: rate limits lifted (see above).

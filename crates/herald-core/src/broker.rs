@@ -10,6 +10,7 @@ use async_trait::async_trait;
 use crate::channel::ChannelName;
 use crate::error::HeraldError;
 use crate::namespace::Retention;
+use crate::node_event::NodeEvent;
 use crate::position::Position;
 use crate::publication::{Payload, Publication, PublisherInfo};
 
@@ -65,6 +66,23 @@ pub struct HistoryPage {
 pub trait BrokerHandler: Send + Sync {
     /// A publication to fan out to local subscribers.
     fn on_publication(&self, publication: Arc<Publication>);
+
+    /// An ephemeral event from another node ([`Broker::broadcast`]): deliver
+    /// it to this node's connections.
+    fn on_node_event(&self, _event: NodeEvent) {}
+
+    /// The broker can no longer promise a continuous stream of `channel` to
+    /// this node (its upstream connection was lost): end the channel's
+    /// subscriptions with a temporary error so clients resubscribe and
+    /// recover from history (or learn `recovered: false`).
+    fn on_stream_lost(&self, _channel: &ChannelName) {}
+
+    /// Whether this node still has a use for `channel`'s stream. A broker
+    /// checks it before unsubscribing upstream, so an `unwatch` racing a new
+    /// subscription never leaves that subscription deaf.
+    fn wants(&self, _channel: &ChannelName) -> bool {
+        true
+    }
 }
 
 /// Moves publications between publishers, history and every node's hub.
@@ -91,4 +109,14 @@ pub trait Broker: Send + Sync + 'static {
 
     /// Flush pending work before shutdown.
     async fn close(&self);
+
+    /// Whether other nodes share this broker (ephemeral events are then
+    /// handed to [`Broker::broadcast`]). The embedded broker: false.
+    fn distributed(&self) -> bool {
+        false
+    }
+
+    /// Send an ephemeral event to the other nodes (best effort, in order per
+    /// node; never stored). The local node has delivered it already.
+    fn broadcast(&self, _event: NodeEvent) {}
 }

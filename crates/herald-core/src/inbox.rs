@@ -9,6 +9,7 @@
 use crate::connection::Connection;
 use crate::error::{ErrorCode, HeraldError};
 use crate::hub::Hub;
+use crate::node_event::NodeEvent;
 use crate::publication::now_ms;
 use crate::read_state::signed_in;
 use crate::store::{InboxError, NewNotifications, Notification, NotificationContent, Stored};
@@ -89,11 +90,12 @@ impl Hub {
             if let Stored::Created(n) = s {
                 metrics::counter!("herald_notifications_total").increment(1);
                 let conns = self.user_connections(&n.user);
-                if conns.is_empty() {
+                if conns.is_empty() && !self.broker.distributed() {
                     continue;
                 }
                 let unread = self.notifications_unread(&n.user).await?;
                 send_to(&conns, ChannelEvent::Notification(n, unread));
+                self.share(|| Some(NodeEvent::Notification { notification: n.clone(), unread }));
             }
         }
         Ok(stored)
@@ -146,6 +148,7 @@ impl Hub {
     pub async fn push_unread(&self, user: &str) -> Result<u64, HeraldError> {
         let unread = self.notifications_unread(user).await?;
         send_to(&self.user_connections(user), ChannelEvent::Unread(unread));
+        self.share(|| Some(NodeEvent::Unread { user: user.to_string(), unread }));
         Ok(unread)
     }
 

@@ -119,6 +119,15 @@ impl ChannelPresence {
         Some(PresenceMember { info: m.info.clone(), connections: m.connections, state: m.state.clone() })
     }
 
+    /// The member with presence key `key`, if present (also while leaving).
+    pub fn member(&self, key: &str) -> Option<PresenceMember> {
+        self.members.get(key).map(|m| PresenceMember {
+            info: m.info.clone(),
+            connections: m.connections,
+            state: m.state.clone(),
+        })
+    }
+
     /// Whether `info`'s member has a connection here.
     pub fn contains(&self, info: &ClientInfo) -> bool {
         self.members.get(info.member_key()).is_some_and(|m| m.connections > 0)
@@ -187,7 +196,6 @@ mod hub_ops {
     use crate::error::{ErrorCode, HeraldError};
     use crate::hub::{Caller, Hub};
     use crate::publication::Payload;
-    use crate::server_events::ServerEvent;
     use crate::subscription::Subscription;
     use crate::wire::ChannelEvent;
 
@@ -208,9 +216,7 @@ mod hub_ops {
                 let Some(entry) = entry else { return };
                 let left = entry.presence.lock().expire(&key, generation);
                 if let Some(info) = left {
-                    hub.broadcast_event(&entry, &ChannelEvent::Leave(&channel, &info), None);
-                    let user = info.member_key().clone();
-                    hub.emit(|| ServerEvent::MemberRemoved { channel: channel.clone(), user });
+                    hub.announce_presence(&channel, &info, false, None);
                 }
                 hub.drop_entry_if_unused(&channel, &entry);
             });
@@ -221,9 +227,10 @@ mod hub_ops {
             let Some(entry) = entry else { return };
             let joined = entry.presence.lock().add(&sub.member);
             if joined {
-                self.broadcast_event(&entry, &ChannelEvent::Join(&sub.channel, &sub.member), Some(sub.connection.id()));
-                let user = sub.member.member_key().clone();
-                self.emit(|| ServerEvent::MemberAdded { channel: sub.channel.clone(), user });
+                let except = Some(sub.connection.id().clone());
+                self.announce_presence(&sub.channel, &sub.member, true, except);
+            } else {
+                self.presence_changed(&sub.channel, sub.member.member_key());
             }
         }
 
@@ -237,6 +244,23 @@ mod hub_ops {
                 ));
             }
             Ok(self.channels.read().get(channel).map(|e| e.presence.lock().members()).unwrap_or_default())
+        }
+
+        /// Presence members of `channel` on every node (on this node only
+        /// without a shared presence backend), with connection counts and states.
+        pub async fn presence_all(
+            &self,
+            caller: Caller<'_>,
+            channel: &ChannelName,
+        ) -> Result<Vec<PresenceMember>, HeraldError> {
+            let opts = self.authorize_caller(caller, channel, Rights::PRESENCE)?;
+            if !opts.presence {
+                return Err(HeraldError::new(
+                    ErrorCode::PermissionDenied,
+                    format!("presence is not enabled for {channel}'s namespace"),
+                ));
+            }
+            self.presence_members(channel).await
         }
 
         /// Set the state of `conn`'s member in `channel` and push
@@ -278,6 +302,8 @@ mod hub_ops {
                 ));
             };
             self.broadcast_event(&entry, &ChannelEvent::PresenceUpdate(channel, &member), Some(conn.id()));
+            self.share_presence_update(channel, &member);
+            self.presence_changed(channel, conn.client_info().member_key());
             Ok(())
         }
     }

@@ -72,6 +72,9 @@ impl Hub {
             if let Some(entry) = entry {
                 self.broadcast_event(&entry, &ChannelEvent::Read { channel, user: &user, offset }, None);
             }
+            self.share(|| {
+                Some(crate::node_event::NodeEvent::Read { channel: channel.clone(), user: user.to_string(), offset })
+            });
         }
         Ok(if stored.epoch == top.epoch { stored.offset } else { 0 })
     }

@@ -83,7 +83,7 @@ pub trait ReadStateStore: Send + Sync + 'static {
 }
 
 /// What a notification says, as the app's back end sent it.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct NotificationContent {
     /// App-defined kind (`mention`, `invite`…).
     pub kind: String,
@@ -98,7 +98,7 @@ pub struct NotificationContent {
 }
 
 /// One notification in a user's inbox.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Notification {
     /// Store-assigned id, increasing with time.
     pub id: u64,

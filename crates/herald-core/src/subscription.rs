@@ -25,7 +25,12 @@ use crate::wire::{ChannelEvent, ClientInfo, EncodeCache};
 
 enum State {
     Buffering(Vec<Arc<Publication>>),
-    Live { epoch: Epoch, last: u64 },
+    Live {
+        epoch: Epoch,
+        last: u64,
+    },
+    /// Interrupted while buffering: fails at `go_live`.
+    Lost,
     Ended,
 }
 
@@ -111,7 +116,7 @@ impl Subscription {
                     }
                 }
             }
-            State::Ended => Delivered::Ok,
+            State::Lost | State::Ended => Delivered::Ok,
         }
     }
 
@@ -122,6 +127,11 @@ impl Subscription {
         let mut st = self.state.lock();
         let buffered = match std::mem::replace(&mut *st, State::Ended) {
             State::Buffering(buf) => buf,
+            State::Lost => {
+                drop(st);
+                self.tell_gap();
+                return false;
+            }
             other => {
                 *st = other;
                 return true;
@@ -152,6 +162,27 @@ impl Subscription {
     /// Stop delivering.
     pub(crate) fn end(&self) {
         *self.state.lock() = State::Ended;
+    }
+
+    /// The stream can no longer be continuous (a broker lost its upstream).
+    /// A live subscription ends and the client is told to resubscribe
+    /// (returns true: remove it now); a buffering one is told right after
+    /// its subscribe reply, when [`Subscription::go_live`] fails.
+    pub(crate) fn interrupt(&self) -> bool {
+        let mut st = self.state.lock();
+        match &*st {
+            State::Buffering(_) => {
+                *st = State::Lost;
+                false
+            }
+            State::Live { .. } => {
+                *st = State::Ended;
+                drop(st);
+                self.tell_gap();
+                true
+            }
+            State::Lost | State::Ended => false,
+        }
     }
 
     fn tell_gap(&self) {

@@ -125,6 +125,9 @@ impl Hub {
             // Not to any connection of the typing user.
             self.broadcast_filtered(&entry, &ev, |c| c.client_info().member_key() != user);
         }
+        self.share(|| {
+            Some(crate::node_event::NodeEvent::Typing { channel: channel.clone(), user: user.to_string(), typing })
+        });
     }
 
     fn spawn_typing_expiry(&self, channel: ChannelName, user: Arc<str>) {

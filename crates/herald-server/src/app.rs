@@ -5,7 +5,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use herald_core::{
-    EmbeddedBroker, EmbeddedBrokerOptions, HistoryStore, Hub, HubConfig, InboxStore, Namespaces, now_ms,
+    Broker, EmbeddedBroker, EmbeddedBrokerOptions, HistoryStore, Hub, HubConfig, InboxStore, Namespaces, now_ms,
 };
 use metrics_exporter_prometheus::PrometheusHandle;
 
@@ -37,6 +37,8 @@ pub struct App {
     pub metrics: Option<PrometheusHandle>,
     /// Open collaborative documents (`None` when `[yjs] enabled = false`).
     pub docs: Option<Arc<herald_docs::DocRegistry>>,
+    /// Cluster membership, with a scale-out broker.
+    pub nodes: Option<Arc<herald_redis::NodeRegistry>>,
     shutting_down: AtomicBool,
 }
 
@@ -46,6 +48,9 @@ pub enum StartError {
     /// A configured key or file is unusable.
     #[error("{0}")]
     Config(String),
+    /// The scale-out broker could not start.
+    #[error("{0}")]
+    Broker(String),
     /// The embedded store could not be opened.
     #[error("cannot open the store in {dir}: {message}")]
     Store {
@@ -64,7 +69,17 @@ impl App {
     pub async fn build(config: Config, metrics: Option<PrometheusHandle>) -> Result<Arc<App>, StartError> {
         let crate::stores::OpenedStores { history: store, hub: stores, documents } =
             crate::stores::open(&config).await?;
-        let broker = EmbeddedBroker::new(store.clone(), EmbeddedBrokerOptions::default());
+        let redis = match &config.broker.url {
+            Some(url) => Some(crate::scale_out::redis_broker(&config.broker, url).await?),
+            None => None,
+        };
+        let (broker, embedded): (Arc<dyn Broker>, Option<Arc<EmbeddedBroker>>) = match &redis {
+            Some(r) => (r.clone(), None),
+            None => {
+                let b = EmbeddedBroker::new(store.clone(), EmbeddedBrokerOptions::default());
+                (b.clone(), Some(b))
+            }
+        };
         config.pusher.validate().map_err(StartError::Config)?;
         let mut named = config.namespaces.clone();
         crate::pusher::add_namespaces(&config.pusher, &mut named);
@@ -83,13 +98,14 @@ impl App {
         let policy =
             crate::policy::AppPolicy::from_namespaces(&namespaces).map_err(|e| StartError::Config(e.to_string()))?;
         let inbox = stores.inbox.clone();
-        let hub = Hub::with_stores(hub_config, namespaces, broker.clone(), stores);
+        let hub = Hub::with_stores(hub_config, namespaces, broker, stores);
         if let Some(policy) = policy {
             hub.set_policy(Arc::new(policy));
         }
         let pusher = crate::pusher::PusherDoor::new(&config.pusher, crate::http_client::HttpClient::new());
         hub.set_server_event_sink(pusher.clone());
-        spawn_history_sweeper(store, inbox, broker, Duration::from_secs(config.history_sweep_secs.max(1)));
+        let nodes = redis.map(|r| crate::scale_out::join_cluster(&hub, r, &config.broker));
+        spawn_history_sweeper(store, inbox, embedded, Duration::from_secs(config.history_sweep_secs.max(1)));
         let auth =
             crate::auth::Authenticator::from_config(&config.auth).map_err(|e| StartError::Config(e.to_string()))?;
         let limits = crate::limits::RateLimits::new(config.limits.clone());
@@ -122,6 +138,7 @@ impl App {
             proxies,
             pusher,
             metrics,
+            nodes,
             shutting_down: AtomicBool::new(false),
         };
         Ok(Arc::new(app))
@@ -141,24 +158,28 @@ impl App {
 fn spawn_history_sweeper(
     store: Arc<dyn HistoryStore>,
     inbox: Arc<dyn InboxStore>,
-    broker: Arc<EmbeddedBroker>,
+    embedded: Option<Arc<EmbeddedBroker>>,
     every: Duration,
 ) {
     let store = Arc::downgrade(&store);
     let inbox = Arc::downgrade(&inbox);
-    let broker = Arc::downgrade(&broker);
+    let broker = embedded.as_ref().map(Arc::downgrade);
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(every);
         tick.tick().await;
         loop {
             tick.tick().await;
-            let (Some(store), Some(broker)) = (store.upgrade(), broker.upgrade()) else { return };
-            match store.remove_expired(now_ms()).await {
-                Ok(n) if n > 0 => tracing::debug!(removed = n, "expired history removed"),
-                Ok(_) => {}
-                Err(e) => tracing::warn!(error = %e, "removing expired history failed"),
+            let Some(store) = store.upgrade() else { return };
+            // With a scale-out broker, history lives (and expires) there.
+            if let Some(broker) = &broker {
+                let Some(broker) = broker.upgrade() else { return };
+                match store.remove_expired(now_ms()).await {
+                    Ok(n) if n > 0 => tracing::debug!(removed = n, "expired history removed"),
+                    Ok(_) => {}
+                    Err(e) => tracing::warn!(error = %e, "removing expired history failed"),
+                }
+                broker.evict_idle();
             }
-            broker.evict_idle();
             if let Some(inbox) = inbox.upgrade()
                 && let Err(e) = inbox.remove_expired_notifications(now_ms()).await
             {

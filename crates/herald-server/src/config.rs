@@ -53,6 +53,50 @@ pub struct Config {
     pub pusher: crate::pusher::config::PusherConfig,
     /// Collaborative documents: the y-websocket door (`[yjs]`).
     pub yjs: crate::yjs::YjsConfig,
+    /// Scale-out broker (`[broker]`; unset `url`: the embedded single-node broker).
+    pub broker: BrokerConfig,
+}
+
+/// The scale-out broker (`[broker]`, `--broker`, `HERALD_BROKER`). Without
+/// a `url`, Herald runs one node with the embedded broker.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct BrokerConfig {
+    /// `redis://[user:password@]host:port[/db]`. Unset: embedded broker.
+    pub url: Option<String>,
+    /// Prefix of every Redis key and pub/sub channel. Default `herald`.
+    pub key_prefix: String,
+    /// Redis pub/sub connections channels are spread over. Default 4.
+    pub pubsub_shards: usize,
+    /// Longest a Redis command may take before the request fails with a temporary error, ms. Default 3000.
+    pub command_timeout_ms: u64,
+    /// How long a publish idempotency key is remembered, seconds. Default 300.
+    pub idempotency_window_secs: u64,
+    /// Liveness ping interval on each pub/sub connection, ms. Default 2000.
+    pub pubsub_ping_interval_ms: u64,
+    /// Longest wait between Redis reconnection attempts, ms. Default 5000.
+    pub reconnect_max_delay_ms: u64,
+    /// Seconds between this node's heartbeats in Redis. Default 2.
+    pub node_heartbeat_secs: u64,
+    /// Seconds without a heartbeat after which a node counts as dead and
+    /// its presence entries are removed by the others. Default 10.
+    pub node_ttl_secs: u64,
+}
+
+impl Default for BrokerConfig {
+    fn default() -> Self {
+        Self {
+            url: None,
+            key_prefix: "herald".to_string(),
+            pubsub_shards: 4,
+            command_timeout_ms: 3000,
+            idempotency_window_secs: 300,
+            pubsub_ping_interval_ms: 2000,
+            reconnect_max_delay_ms: 5000,
+            node_heartbeat_secs: 2,
+            node_ttl_secs: 10,
+        }
+    }
 }
 
 /// TLS certificate and key (PEM). Both or neither.
@@ -88,6 +132,7 @@ impl Default for Config {
             store: StoreConfig::default(),
             pusher: Default::default(),
             yjs: crate::yjs::YjsConfig::default(),
+            broker: BrokerConfig::default(),
         }
     }
 }
@@ -409,6 +454,9 @@ pub struct Overrides {
     /// Pusher app secret.
     #[arg(long, env = "HERALD_PUSHER_APP_SECRET")]
     pub pusher_app_secret: Option<String>,
+    /// Scale-out broker URL (`redis://host:6379`); unset: one node, embedded broker.
+    #[arg(long, env = "HERALD_BROKER")]
+    pub broker: Option<String>,
 }
 
 /// A configuration problem, said plainly.
@@ -498,6 +546,9 @@ impl Config {
             let app = crate::pusher::config::PusherAppConfig::new(id.clone(), key.clone(), secret.clone());
             self.pusher.apps.push(app);
         }
+        if let Some(v) = &o.broker {
+            self.broker.url = Some(v.clone()).filter(|u| !u.is_empty());
+        }
     }
 }
 
@@ -567,6 +618,21 @@ mod tests {
         let mut partial = Config::default();
         partial.apply(&Overrides { pusher_app_id: Some("1".into()), ..Default::default() });
         assert!(partial.pusher.apps.is_empty(), "all three settings are needed");
+    }
+
+    #[test]
+    fn the_broker_is_embedded_unless_a_url_is_given() {
+        let cfg = Config::default();
+        assert_eq!(cfg.broker.url, None);
+        assert_eq!((cfg.broker.key_prefix.as_str(), cfg.broker.pubsub_shards), ("herald", 4));
+        let mut cfg: Config = toml::from_str("[broker]\nkey_prefix = \"app1\"\nnode_ttl_secs = 30\n").unwrap();
+        assert_eq!(
+            (cfg.broker.key_prefix.as_str(), cfg.broker.node_ttl_secs, cfg.broker.node_heartbeat_secs),
+            ("app1", 30, 2)
+        );
+        cfg.apply(&Overrides { broker: Some("redis://10.0.0.5:6379".into()), ..Default::default() });
+        assert_eq!(cfg.broker.url.as_deref(), Some("redis://10.0.0.5:6379"));
+        assert!(toml::from_str::<Config>("[broker]\nshards = 2\n").is_err());
     }
 
     #[test]

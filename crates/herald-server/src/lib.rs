@@ -12,6 +12,7 @@ pub mod native;
 pub mod observability;
 pub mod policy;
 pub mod pusher;
+pub mod scale_out;
 pub mod server;
 pub mod sse;
 pub mod stores;

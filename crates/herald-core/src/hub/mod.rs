@@ -29,6 +29,7 @@ use crate::wire::{ChannelEvent, EncodeCache};
 mod authorize;
 mod channels;
 mod publish;
+mod scale_out;
 mod subscribe;
 
 pub use channels::ChannelInfo;
@@ -130,6 +131,7 @@ pub struct Hub {
     next_id: std::sync::atomic::AtomicU64,
     policy: std::sync::OnceLock<Arc<dyn ChannelPolicy>>,
     server_events: std::sync::OnceLock<Arc<dyn ServerEventSink>>,
+    pub(crate) presence_backend: std::sync::OnceLock<Arc<dyn crate::presence_backend::PresenceBackend>>,
 }
 
 impl Hub {
@@ -162,6 +164,7 @@ impl Hub {
             next_id: std::sync::atomic::AtomicU64::new(1),
             policy: std::sync::OnceLock::new(),
             server_events: std::sync::OnceLock::new(),
+            presence_backend: std::sync::OnceLock::new(),
         });
         broker.attach(hub.clone());
         hub
@@ -314,5 +317,17 @@ impl Hub {
 impl BrokerHandler for Hub {
     fn on_publication(&self, publication: Arc<Publication>) {
         self.fanout(&publication);
+    }
+
+    fn on_node_event(&self, event: crate::node_event::NodeEvent) {
+        self.deliver_node_event(event);
+    }
+
+    fn on_stream_lost(&self, channel: &ChannelName) {
+        self.interrupt_channel(channel);
+    }
+
+    fn wants(&self, channel: &ChannelName) -> bool {
+        self.channels.read().contains_key(channel)
     }
 }

@@ -102,6 +102,7 @@ impl Hub {
         };
         let ev = ChannelEvent::Client { channel, event, data, from: &sub.member };
         self.broadcast_event(&entry, &ev, Some(conn.id()));
+        self.share_client_event(channel, event, data, &sub.member);
         self.emit(|| ServerEvent::ClientEvent {
             channel: channel.clone(),
             event: Arc::from(event),

@@ -157,8 +157,7 @@ impl Hub {
             || identity.granted(&channel, Rights::PRESENCE)
             || (opts.public && !is_private(&channel));
         if opts.presence && may_read_presence {
-            let entry = self.channels.read().get(&channel).cloned();
-            pending.presence_snapshot = Some(entry.map(|e| e.presence.lock().members()).unwrap_or_default());
+            pending.presence_snapshot = Some(self.presence_members(&channel).await?);
         }
         Ok(pending)
     }
@@ -187,16 +186,18 @@ impl Hub {
             sub.end();
             metrics::gauge!("herald_subscriptions").decrement(1.0);
             self.typing_ended_by(conn, channel);
-            let grace = self.options(channel).map(|o| o.presence_grace_ms).unwrap_or(0);
+            let (presence, grace) =
+                self.options(channel).map(|o| (o.presence, o.presence_grace_ms)).unwrap_or((false, 0));
             let removal = entry.presence.lock().remove(&sub.member, grace > 0);
             match removal {
-                Removal::Stays => {}
-                Removal::Left => {
-                    self.broadcast_event(&entry, &ChannelEvent::Leave(channel, &sub.member), None);
-                    let user = sub.member.member_key().clone();
-                    self.emit(|| ServerEvent::MemberRemoved { channel: channel.clone(), user });
+                Removal::Stays => {
+                    if presence {
+                        self.presence_changed(channel, sub.member.member_key());
+                    }
                 }
+                Removal::Left => self.announce_presence(channel, &sub.member, false, None),
                 Removal::Leaving(generation) => {
+                    self.presence_changed(channel, sub.member.member_key());
                     self.spawn_presence_expiry(channel, sub.member.member_key(), generation, grace)
                 }
             }

@@ -34,6 +34,7 @@ pub(super) fn router() -> Router<Arc<App>> {
         .route("/notifications", post(notify))
         .route("/users/{user}/unread", get(user_unread))
         .route("/read/{channel}", get(read_positions))
+        .route("/nodes", get(crate::scale_out::nodes_route))
 }
 
 /// Parse a JSON request body: 108 when it is not JSON, 107 when its shape is wrong.
@@ -196,7 +197,7 @@ async fn presence(State(app): State<Arc<App>>, Path(name): Path<String>) -> Resp
         Ok(c) => c,
         Err(e) => return error(&e),
     };
-    match app.hub.presence(Caller::Server, &ch) {
+    match app.hub.presence_all(Caller::Server, &ch).await {
         Ok(members) => {
             let mut buf = Vec::new();
             encode::presence_members(&mut buf, &members);

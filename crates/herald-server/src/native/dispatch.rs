@@ -116,9 +116,10 @@ impl Dispatcher<'_> {
                 let query = HistoryQuery { since, before, limit, direction };
                 hub.history(Caller::Client(conn), &channel, query).await.map(|page| encode::history_result(id, &page))
             }
-            Op::Presence { channel } => {
-                hub.presence(Caller::Client(conn), &channel).map(|members| encode::presence_result(id, &members))
-            }
+            Op::Presence { channel } => hub
+                .presence_all(Caller::Client(conn), &channel)
+                .await
+                .map(|members| encode::presence_result(id, &members)),
             Op::PresenceState { channel, state } => {
                 if let Err(e) = self.limits.check(ConnectionLimit::ClientEvent) {
                     return self.refuse(req.id, &e);
