@@ -353,7 +353,7 @@ pub async fn users(
         Ok(c) => c,
         Err(e) => return refused(bad(e.message)),
     };
-    match app.hub.presence(Caller::Server, &ch) {
+    match app.hub.presence_all(Caller::Server, &ch).await {
         Ok(members) => {
             let mut ids: Vec<String> = members.iter().map(|m| m.info.member_key().to_string()).collect();
             ids.sort();

@@ -374,7 +374,7 @@ impl Session<'_> {
         };
         let member = grant.user.clone();
         if let Some(user) = &member {
-            let members = self.app.hub.presence(Caller::Server, &ch).unwrap_or_default();
+            let members = self.app.hub.presence_all(Caller::Server, &ch).await.unwrap_or_default();
             let max = self.papp.config.max_presence_members;
             if members.len() >= max && !members.iter().any(|m| m.info.user.as_ref() == Some(user)) {
                 let msg = format!("{} is full: at most {max} members", d.channel);
