@@ -224,6 +224,33 @@ fn runnable(c: &Common, paths: &Paths) -> Vec<Target> {
         .collect()
 }
 
+/// Starts each target in turn, runs `scenario` against it (with the
+/// target's number, which picks a fresh range of source addresses) and
+/// stops it. A failed run is reported with the server's log and skipped;
+/// no result at all is an error.
+async fn each_target<R>(
+    targets: Vec<Target>,
+    paths: &Paths,
+    mut scenario: impl AsyncFnMut(usize, &mut targets::Running) -> anyhow::Result<R>,
+) -> anyhow::Result<Vec<R>> {
+    let mut results = Vec::new();
+    for (i, t) in targets.into_iter().enumerate() {
+        eprintln!("== {}", t.name());
+        let mut running = targets::start(t, paths)?;
+        match scenario(i, &mut running).await {
+            Ok(r) => results.push(r),
+            Err(e) => eprintln!("{}: run failed: {e:#}\n{}", t.name(), running.log_tail()),
+        }
+        running.stop();
+        // Let the kernel reap the closed sockets before the next target.
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    if results.is_empty() {
+        bail!("no target produced a result");
+    }
+    Ok(results)
+}
+
 /// Refuses a run that would exceed the open files limit (one descriptor
 /// per connection in the generator and in the server, plus some spare).
 fn check_fd_limit(connections: usize) -> anyhow::Result<()> {
@@ -269,21 +296,8 @@ async fn run_fanout(a: FanoutArgs, scenario: &'static str) -> anyhow::Result<()>
         "{scenario}: {} subscribers on {channels} channel(s) × {}/s × {} B for {:.1}s (+{:.1}s warm-up), generator threads {}",
         a.subscribers, a.rate, a.payload, params.duration_s, params.warmup_s, a.common.threads
     );
-    let mut results = Vec::new();
-    for (i, t) in runnable(&a.common, &paths).into_iter().enumerate() {
-        eprintln!("== {}", t.name());
-        let mut running = targets::start(t, &paths)?;
-        match fanout::run(&mut running, &params, i * 5).await {
-            Ok(r) => results.push(r),
-            Err(e) => eprintln!("{}: run failed: {e:#}\n{}", t.name(), running.log_tail()),
-        }
-        running.stop();
-        // Let the kernel reap the closed sockets before the next target.
-        tokio::time::sleep(Duration::from_millis(500)).await;
-    }
-    if results.is_empty() {
-        bail!("no target produced a result");
-    }
+    let targets = runnable(&a.common, &paths);
+    let results = each_target(targets, &paths, async |i, running| fanout::run(running, &params, i * 5).await).await?;
     let table = report::fanout_table(&results);
     println!("\n{table}");
     let out = a
@@ -316,20 +330,11 @@ async fn run_connect(a: ConnectArgs) -> anyhow::Result<()> {
     check_fd_limit(a.steps.iter().copied().max().unwrap_or(0))?;
     let paths = paths(&a.common);
     println!("connect: steps {:?} at {}/s", a.steps, a.connect_rate);
-    let mut results = Vec::new();
-    for (i, t) in runnable(&a.common, &paths).into_iter().enumerate() {
-        eprintln!("== {}", t.name());
-        let mut running = targets::start(t, &paths)?;
-        match connect::run(&mut running, &a.steps, a.connect_rate, 200, i * 5).await {
-            Ok(r) => results.push(r),
-            Err(e) => eprintln!("{}: run failed: {e:#}", t.name()),
-        }
-        running.stop();
-        tokio::time::sleep(Duration::from_millis(500)).await;
-    }
-    if results.is_empty() {
-        bail!("no target produced a result");
-    }
+    let targets = runnable(&a.common, &paths);
+    let results = each_target(targets, &paths, async |i, running| {
+        connect::run(running, &a.steps, a.connect_rate, 200, i * 5).await
+    })
+    .await?;
     let table = report::connect_table(&results);
     println!("\n{table}");
     let out = a.common.out.clone().unwrap_or_else(|| PathBuf::from("bench/results/connect"));
@@ -351,24 +356,17 @@ async fn run_recovery(a: RecoveryArgs) -> anyhow::Result<()> {
         concurrency: a.concurrency,
     };
     println!("recovery: {} clients recover {} missed messages, {} at a time", a.clients, a.missed, a.concurrency);
-    let mut results = Vec::new();
-    for t in runnable(&a.common, &paths) {
-        if !matches!(t, Target::Herald | Target::HeraldSqlite) {
-            eprintln!("{}: skipped (no history to recover from)", t.name());
-            continue;
-        }
-        eprintln!("== {}", t.name());
-        let mut running = targets::start(t, &paths)?;
-        match recovery::run(&mut running, &params).await {
-            Ok(r) => results.push(r),
-            Err(e) => eprintln!("{}: run failed: {e:#}\n{}", t.name(), running.log_tail()),
-        }
-        running.stop();
-        tokio::time::sleep(Duration::from_millis(500)).await;
-    }
-    if results.is_empty() {
-        bail!("no target produced a result");
-    }
+    let targets: Vec<Target> = runnable(&a.common, &paths)
+        .into_iter()
+        .filter(|t| {
+            let herald = matches!(t, Target::Herald | Target::HeraldSqlite);
+            if !herald {
+                eprintln!("{}: skipped (no history to recover from)", t.name());
+            }
+            herald
+        })
+        .collect();
+    let results = each_target(targets, &paths, async |_, running| recovery::run(running, &params).await).await?;
     let table = recovery::table(&results);
     println!("\n{table}");
     let out = a.common.out.clone().unwrap_or_else(|| PathBuf::from("bench/results/recovery"));

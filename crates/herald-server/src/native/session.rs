@@ -301,6 +301,32 @@ async fn read_loop<R: AsyncRead + Unpin>(
     }
 }
 
+/// Write one batch of frames for `conn`, as every door's writer does. Most
+/// writes complete on the first poll (the socket buffer has room), so no
+/// timer and no abort watch is set up; a write that blocks gets
+/// `write_timeout` and is abandoned when the connection is cut. Returns
+/// false when the writer must stop: the connection was cut, or the write
+/// failed or timed out (then it is closed as a slow consumer).
+pub(crate) async fn write_batch<W: AsyncWrite + Unpin>(
+    conn: &Connection,
+    writer: &mut WsWriter<W>,
+    frames: &[Bytes],
+    write_timeout: Duration,
+) -> bool {
+    let mut write = std::pin::pin!(writer.write_frames(frames));
+    let written = match std::future::poll_fn(|cx| Poll::Ready(write.as_mut().poll(cx))).await {
+        Poll::Ready(r) => r.is_ok(),
+        Poll::Pending => tokio::select! {
+            r = tokio::time::timeout(write_timeout, write) => matches!(r, Ok(Ok(()))),
+            _ = conn.outbound.aborted() => return false,
+        },
+    };
+    if !written {
+        conn.outbound.close(DisconnectReason::SlowConsumer, false);
+    }
+    written
+}
+
 async fn write_loop<W: AsyncWrite + Unpin>(
     conn: Arc<Connection>,
     mut writer: WsWriter<W>,
@@ -317,21 +343,7 @@ async fn write_loop<W: AsyncWrite + Unpin>(
             Ok(()) => {
                 frames.extend(batch.drain(..).map(|o| o.frame));
                 let n = frames.len() as u64;
-                let written = {
-                    let mut write = std::pin::pin!(writer.write_frames(&frames));
-                    // Fast path: most writes complete on the first poll (the socket
-                    // buffer has room), so no timer and no abort watch is set up.
-                    match std::future::poll_fn(|cx| Poll::Ready(write.as_mut().poll(cx))).await {
-                        Poll::Ready(r) => r.is_ok(),
-                        Poll::Pending => tokio::select! {
-                            r = tokio::time::timeout(write_timeout, write) => matches!(r, Ok(Ok(()))),
-                            // A blocked write is abandoned when the connection is cut.
-                            _ = conn.outbound.aborted() => return,
-                        },
-                    }
-                };
-                if !written {
-                    conn.outbound.close(DisconnectReason::SlowConsumer, false);
+                if !write_batch(&conn, &mut writer, &frames, write_timeout).await {
                     return;
                 }
                 frames_sent.increment(n);

@@ -28,6 +28,7 @@ use super::channels::{self, Kind};
 use super::frames::{error_frame, event_frame, member_json};
 use crate::app::App;
 use crate::limits::{ConnectionLimit, ConnectionLimits, IpSlot};
+use crate::native::session::write_batch;
 
 /// Pusher close codes Herald uses.
 pub mod close {
@@ -138,14 +139,8 @@ async fn write_loop<W: AsyncWrite + Unpin>(conn: Arc<Connection>, mut writer: Ws
         match conn.outbound.next_batch(&mut batch).await {
             Ok(()) => {
                 frames.extend(batch.drain(..).map(|o| o.frame).filter(|f| !f.is_empty()));
-                tokio::select! {
-                    r = tokio::time::timeout(write_timeout, writer.write_frames(&frames)) => {
-                        if !matches!(r, Ok(Ok(()))) {
-                            conn.outbound.close(DisconnectReason::SlowConsumer, false);
-                            return;
-                        }
-                    }
-                    _ = conn.outbound.aborted() => return,
+                if !write_batch(&conn, &mut writer, &frames, write_timeout).await {
+                    return;
                 }
                 frames.clear();
             }

@@ -21,6 +21,7 @@ use super::upgrade::Registered;
 use crate::app::App;
 use crate::limits::{ConnectionLimit, IpSlot};
 use crate::native::session::linger;
+use crate::native::session::write_batch;
 
 /// Room for the message type, sub-type and length prefix around an update.
 const MESSAGE_OVERHEAD: usize = 64;
@@ -198,14 +199,8 @@ async fn write_loop<W: AsyncWrite + Unpin>(
                 if frames.is_empty() {
                     continue;
                 }
-                tokio::select! {
-                    r = tokio::time::timeout(write_timeout, writer.write_frames(&frames)) => {
-                        if !matches!(r, Ok(Ok(()))) {
-                            conn.outbound.close(DisconnectReason::SlowConsumer, false);
-                            return;
-                        }
-                    }
-                    _ = conn.outbound.aborted() => return,
+                if !write_batch(&conn, &mut writer, &frames, write_timeout).await {
+                    return;
                 }
                 frames.clear();
             }
