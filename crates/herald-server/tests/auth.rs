@@ -377,3 +377,25 @@ async fn the_sse_door_refuses_the_same_credentials() {
     let r = get(format!("/poll?channel=chat:room-8&token={good}"), vec![]).await;
     assert_eq!(r.status, 403);
 }
+
+#[tokio::test]
+async fn an_sse_stream_ends_with_its_token() {
+    use common::sse::{Opts, SseStream};
+    let server = Server::start(&config()).await;
+    let path = format!("/sse?channel=chat:room-7&token={}", hs(&claims("u1", 2)));
+    let mut short = SseStream::open(server.addr, &path, Opts::default()).await.unwrap();
+    short.expect("connected").await;
+    let path = format!("/sse?channel=chat:room-7&token={}", hs(&claims("u2", 300)));
+    let mut long = SseStream::open(server.addr, &path, Opts::default()).await.unwrap();
+    long.expect("connected").await;
+    // Within the token's life the stream works; at its end it is closed with 4004.
+    server.publish("chat:room-7", json!("before")).await;
+    assert_eq!(short.publications(1).await[0].2, json!("before"));
+    let end = short.expect("disconnect").await.json();
+    assert_eq!((end["code"].as_u64(), end["reconnect"].as_bool()), (Some(4004), Some(true)), "{end}");
+    assert!(short.ends_within(Duration::from_secs(5)).await);
+    // A stream with a longer token goes on.
+    server.publish("chat:room-7", json!("after")).await;
+    let got: Vec<_> = long.publications(2).await.into_iter().map(|(_, _, d)| d).collect();
+    assert_eq!(got, vec![json!("before"), json!("after")]);
+}

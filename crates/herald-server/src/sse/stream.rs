@@ -204,10 +204,28 @@ impl Writer {
             }
         }
         let mut heartbeat = tokio::time::interval_at(tokio::time::Instant::now() + heartbeat_every, heartbeat_every);
+        // A stream cannot be given a new token: it ends when its token does,
+        // with `disconnect` 4004, and the client reopens it with a fresh one.
+        let expiry =
+            self.conn.identity().expires_at_ms.map(|exp| {
+                tokio::time::Instant::now() + Duration::from_millis(exp.saturating_sub(herald_core::now_ms()))
+            });
+        let expired = async {
+            match expiry {
+                Some(at) => tokio::time::sleep_until(at).await,
+                None => std::future::pending().await,
+            }
+        };
+        tokio::pin!(expired);
+        let mut expiry_fired = false;
         let mut batch: Vec<Outgoing> = Vec::with_capacity(64);
         loop {
             tokio::select! {
                 _ = self.tx.closed() => return End::ClientGone,
+                _ = &mut expired, if !expiry_fired => {
+                    expiry_fired = true;
+                    self.conn.outbound.close(DisconnectReason::TokenExpired, true);
+                }
                 r = self.conn.outbound.next_batch(&mut batch) => {
                     if let Err(reason) = r {
                         return End::Closed(reason);
