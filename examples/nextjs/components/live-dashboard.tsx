@@ -79,6 +79,30 @@ function Sparkline({ values }: { values: number[] }) {
   );
 }
 
+/** One live figure: its latest value and a sparkline of the recent samples. */
+function FigureCard({
+  label,
+  testId,
+  samples,
+  pick,
+}: {
+  label: string;
+  testId: string;
+  samples: Figures[];
+  pick: (f: Figures) => number;
+}) {
+  const last = samples.at(-1);
+  return (
+    <section className="card figure" aria-label={label}>
+      <h3>{label}</h3>
+      <p className="big" data-testid={testId}>
+        {last ? pick(last) : "–"}
+      </p>
+      <Sparkline values={samples.map(pick)} />
+    </section>
+  );
+}
+
 function Viewers() {
   const me = useMe();
   const { members } = usePresence<UserInfo>(DASH_VIEWERS_CHANNEL);
@@ -122,27 +146,14 @@ export function LiveDashboard({ heraldUrl, initial }: { heraldUrl: string; initi
         </span>
       </header>
       <div className="cards">
-        <section className="card figure" aria-label="Messages stored">
-          <h3>Messages stored</h3>
-          <p className="big" data-testid="figure-messages">
-            {last?.messages ?? "–"}
-          </p>
-          <Sparkline values={samples.map((s) => s.messages)} />
-        </section>
-        <section className="card figure" aria-label="Online now">
-          <h3>Online now</h3>
-          <p className="big" data-testid="figure-online">
-            {last?.online ?? "–"}
-          </p>
-          <Sparkline values={samples.map((s) => s.online)} />
-        </section>
-        <section className="card figure" aria-label="Notifications sent">
-          <h3>Notifications sent</h3>
-          <p className="big" data-testid="figure-notifications">
-            {last?.notifications ?? "–"}
-          </p>
-          <Sparkline values={samples.map((s) => s.notifications)} />
-        </section>
+        <FigureCard label="Messages stored" testId="figure-messages" samples={samples} pick={(f) => f.messages} />
+        <FigureCard label="Online now" testId="figure-online" samples={samples} pick={(f) => f.online} />
+        <FigureCard
+          label="Notifications sent"
+          testId="figure-notifications"
+          samples={samples}
+          pick={(f) => f.notifications}
+        />
         <section className="card rooms-card" aria-label="Messages per room">
           <h3>Messages per room</h3>
           <ul className="bars">
