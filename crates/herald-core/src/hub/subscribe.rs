@@ -155,7 +155,7 @@ impl Hub {
         let may_read_presence = in_presence
             || granted.contains(Rights::PRESENCE)
             || identity.granted(&channel, Rights::PRESENCE)
-            || (opts.public && !is_private(&channel));
+            || public_read;
         if opts.presence && may_read_presence {
             pending.presence_snapshot = Some(self.presence_members(&channel).await?);
         }
