@@ -4,6 +4,7 @@ import { Emitter } from "./emitter.js";
 import { Inbox } from "./inbox.js";
 import { ClientErrorCode, CloseCode, ErrorCode, HeraldError, isTerminalCloseCode } from "./errors.js";
 import { defaultTransport } from "./fallback.js";
+import { Outbox, type Frame, type SendText } from "./outbox.js";
 import { asRecord, normalizeUrl, randomKey } from "./util.js";
 import type { Transport, TransportFactory, WebSocketConstructor } from "./transport.js";
 import type { ConnectionState, PublishOptions, PublishResult, UnreadChannel } from "./types.js";
@@ -76,19 +77,6 @@ export interface ClientEvents {
   tokenRefreshed: undefined;
 }
 
-type Frame = { op: string } & Record<string, unknown>;
-
-interface PendingRequest {
-  seq: number;
-  frame: Frame;
-  /** `user` requests survive reconnects (re-sent); `session` ones fail on disconnect. */
-  kind: "user" | "session";
-  resolve: (result: Record<string, unknown>) => void;
-  reject: (err: HeraldError) => void;
-  timer?: ReturnType<typeof setTimeout>;
-  id?: number;
-}
-
 /**
  * A Herald client: one connection multiplexing every channel.
  *
@@ -106,20 +94,15 @@ export class Herald {
   private readonly makeTransport: TransportFactory;
   private readonly events = new Emitter<ClientEvents>();
   private readonly channels = new Map<string, Channel<unknown>>();
-  private readonly maxQueue: number;
-  private readonly requestTimeoutMs: number;
+  private readonly outbox: Outbox;
 
   private _state: ConnectionState = "idle";
   private transport: Transport | undefined;
   private generation = 0;
   private attempt = 0;
-  private nextId = 1;
-  private nextSeq = 1;
   private reconnectTimer: ReturnType<typeof setTimeout> | undefined;
   private livenessTimer: ReturnType<typeof setTimeout> | undefined;
   private livenessMs = 0;
-  private readonly queue: PendingRequest[] = [];
-  private readonly inflight = new Map<number, PendingRequest>();
   private tokenRetried = false;
   private removeEnvListeners: (() => void) | undefined;
   private refs = 0;
@@ -133,8 +116,7 @@ export class Herald {
     this.opts = options;
     this.url = normalizeUrl(options.url);
     this.makeTransport = options.transport ?? defaultTransport(options);
-    this.maxQueue = options.queue?.maxMessages ?? 1000;
-    this.requestTimeoutMs = options.queue?.timeoutMs ?? 30_000;
+    this.outbox = new Outbox(options.queue?.maxMessages ?? 1000, options.queue?.timeoutMs ?? 30_000);
   }
 
   /** The connection state. */
@@ -154,7 +136,7 @@ export class Herald {
 
   /** Requests waiting to be sent (while disconnected). */
   get queuedCount(): number {
-    return this.queue.length;
+    return this.outbox.queuedCount;
   }
 
   on<K extends keyof ClientEvents>(event: K, listener: (payload: ClientEvents[K]) => void): () => void {
@@ -245,7 +227,7 @@ export class Herald {
     this.transport = undefined;
     t?.close(1000, "client closed");
     const err = new HeraldError(ClientErrorCode.Closed, "client closed", false);
-    this.failAll(err);
+    this.outbox.failAll(err);
     for (const ch of this.channels.values()) ch._destroy();
     this.channels.clear();
     this.setState("closed");
@@ -275,70 +257,18 @@ export class Herald {
       );
     }
     if (this._state === "idle") this.connect();
-    return new Promise((resolve, reject) => {
-      const req: PendingRequest = { seq: this.nextSeq++, frame, kind: "user", resolve, reject };
-      if (this._state === "connected" && this.transport) {
-        this.send(req);
-      } else {
-        if (this.queue.length >= this.maxQueue) {
-          reject(
-            new HeraldError(
-              ClientErrorCode.QueueFull,
-              `${frame.op} dropped: the offline queue is full (${this.maxQueue} messages)`,
-              true,
-            ),
-          );
-          return;
-        }
-        this.queue.push(req);
-      }
-      req.timer = setTimeout(() => {
-        this.forget(req);
-        reject(
-          new HeraldError(
-            ClientErrorCode.Timeout,
-            `${frame.op} timed out after ${this.requestTimeoutMs} ms` +
-              (req.id === undefined ? " while waiting for a connection" : " waiting for the server's reply") +
-              (frame.op === "publish" ? "; retry with the same idempotency key to avoid duplicates" : ""),
-            true,
-          ),
-        );
-      }, this.requestTimeoutMs);
-    });
+    return this.outbox.user(frame, this._state === "connected" ? this.sender() : undefined);
   }
 
   /** Sends a session request (connect/subscribe/unsubscribe); fails if the connection drops. */
   private sessionRequest(frame: Frame): Promise<Record<string, unknown>> {
-    return new Promise((resolve, reject) => {
-      if (!this.transport) {
-        reject(new HeraldError(ClientErrorCode.Disconnected, "not connected", true));
-        return;
-      }
-      this.send({ seq: this.nextSeq++, frame, kind: "session", resolve, reject });
-    });
+    return this.outbox.session(frame, this.sender());
   }
 
-  private send(req: PendingRequest): void {
-    const id = this.nextId++;
-    req.id = id;
-    this.inflight.set(id, req);
-    this.transport?.send(JSON.stringify({ id, ...req.frame }));
-  }
-
-  private forget(req: PendingRequest): void {
-    const i = this.queue.indexOf(req);
-    if (i >= 0) this.queue.splice(i, 1);
-    if (req.id !== undefined) this.inflight.delete(req.id);
-  }
-
-  private failAll(err: HeraldError): void {
-    const all = [...this.inflight.values(), ...this.queue];
-    this.inflight.clear();
-    this.queue.length = 0;
-    for (const r of all) {
-      if (r.timer) clearTimeout(r.timer);
-      r.reject(err);
-    }
+  /** Writes on the current transport, if there is one. */
+  private sender(): SendText | undefined {
+    const t = this.transport;
+    return t ? (text) => t.send(text) : undefined;
   }
 
   private setState(s: ConnectionState): void {
@@ -443,8 +373,8 @@ export class Herald {
         this.events.emit("connected", info);
         // Resubscribe first, then flush queued requests in order.
         for (const ch of this.channels.values()) ch._onConnected();
-        const queued = this.queue.splice(0, this.queue.length).sort((a, b) => a.seq - b.seq);
-        for (const req of queued) this.send(req);
+        const send = this.sender();
+        if (send) this.outbox.flush(send);
       },
       (err: HeraldError) => {
         if (gen !== this.generation) return;
@@ -492,13 +422,7 @@ export class Herald {
       this.onPush(msg.push, msg);
       return;
     }
-    if (typeof msg.id !== "number") return;
-    const req = this.inflight.get(msg.id);
-    if (!req) return;
-    this.inflight.delete(msg.id);
-    if (req.timer) clearTimeout(req.timer);
-    if (msg.error !== undefined) req.reject(HeraldError.fromWire(msg.error));
-    else req.resolve(asRecord(msg.result));
+    this.outbox.settle(msg);
   }
 
   private onPush(kind: string, msg: Record<string, unknown>): void {
@@ -557,17 +481,7 @@ export class Herald {
     this.livenessTimer = undefined;
     this._connectionId = undefined;
     // Session requests fail; user requests go back to the queue, to be re-sent in order.
-    const requeue: PendingRequest[] = [];
-    for (const req of this.inflight.values()) {
-      req.id = undefined;
-      if (req.kind === "session") {
-        req.reject(new HeraldError(ClientErrorCode.Disconnected, `connection lost (${code})`, true));
-      } else {
-        requeue.push(req);
-      }
-    }
-    this.inflight.clear();
-    this.queue.unshift(...requeue.sort((a, b) => a.seq - b.seq));
+    this.outbox.connectionLost(new HeraldError(ClientErrorCode.Disconnected, `connection lost (${code})`, true));
     for (const ch of this.channels.values()) ch._onDisconnected();
     if (this._state === "closed") return;
     this.events.emit("disconnected", { code, reason });
@@ -584,7 +498,7 @@ export class Herald {
       this.lastError = err;
       this.setState("offline");
       this.events.emit("error", err);
-      this.failAll(err);
+      this.outbox.failAll(err);
       for (const ch of this.channels.values()) ch._fail(err);
       return;
     }

@@ -1,7 +1,6 @@
 import { Emitter } from "./emitter.js";
+import type { Frame } from "./outbox.js";
 import type { Notification, NotificationEvent, NotificationsOptions, NotificationsPage } from "./types.js";
-
-type Frame = { op: string } & Record<string, unknown>;
 
 export interface InboxEvents {
   /** A new notification, with your unread count. */
