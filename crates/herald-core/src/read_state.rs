@@ -11,7 +11,7 @@ use crate::broker::HistoryQuery;
 use crate::channel::ChannelName;
 use crate::connection::Connection;
 use crate::error::{ErrorCode, HeraldError};
-use crate::hub::Hub;
+use crate::hub::{Caller, Hub};
 use crate::position::Position;
 use crate::publication::now_ms;
 use crate::store::ReadMark;
@@ -100,9 +100,14 @@ impl Hub {
         Ok(out)
     }
 
-    /// The read positions of `channel`'s users (current epoch only), most recent first.
-    pub async fn read_positions(&self, channel: &ChannelName) -> Result<(Position, Vec<ReadPosition>), HeraldError> {
-        self.options(channel)?;
+    /// The read positions of `channel`'s users (current epoch only), most
+    /// recent first. A client needs the subscribe right on the channel.
+    pub async fn read_positions(
+        &self,
+        caller: Caller<'_>,
+        channel: &ChannelName,
+    ) -> Result<(Position, Vec<ReadPosition>), HeraldError> {
+        self.authorize_caller(caller, channel, Rights::SUBSCRIBE)?;
         let top = self.top(channel).await?;
         let marks = self
             .stores

@@ -98,6 +98,11 @@ pub enum Op<'a> {
         /// The last offset read.
         offset: u64,
     },
+    /// The read positions of a channel's users ("seen by").
+    ReadPositions {
+        /// Channel name (the subscribe right is needed).
+        channel: ChannelName,
+    },
     /// The user's unread counts per channel.
     Unread,
     /// A page of the user's notification inbox, newest first.
@@ -244,6 +249,7 @@ fn build_op(f: Frame<'_>) -> Result<Op<'_>, HeraldError> {
             channel: channel(f.channel)?,
             offset: f.offset.ok_or_else(|| HeraldError::bad_request("\"offset\" (a number) is required"))?,
         },
+        "read_positions" => Op::ReadPositions { channel: channel(f.channel)? },
         "unread" => Op::Unread,
         "notifications" => Op::Notifications { before: f.before, limit: f.limit.unwrap_or(50) },
         "notification_read" => match (f.notification, f.all) {

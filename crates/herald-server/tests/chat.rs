@@ -262,6 +262,11 @@ async fn read_receipts_persist_across_a_restart_and_unread_counts_follow_message
     assert_eq!(seen_by["offset"], 7);
     assert_eq!(seen_by["members"][0]["user"], "rita");
     assert_eq!(seen_by["members"][0]["offset"], 3);
+    // The same list over the socket (the SDK's initial "seen by"), for those allowed to subscribe.
+    let native = reader.request("read_positions", json!({ "channel": "room:r" })).await.unwrap();
+    assert_eq!(native, seen_by);
+    let err = reader.request("read_positions", json!({ "channel": "secret:r" })).await.unwrap_err();
+    assert_eq!(code(err), Some(103));
     reader.request("mark_read", json!({ "channel": "room:r", "offset": 7 })).await.unwrap();
     let u = reader.request("unread", json!({})).await.unwrap();
     assert_eq!(u["channels"][0]["unread"], 0);

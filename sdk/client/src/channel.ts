@@ -1,6 +1,7 @@
 import type { ChannelInternals, Herald } from "./client.js";
 import { Emitter } from "./emitter.js";
 import { ClientErrorCode, HeraldError } from "./errors.js";
+import { asRecord } from "./util.js";
 import type {
   ChannelStatus,
   HistoryOptions,
@@ -11,6 +12,7 @@ import type {
   PublishOptions,
   PublishResult,
   ReadPosition,
+  ChannelReadPositions,
   SubscribedEvent,
   TypingEvent,
 } from "./types.js";
@@ -198,6 +200,21 @@ export class Channel<T = unknown> {
   async markRead(offset: number): Promise<{ channel: string; offset: number }> {
     const r = await this.internals.request({ op: "mark_read", channel: this.name, offset });
     return { channel: this.name, offset: Number(r.offset) };
+  }
+
+  /**
+   * Every user's read position in this channel ("seen by"), for the initial
+   * view; `read` events keep it current. Needs the subscribe right.
+   */
+  async readPositions(): Promise<ChannelReadPositions> {
+    const r = await this.internals.request({ op: "read_positions", channel: this.name });
+    const members = Array.isArray(r.members) ? (r.members as unknown[]).map(asRecord) : [];
+    return {
+      channel: this.name,
+      epoch: String(r.epoch),
+      offset: Number(r.offset),
+      members: members.map((m) => ({ user: String(m.user), offset: Number(m.offset), updatedAt: Number(m.updated_at) })),
+    };
   }
 
   /**

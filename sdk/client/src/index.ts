@@ -33,6 +33,7 @@ export type {
   PublishOptions,
   PublishResult,
   ReadPosition,
+  ChannelReadPositions,
   SubscribedEvent,
   TypingEvent,
   UnreadChannel,

@@ -103,6 +103,16 @@ export interface ReadPosition {
   offset: number;
 }
 
+/** Every user's read position in a channel (`channel.readPositions()`). */
+export interface ChannelReadPositions {
+  channel: string;
+  /** The channel's newest position. */
+  epoch: string;
+  offset: number;
+  /** Most recently updated first; positions from an older epoch are left out. */
+  members: (ReadPosition & { /** When the user marked it, ms since the Unix epoch. */ updatedAt: number })[];
+}
+
 /** Your unread count in one channel (`herald.unread()`). */
 export interface UnreadChannel {
   channel: string;

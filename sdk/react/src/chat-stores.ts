@@ -95,9 +95,9 @@ export class ReadReceiptsStore extends ExternalStore<readonly ReadPosition[]> {
     }
   };
 
+  /** Loads the current positions: the app's `load`, else over the connection. */
   private reload(): void {
-    const load = this.load;
-    if (!load) return;
+    const load = this.load ?? (async () => (await this.client.channel(this.name).readPositions()).members);
     load().then(this.merge, () => {});
   }
 

@@ -165,7 +165,11 @@ export interface UseReadReceiptsOptions {
    * in a Server Component, `@herald/next`); merged, never moved back.
    */
   initial?: readonly ReadPosition[];
-  /** Loads the current positions (e.g. from your Route Handler); called after every (re)subscribe. */
+  /**
+   * Loads the current positions; called after every (re)subscribe. Default:
+   * `channel.readPositions()` over the connection (not available over SSE
+   * or long-poll: pass `initial` or a `load` from your Route Handler there).
+   */
   load?: () => Promise<readonly ReadPosition[]>;
 }
 

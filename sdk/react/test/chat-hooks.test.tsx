@@ -94,6 +94,24 @@ describe("@herald/react chat hooks against a running herald", () => {
     await expect(hook?.markRead(99)).rejects.toMatchObject({ code: 107 });
   });
 
+  it("useReadReceipts loads the current positions itself when given none", async () => {
+    const room = uniq("room");
+    for (let i = 1; i <= 3; i++) await suite.admin.publish(room, { n: i });
+    const bob = other("bob");
+    await bob.channel(room).subscribe();
+    await bob.channel(room).markRead(2);
+    function Seen() {
+      const { positions, seenBy } = useReadReceipts(room);
+      return (
+        <p data-testid="seen">
+          {positions.map((p) => `${p.user}@${p.offset}`).join(",")}|{seenBy(2).join(",")}
+        </p>
+      );
+    }
+    renderAs("ada", <Seen />);
+    await waitFor(() => expect(screen.getByTestId("seen").textContent).toBe("bob@2|bob"), { timeout: 5000 });
+  });
+
   it("usePresence exposes setState and shows the others' states", async () => {
     const room = uniq("room");
     let hook: UsePresenceResult<{ name: string }> | undefined;

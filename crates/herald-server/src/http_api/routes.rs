@@ -299,7 +299,7 @@ async fn read_positions(State(app): State<Arc<App>>, Path(name): Path<String>) -
         Ok(c) => c,
         Err(e) => return error(&e),
     };
-    match app.hub.read_positions(&ch).await {
+    match app.hub.read_positions(Caller::Server, &ch).await {
         Ok((top, members)) => json_response(
             serde_json::json!({ "channel": ch, "epoch": top.epoch.as_str(), "offset": top.offset, "members": members })
                 .to_string()

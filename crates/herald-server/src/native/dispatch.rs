@@ -136,6 +136,16 @@ impl Dispatcher<'_> {
                 .mark_read(conn, &channel, offset)
                 .await
                 .map(|offset| encode::reply(id, &serde_json::json!({ "channel": channel, "offset": offset }))),
+            Op::ReadPositions { channel } => {
+                hub.read_positions(Caller::Client(conn), &channel).await.map(|(top, members)| {
+                    encode::reply(
+                        id,
+                        &serde_json::json!({
+                            "channel": channel, "epoch": top.epoch.as_str(), "offset": top.offset, "members": members
+                        }),
+                    )
+                })
+            }
             Op::Unread => match conn.user() {
                 Some(user) => {
                     hub.unread(user).await.map(|list| encode::reply(id, &serde_json::json!({ "channels": list })))
