@@ -6,6 +6,7 @@
 //! the new unread count to all of the user's connections, so a phone and a
 //! laptop agree.
 
+use crate::auth::Identity;
 use crate::connection::Connection;
 use crate::error::{ErrorCode, HeraldError};
 use crate::hub::Hub;
@@ -106,23 +107,23 @@ impl Hub {
         self.stores.inbox.unread_notifications(user, now_ms()).await.map_err(unavailable)
     }
 
-    /// A page of `conn`'s user's inbox, newest first, with ids below `before`.
+    /// A page of `identity`'s user's inbox, newest first, with ids below `before`.
     pub async fn notifications(
         &self,
-        conn: &Connection,
+        identity: &Identity,
         before: Option<u64>,
         limit: usize,
     ) -> Result<(Vec<Notification>, u64), HeraldError> {
-        let user = signed_in(conn)?;
+        let user = signed_in(identity)?;
         let limit = limit.min(self.config.inbox_page_max);
         let list = self.stores.inbox.list_notifications(&user, before, limit, now_ms()).await.map_err(unavailable)?;
         Ok((list, self.notifications_unread(&user).await?))
     }
 
-    /// Mark notifications of `conn`'s user read; returns the unread count,
-    /// also pushed to every connection of the user.
-    pub async fn notification_read(&self, conn: &Connection, which: MarkRead) -> Result<u64, HeraldError> {
-        let user = signed_in(conn)?;
+    /// Mark notifications of `identity`'s user read; returns the unread
+    /// count, also pushed to every connection of the user.
+    pub async fn notification_read(&self, identity: &Identity, which: MarkRead) -> Result<u64, HeraldError> {
+        let user = signed_in(identity)?;
         match which {
             MarkRead::One(id) => {
                 if !self.stores.inbox.mark_notification_read(&user, id).await.map_err(unavailable)? {
@@ -134,10 +135,10 @@ impl Hub {
         self.push_unread(&user).await
     }
 
-    /// Delete one notification of `conn`'s user; returns the unread count,
-    /// also pushed to every connection of the user.
-    pub async fn notification_delete(&self, conn: &Connection, id: u64) -> Result<u64, HeraldError> {
-        let user = signed_in(conn)?;
+    /// Delete one notification of `identity`'s user; returns the unread
+    /// count, also pushed to every connection of the user.
+    pub async fn notification_delete(&self, identity: &Identity, id: u64) -> Result<u64, HeraldError> {
+        let user = signed_in(identity)?;
         if !self.stores.inbox.delete_notification(&user, id).await.map_err(unavailable)? {
             return Err(not_found(id));
         }

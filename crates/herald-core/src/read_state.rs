@@ -6,10 +6,9 @@
 
 use std::sync::Arc;
 
-use crate::auth::Rights;
+use crate::auth::{Identity, Rights};
 use crate::broker::HistoryQuery;
 use crate::channel::ChannelName;
-use crate::connection::Connection;
 use crate::error::{ErrorCode, HeraldError};
 use crate::hub::{Caller, Hub};
 use crate::position::Position;
@@ -39,8 +38,8 @@ pub struct ReadPosition {
     pub updated_at: u64,
 }
 
-pub(crate) fn signed_in(conn: &Connection) -> Result<Arc<str>, HeraldError> {
-    conn.user().cloned().ok_or_else(|| HeraldError::new(ErrorCode::Unauthorized, "sign in (a token with `sub`) first"))
+pub(crate) fn signed_in(identity: &Identity) -> Result<Arc<str>, HeraldError> {
+    identity.user.clone().ok_or_else(|| HeraldError::new(ErrorCode::Unauthorized, "sign in (a token with `sub`) first"))
 }
 
 fn unavailable(e: impl std::fmt::Display) -> HeraldError {
@@ -52,12 +51,12 @@ impl Hub {
         Ok(self.broker.history(channel, HistoryQuery { limit: 0, ..Default::default() }).await?.top)
     }
 
-    /// Mark `channel` read up to `offset` for `conn`'s user and, when the
-    /// mark moved, push `read` to the channel's subscribers. Returns the
+    /// Mark `channel` read up to `offset` for `identity`'s user and, when
+    /// the mark moved, push `read` to the channel's subscribers. Returns the
     /// stored mark (unchanged when `offset` is not newer than it).
-    pub async fn mark_read(&self, conn: &Connection, channel: &ChannelName, offset: u64) -> Result<u64, HeraldError> {
-        let user = signed_in(conn)?;
-        self.authorize(&conn.identity(), channel, Rights::SUBSCRIBE)?;
+    pub async fn mark_read(&self, identity: &Identity, channel: &ChannelName, offset: u64) -> Result<u64, HeraldError> {
+        let user = signed_in(identity)?;
+        self.authorize(identity, channel, Rights::SUBSCRIBE)?;
         let top = self.top(channel).await?;
         if offset > top.offset {
             return Err(HeraldError::bad_request(format!(

@@ -124,6 +124,31 @@ pub enum Op<'a> {
     },
 }
 
+impl Op<'_> {
+    /// The operation's name on the wire (`"subscribe"`, `"mark_read"`…).
+    pub fn name(&self) -> &'static str {
+        match self {
+            Op::Connect { .. } => "connect",
+            Op::Subscribe { .. } => "subscribe",
+            Op::Unsubscribe { .. } => "unsubscribe",
+            Op::Publish { .. } => "publish",
+            Op::History { .. } => "history",
+            Op::Presence { .. } => "presence",
+            Op::Pong => "pong",
+            Op::Refresh { .. } => "refresh",
+            Op::Event { .. } => "event",
+            Op::PresenceState { .. } => "presence_state",
+            Op::Typing { .. } => "typing",
+            Op::MarkRead { .. } => "mark_read",
+            Op::ReadPositions { .. } => "read_positions",
+            Op::Unread => "unread",
+            Op::Notifications { .. } => "notifications",
+            Op::NotificationRead { .. } => "notification_read",
+            Op::NotificationDelete { .. } => "notification_delete",
+        }
+    }
+}
+
 /// Every field any operation may carry; one pass over the frame.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -165,12 +190,19 @@ struct Frame<'a> {
 /// Parse one client frame. Errors carry the request id when it could be read,
 /// so the reply can echo it.
 pub fn parse_request(text: &str) -> Result<Request<'_>, (Option<u64>, HeraldError)> {
+    let req = parse_frame(text)?;
+    if req.id.is_none() && !matches!(req.op, Op::Pong) {
+        return Err((None, HeraldError::bad_request("request needs a numeric \"id\"")));
+    }
+    Ok(req)
+}
+
+/// Parse one request frame whose `id` may be absent: over HTTP
+/// (`POST /sse/request`) the response is the reply, so no id is needed.
+pub fn parse_frame(text: &str) -> Result<Request<'_>, (Option<u64>, HeraldError)> {
     let frame: Frame<'_> = serde_json::from_str(text).map_err(|e| (salvage_id(text), frame_error(&e)))?;
     let id = frame.id;
     let op = build_op(frame).map_err(|e| (id, e))?;
-    if id.is_none() && !matches!(op, Op::Pong) {
-        return Err((None, HeraldError::bad_request("request needs a numeric \"id\"")));
-    }
     Ok(Request { id, op })
 }
 

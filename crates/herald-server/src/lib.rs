@@ -4,6 +4,7 @@
 pub mod app;
 pub mod auth;
 pub mod client_ip;
+pub mod client_requests;
 pub mod config;
 pub mod http_api;
 pub mod http_client;

@@ -46,9 +46,10 @@ pub struct RateLimits {
     connects: DefaultKeyedRateLimiter<IpAddr>,
     open_per_ip: Mutex<HashMap<IpAddr, usize>>,
     publishes: DefaultKeyedRateLimiter<Arc<str>>,
-    /// `POST /sse/publish` per client address: the SSE client's upstream,
-    /// held to the same rate as one WebSocket connection's requests.
-    http_publishes: DefaultKeyedRateLimiter<IpAddr>,
+    /// `POST /sse/publish` and `/sse/request` per client address: the SSE
+    /// client's upstream, held to the same rate as one WebSocket
+    /// connection's requests.
+    http_requests: DefaultKeyedRateLimiter<IpAddr>,
     api: DefaultKeyedRateLimiter<String>,
 }
 
@@ -77,7 +78,7 @@ impl RateLimits {
             connects: RateLimiter::keyed(quota(cfg.connections_per_ip_per_sec, cfg.connections_per_ip_burst)),
             open_per_ip: Mutex::new(HashMap::new()),
             publishes: RateLimiter::keyed(quota(cfg.publishes_per_user_per_sec, cfg.publishes_per_user_burst)),
-            http_publishes: RateLimiter::keyed(quota(cfg.messages_per_conn_per_sec, cfg.messages_per_conn_burst)),
+            http_requests: RateLimiter::keyed(quota(cfg.messages_per_conn_per_sec, cfg.messages_per_conn_burst)),
             api: RateLimiter::keyed(quota(cfg.api_calls_per_sec, cfg.api_calls_burst)),
             cfg,
         })
@@ -112,11 +113,17 @@ impl RateLimits {
     /// A `POST /sse/publish` from `ip` by `user` (when known): the address's
     /// request rate, then the user's publish rate across every door.
     pub fn check_http_publish(&self, ip: IpAddr, user: Option<&Arc<str>>) -> Result<(), HeraldError> {
-        check_keyed(&self.http_publishes, &ip, "publishes from this address")?;
+        self.check_http_request(ip)?;
         match user {
             Some(user) => self.check_publish(user),
             None => Ok(()),
         }
+    }
+
+    /// A client's request over HTTP (`POST /sse/publish`, `/sse/request`)
+    /// from `ip`: the address gets one WebSocket connection's request rate.
+    pub fn check_http_request(&self, ip: IpAddr) -> Result<(), HeraldError> {
+        check_keyed(&self.http_requests, &ip, "requests from this address")
     }
 
     /// An HTTP API call by `key` (the API key, or the caller's IP without one).
@@ -128,7 +135,7 @@ impl RateLimits {
     pub fn housekeep(&self) {
         self.connects.retain_recent();
         self.publishes.retain_recent();
-        self.http_publishes.retain_recent();
+        self.http_requests.retain_recent();
         self.api.retain_recent();
     }
 

@@ -69,7 +69,7 @@ async fn a_flooding_publisher_is_throttled_while_its_neighbour_flows() {
     tokio::time::sleep(Duration::from_millis(400)).await;
     assert_eq!(post_publish(&server, "10.0.0.66", "chat:flood", 99).await.0, 200);
     let m = server.get("/metrics").await.unwrap().body;
-    assert!(m.contains("herald_rate_limited_total{limit=\"publishes from this address\"}"), "{m}");
+    assert!(m.contains("herald_rate_limited_total{limit=\"requests from this address\"}"), "{m}");
 }
 
 #[tokio::test]

@@ -9,8 +9,10 @@
  *   its stream or poll loop, resuming the other channels from their
  *   positions, and answers the subscribes;
  * - `publish` becomes `POST /sse/publish`;
- * - other requests (history, presence, typing, read marks, inbox) have no
- *   HTTP door for clients and are refused with error 104.
+ * - other requests (history, presence, read marks and positions, unread,
+ *   inbox) go to `POST /sse/request` as they are; those that need a
+ *   connection (typing, presence state, client events) are refused there
+ *   with error 104.
  * When the subclass's channel request fails the transport closes (1006, or
  * the server's `disconnect` code) and the client reconnects and recovers.
  */
@@ -151,7 +153,8 @@ export abstract class HttpTransport implements Transport {
         void this.publish(id, frame);
         return;
       default:
-        this.replyError(id, { code: 104, message: `${String(op)} is not available over the ${this.name} transport`, temporary: false });
+        // Requests that need a connection (typing, presence state, client events) come back as 104.
+        void this.request(id, frame);
     }
   }
 
@@ -278,30 +281,40 @@ export abstract class HttpTransport implements Transport {
     this.queueReopen();
   }
 
-  private async publish(id: number, frame: Json): Promise<void> {
+  private publish(id: number, frame: Json): Promise<void> {
     const body: Json = { channel: frame.channel, data: frame.data };
     if (typeof frame.idempotency_key === "string") body.idempotency_key = frame.idempotency_key;
+    return this.post(id, "/sse/publish", body, (json) => json);
+  }
+
+  /** History, presence, read receipts, inbox: the native frame as is; the reply carries `result`. */
+  private request(id: number, frame: Json): Promise<void> {
+    return this.post(id, "/sse/request", frame, (json) => asRecord(json.result));
+  }
+
+  /** POSTs `body` and answers request `id` with `result(json)` or the server's error. */
+  private async post(id: number, path: string, body: Json, result: (json: Json) => Json): Promise<void> {
     let res: Response;
     try {
-      res = await this.fetch(`${this.base}/sse/publish`, {
+      res = await this.fetch(`${this.base}${path}`, {
         method: "POST",
         headers: { "content-type": "application/json", ...this.headers() },
         body: JSON.stringify(body),
         cache: "no-store",
       });
     } catch (e) {
-      // Unanswered: the client re-sends it (same idempotency key) after reconnecting.
-      this.fail(1006, `POST /sse/publish failed: ${e instanceof Error ? e.message : String(e)}`);
+      // Unanswered: the client re-sends it (a publish with the same idempotency key) after reconnecting.
+      this.fail(1006, `POST ${path} failed: ${e instanceof Error ? e.message : String(e)}`);
       return;
     }
     const json = asRecord(await res.json().catch(() => ({})));
     if (asRecord(json.error).code === 117) {
-      // Token expired (a stream outlives its token): reconnect with a new one; the client re-sends this publish.
+      // Token expired (a stream outlives its token): reconnect with a new one; the client re-sends the request.
       this.fail(4004, "token expired");
       return;
     }
-    if (res.ok && json.error === undefined) this.reply(id, json);
+    if (res.ok && json.error === undefined) this.reply(id, result(json));
     else if (json.error !== undefined) this.replyError(id, json.error);
-    else this.replyError(id, { code: 100, message: `POST /sse/publish: HTTP ${res.status}`, temporary: res.status >= 500 });
+    else this.replyError(id, { code: 100, message: `POST ${path}: HTTP ${res.status}`, temporary: res.status >= 500 });
   }
 }

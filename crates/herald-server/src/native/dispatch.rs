@@ -3,13 +3,14 @@
 
 use std::sync::Arc;
 
-use herald_core::{Caller, Connection, ErrorCode, HeraldError, HistoryQuery, MarkRead, Payload};
+use herald_core::{Caller, Connection, ErrorCode, HeraldError, Payload};
 use herald_protocol::encode;
 use herald_protocol::request::{Op, parse_request};
 use tracing::Instrument;
 
 use super::encoder::NativeEncoder;
 use crate::app::App;
+use crate::client_requests;
 use crate::limits::{ConnectionLimit, ConnectionLimits};
 
 /// What the session does after a request.
@@ -112,14 +113,6 @@ impl Dispatcher<'_> {
                 let data = data.map(Payload::from_raw).unwrap_or_else(|| Payload::from_value(&serde_json::Value::Null));
                 hub.client_event(conn, &channel, &event, &data).map(|()| encode::reply(id, &serde_json::json!({})))
             }
-            Op::History { channel, since, before, limit, direction } => {
-                let query = HistoryQuery { since, before, limit, direction };
-                hub.history(Caller::Client(conn), &channel, query).await.map(|page| encode::history_result(id, &page))
-            }
-            Op::Presence { channel } => hub
-                .presence_all(Caller::Client(conn), &channel)
-                .await
-                .map(|members| encode::presence_result(id, &members)),
             Op::PresenceState { channel, state } => {
                 if let Err(e) = self.limits.check(ConnectionLimit::ClientEvent) {
                     return self.refuse(req.id, &e);
@@ -132,44 +125,8 @@ impl Dispatcher<'_> {
                 }
                 hub.typing(conn, &channel).map(|()| empty(id))
             }
-            Op::MarkRead { channel, offset } => hub
-                .mark_read(conn, &channel, offset)
-                .await
-                .map(|offset| encode::reply(id, &serde_json::json!({ "channel": channel, "offset": offset }))),
-            Op::ReadPositions { channel } => {
-                hub.read_positions(Caller::Client(conn), &channel).await.map(|(top, members)| {
-                    encode::reply(
-                        id,
-                        &serde_json::json!({
-                            "channel": channel, "epoch": top.epoch.as_str(), "offset": top.offset, "members": members
-                        }),
-                    )
-                })
-            }
-            Op::Unread => match conn.user() {
-                Some(user) => {
-                    hub.unread(user).await.map(|list| encode::reply(id, &serde_json::json!({ "channels": list })))
-                }
-                None => Err(HeraldError::new(ErrorCode::Unauthorized, "sign in (a token with `sub`) first")),
-            },
-            Op::Notifications { before, limit } => {
-                hub.notifications(conn, before, limit).await.map(|(list, unread)| {
-                    let mut buf = format!("{{\"id\":{id},\"result\":").into_bytes();
-                    encode::notifications_page(&mut buf, &list, unread);
-                    buf.push(b'}');
-                    buf
-                })
-            }
-            Op::NotificationRead { notification } => {
-                let which = notification.map_or(MarkRead::All, MarkRead::One);
-                hub.notification_read(conn, which)
-                    .await
-                    .map(|unread| encode::reply(id, &serde_json::json!({ "unread": unread })))
-            }
-            Op::NotificationDelete { notification } => hub
-                .notification_delete(conn, notification)
-                .await
-                .map(|unread| encode::reply(id, &serde_json::json!({ "unread": unread }))),
+            // History, presence, read receipts, inbox: the same answers as over HTTP.
+            op => client_requests::answer(hub, Caller::Client(conn), &conn.identity(), id, op).await,
         };
         match result {
             Ok(reply) => {

@@ -6,8 +6,10 @@
 //! - `request` — query, credentials, opening a subscribed hub connection.
 //! - `position_id` — the event id: a position on every channel.
 //! - `encoder` — channel events as SSE lines, encoded once per fan-out.
-//! - `stream` — `GET /sse`; `poll` — `GET /poll`; `publish` — `POST /sse/publish`.
+//! - `stream` — `GET /sse`; `poll` — `GET /poll`; `publish` — `POST /sse/publish`;
+//!   `client_request` — `POST /sse/request` (history, presence, read receipts, inbox).
 
+pub mod client_request;
 pub mod encoder;
 pub mod poll;
 pub mod position_id;
@@ -24,7 +26,7 @@ use tower_http::cors::{Any, CorsLayer};
 
 use crate::app::App;
 
-/// The `/sse`, `/sse/publish` and `/poll` routes, open to any origin
+/// The `/sse`, `/sse/publish`, `/sse/request` and `/poll` routes, open to any origin
 /// (browsers on another origin use them; credentials travel as tokens).
 pub fn router() -> Router<Arc<App>> {
     let cors = CorsLayer::new().allow_origin(Any).allow_methods([Method::GET, Method::POST]).allow_headers([
@@ -35,6 +37,7 @@ pub fn router() -> Router<Arc<App>> {
     Router::new()
         .route("/sse", get(stream::sse))
         .route("/sse/publish", post(publish::publish))
+        .route("/sse/request", post(client_request::client_request))
         .route("/poll", get(poll::poll))
         .layer(cors)
 }
