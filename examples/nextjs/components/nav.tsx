@@ -7,6 +7,7 @@ const LINKS = [
   { href: "/chat/general", match: "/chat", label: "Chat" },
   { href: "/notifications", match: "/notifications", label: "Notifications" },
   { href: "/dashboard", match: "/dashboard", label: "Dashboard" },
+  { href: "/docs/notes", match: "/docs", label: "Docs" },
 ];
 
 export function Nav() {

@@ -46,8 +46,17 @@ it("one socket per browser under Strict Mode (next dev), no hydration warnings",
   page.on("pageerror", (e) => problems.push(`uncaught: ${e.message}`));
   let open = 0;
   let max = 0;
+  // The editor's document socket (/yjs) is counted apart from the app's one Herald client socket.
+  const doc = { open: 0, max: 0 };
   page.on("websocket", (ws) => {
     if (!ws.url().startsWith(herald.url.replace(/^http/, "ws"))) return; // not Next's HMR socket
+    const c = ws.url().includes("/yjs/") ? doc : null;
+    if (c) {
+      c.open++;
+      c.max = Math.max(c.max, c.open);
+      ws.on("close", () => c.open--);
+      return;
+    }
     open++;
     max = Math.max(max, open);
     ws.on("close", () => open--);
@@ -69,10 +78,22 @@ it("one socket per browser under Strict Mode (next dev), no hydration warnings",
   await page.click("nav >> text=Notifications");
   await page.waitForURL("**/notifications", { timeout: 120_000 });
   await page.getByTestId("notification-center").waitFor({ timeout: 60_000 });
+  // The editor: its effect runs twice, yet one document socket, closed when the page is left.
+  await page.click("nav >> text=Docs");
+  await page.waitForURL("**/docs/notes", { timeout: 120_000 });
+  await waitFor(
+    "the document synced",
+    async () => (await page.getByTestId("doc-status").getAttribute("data-state")) === "synced",
+    60_000,
+  );
+  await page.getByTestId("doc-person").filter({ hasText: "Dev" }).waitFor({ timeout: 30_000 });
+  await sleep(1500);
+  expect(doc).toEqual({ open: 1, max: 1 });
   await page.click("nav >> text=Chat");
   await page.waitForURL("**/chat/general", { timeout: 120_000 });
   await sleep(1500);
   expect({ open, max }).toEqual({ open: 1, max: 1 });
+  expect(doc).toEqual({ open: 0, max: 1 });
   // Every page loaded afresh (hydrating server HTML): Herald itself sees one connection of this user.
   const connections = async () => {
     const r = await fetch(`${herald.url}/api/presence/online:everyone`);

@@ -18,6 +18,8 @@ async function claims(): Promise<TokenClaims<UserInfo> | null> {
       { channels: ["room:*"], allow: ["subscribe", "publish", "history"] },
       { channels: ["online:*", "dash:*"], allow: ["subscribe", "presence"] },
       { channels: ["metrics:*"], allow: ["subscribe", "history"] },
+      // Shared documents (Herald's /yjs door): subscribe = open and sync, publish = edit, presence = listed as viewing.
+      { channels: ["doc:*"], allow: ["subscribe", "publish", "presence"] },
     ],
   };
 }
