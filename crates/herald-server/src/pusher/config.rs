@@ -27,7 +27,9 @@ pub struct PusherConfig {
     /// Webhook delivery: one attempt's timeout, ms. Default 5000.
     pub webhook_timeout_ms: u64,
     /// Webhook events queued per app while its endpoint is slow or down;
-    /// past that new events are dropped (and counted). Default 10,000.
+    /// past that new events are dropped (and counted). With a `[broker]`, also
+    /// about the most undelivered events the app's Redis stream keeps (the
+    /// oldest are trimmed past it). Default 10,000.
     pub webhook_queue_max: usize,
     /// Most events in one webhook request. Default 50.
     pub webhook_batch_max: usize,
