@@ -2,8 +2,11 @@
 //! to hear about (Pusher's webhooks, a durable event queue). The hub reports
 //! them to one [`ServerEventSink`]; the server decides where they go.
 //!
-//! Occupied and vacated are per node: a channel is occupied on this node when
-//! its first subscription here begins, vacated when its last one here ends.
+//! Occupied and vacated are once per cluster: with a shared
+//! [`OccupancyBackend`](crate::occupancy::OccupancyBackend) (Redis) a channel
+//! is occupied when its first subscription on any node begins and vacated
+//! when its last one on any node ends (or dies with its node); on one node,
+//! when its first (last) subscription here begins (ends).
 
 use std::sync::Arc;
 
@@ -13,12 +16,12 @@ use crate::publication::Payload;
 /// Something that happened to a channel.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ServerEvent {
-    /// The channel's first subscriber (on this node) subscribed.
+    /// The channel's first subscriber (on any node) subscribed.
     ChannelOccupied {
         /// The channel.
         channel: ChannelName,
     },
-    /// The channel's last subscriber (on this node) left.
+    /// The channel's last subscriber (on any node) left.
     ChannelVacated {
         /// The channel.
         channel: ChannelName,

@@ -1,12 +1,12 @@
 //! `RedisBroker`: the multi-node broker. See the crate docs for the shape.
 
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, OnceLock, Weak};
 use std::time::Duration;
 
 use async_trait::async_trait;
 use herald_core::{
-    Broker, BrokerHandler, ChannelName, Direction, Epoch, HeraldError, HistoryPage, HistoryQuery, NodeEvent, Position,
-    Publication, PublishRequest, now_ms,
+    Broker, BrokerHandler, ChannelName, Direction, Epoch, HeraldError, HistoryPage, HistoryQuery, Hub, NodeEvent,
+    Position, Publication, PublishRequest, now_ms,
 };
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 
@@ -149,8 +149,39 @@ pub(crate) enum Outgoing {
         channel: String,
         reply: tokio::sync::oneshot::Sender<bool>,
     },
+    /// This node's subscriptions to `channel` went from `before` to `after`.
+    /// A change from or to zero runs the occupy/vacate script and tells
+    /// `hub` when the channel became occupied or vacated on every node.
+    Occupancy { channel: ChannelName, before: usize, after: usize, hub: Weak<Hub> },
     /// Answered once everything queued before it was sent.
     Flush(tokio::sync::oneshot::Sender<()>),
+}
+
+/// What to do with one script's answer, in queue order.
+enum Reply {
+    /// Presence: whether to push `join`/`leave`.
+    Presence(tokio::sync::oneshot::Sender<bool>),
+    /// Occupancy: report `occupied` (or vacated) to the hub on answer 1.
+    Occupancy { hub: Weak<Hub>, channel: ChannelName, occupied: bool },
+}
+
+impl Reply {
+    /// Act on the script's answer (`None`: Redis did not answer; presence
+    /// pushes and occupancy reports anyway: rather a repeated event than a
+    /// missing one).
+    fn answer(self, answer: Option<i64>) {
+        let yes = answer.is_none_or(|a| a == 1);
+        match self {
+            Reply::Presence(tx) => {
+                let _ = tx.send(yes);
+            }
+            Reply::Occupancy { hub, channel, occupied } => {
+                if let (true, Some(hub)) = (yes, hub.upgrade()) {
+                    hub.occupancy_changed(channel, occupied);
+                }
+            }
+        }
+    }
 }
 
 /// Send queued node events and presence writes in order, pipelined in batches.
@@ -184,7 +215,27 @@ async fn send_events(
                             pipe.cmd("EVAL").arg(scripts::PRESENCE_LEAVE).arg(1).arg(&key).arg(field).arg(member);
                         }
                     }
-                    replies.push(reply);
+                    replies.push(Reply::Presence(reply));
+                }
+                Outgoing::Occupancy { channel, before, after, hub } => {
+                    let key = keys.subscriptions(&channel);
+                    let node_set = keys.node_subscriptions(&node_id);
+                    match (before, after) {
+                        (0, 0) => {}
+                        (0, n) => {
+                            pipe.cmd("EVAL").arg(scripts::OCCUPY).arg(1).arg(key).arg(node_id.as_ref()).arg(n);
+                            pipe.cmd("SADD").arg(node_set).arg(channel.as_str()).ignore();
+                            replies.push(Reply::Occupancy { hub, channel, occupied: true });
+                        }
+                        (_, 0) => {
+                            pipe.cmd("EVAL").arg(scripts::VACATE).arg(1).arg(key).arg(node_id.as_ref());
+                            pipe.cmd("SREM").arg(node_set).arg(channel.as_str()).ignore();
+                            replies.push(Reply::Occupancy { hub, channel, occupied: false });
+                        }
+                        (_, n) => {
+                            pipe.cmd("HSET").arg(key).arg(node_id.as_ref()).arg(n).ignore();
+                        }
+                    }
                 }
                 Outgoing::Flush(tx) => flushed.push(tx),
                 Outgoing::Event(e) => {
@@ -204,18 +255,20 @@ async fn send_events(
                 }
             }
         }
-        match tokio::time::timeout(timeout, pipe.query_async::<Vec<i64>>(&mut conn)).await {
-            Ok(Ok(answers)) => {
-                for (reply, answer) in replies.drain(..).zip(answers) {
-                    let _ = reply.send(answer == 1);
-                }
+        let answers = match tokio::time::timeout(timeout, pipe.query_async::<Vec<i64>>(&mut conn)).await {
+            Ok(Ok(answers)) => answers,
+            Ok(Err(e)) => {
+                tracing::warn!(error = %e, "node events not sent to other nodes");
+                Vec::new()
             }
-            Ok(Err(e)) => tracing::warn!(error = %e, "node events not sent to other nodes"),
-            Err(_) => tracing::warn!("node events not sent to other nodes: timed out"),
-        }
-        // Unanswered (Redis away): the hub pushes join/leave anyway.
+            Err(_) => {
+                tracing::warn!("node events not sent to other nodes: timed out");
+                Vec::new()
+            }
+        };
+        let mut answers = answers.into_iter();
         for reply in replies {
-            let _ = reply.send(true);
+            reply.answer(answers.next());
         }
         for tx in flushed {
             let _ = tx.send(());
@@ -339,13 +392,15 @@ impl Broker for RedisBroker {
     }
 
     async fn close(&self) {
-        let registry = self.registry.lock().take();
-        if let Some(r) = registry {
-            r.stop().await;
-        }
+        // Queued writes first (the last subscriptions and members leaving),
+        // then whatever is left of this node's records.
         let (tx, rx) = tokio::sync::oneshot::channel();
         if self.events.try_send(Outgoing::Flush(tx)).is_ok() {
             let _ = tokio::time::timeout(self.options.command_timeout, rx).await;
+        }
+        let registry = self.registry.lock().take();
+        if let Some(r) = registry {
+            r.stop().await;
         }
         self.shards.stop();
         self.events_task.abort();

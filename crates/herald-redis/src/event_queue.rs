@@ -89,6 +89,11 @@ impl EventQueue {
         Ok(EventQueue { conn, o })
     }
 
+    /// How long an event may stay pending at a consumer before another one takes it over.
+    pub fn claim_after(&self) -> Duration {
+        self.o.claim_after
+    }
+
     /// Append an event; returns its id. Durable as far as Redis persistence goes.
     pub async fn enqueue(&self, payload: &[u8]) -> Result<String, QueueError> {
         let mut c = self.conn.clone();
@@ -105,22 +110,18 @@ impl EventQueue {
         Ok(id)
     }
 
-    /// Take up to `count` new events for this consumer, waiting up to `block` for one.
+    /// Take up to `count` new events for this consumer, waiting up to `block`
+    /// for one (zero: answer at once). A blocking read holds its connection:
+    /// on a connection shared with other work, use zero.
     pub async fn consume(&self, count: usize, block: Duration) -> Result<Vec<QueuedEvent>, QueueError> {
         let mut c = self.conn.clone();
-        let reply: Option<StreamReadReply> = redis::cmd("XREADGROUP")
-            .arg("GROUP")
-            .arg(&self.o.group)
-            .arg(&self.o.consumer)
-            .arg("COUNT")
-            .arg(count.max(1))
-            .arg("BLOCK")
-            .arg(block.as_millis() as u64)
-            .arg("STREAMS")
-            .arg(&self.o.stream)
-            .arg(">")
-            .query_async(&mut c)
-            .await?;
+        let mut cmd = redis::cmd("XREADGROUP");
+        cmd.arg("GROUP").arg(&self.o.group).arg(&self.o.consumer).arg("COUNT").arg(count.max(1));
+        if !block.is_zero() {
+            cmd.arg("BLOCK").arg(block.as_millis() as u64);
+        }
+        let reply: Option<StreamReadReply> =
+            cmd.arg("STREAMS").arg(&self.o.stream).arg(">").query_async(&mut c).await?;
         Ok(reply.map(|r| r.keys.into_iter().flat_map(|k| parse_entries(k.ids)).collect()).unwrap_or_default())
     }
 
@@ -132,6 +133,45 @@ impl EventQueue {
         let mut c = self.conn.clone();
         let n: u64 = redis::cmd("XACK").arg(&self.o.stream).arg(&self.o.group).arg(ids).query_async(&mut c).await?;
         Ok(n)
+    }
+
+    /// Acknowledge delivered (or abandoned) events and delete them from the
+    /// stream, so that `max_len` bounds only the events not yet delivered.
+    pub async fn remove(&self, ids: &[String]) -> Result<(), QueueError> {
+        if ids.is_empty() {
+            return Ok(());
+        }
+        let mut c = self.conn.clone();
+        let mut pipe = redis::pipe();
+        pipe.cmd("XACK").arg(&self.o.stream).arg(&self.o.group).arg(ids).ignore();
+        pipe.cmd("XDEL").arg(&self.o.stream).arg(ids).ignore();
+        let () = pipe.query_async(&mut c).await?;
+        Ok(())
+    }
+
+    /// Tell the group this consumer is still working on `ids` (their idle
+    /// time restarts), so that no other consumer claims them while it
+    /// retries a slow delivery.
+    pub async fn keep(&self, ids: &[String]) -> Result<(), QueueError> {
+        if ids.is_empty() {
+            return Ok(());
+        }
+        let mut c = self.conn.clone();
+        let _: redis::Value = redis::cmd("XCLAIM")
+            .arg(&self.o.stream)
+            .arg(&self.o.group)
+            .arg(&self.o.consumer)
+            .arg(0)
+            .arg(ids)
+            .arg("JUSTID")
+            .query_async(&mut c)
+            .await?;
+        Ok(())
+    }
+
+    /// The time an event was enqueued (ms since the Unix epoch), from its id.
+    pub fn enqueued_ms(id: &str) -> Option<u64> {
+        id.split('-').next().and_then(|ms| ms.parse().ok())
     }
 
     /// Take over up to `count` events another consumer took but has not

@@ -11,6 +11,9 @@
 //! | `P:nodes` | sorted set | node id → last heartbeat, ms |
 //! | `P:node:N` | hash | `connections`, `started`; expires without heartbeats |
 //! | `P:node:N:chans` | set | channels where node `N` has presence records |
+//! | `P:ch:{C}:subs` | hash | occupancy: node → its subscriptions to `C` (no field: none there) |
+//! | `P:node:N:subs` | set | channels where node `N` has subscriptions |
+//! | `P:webhooks:A` | stream | durable webhook events of Pusher app `A` (consumer group `webhooks`) |
 //! | `P:users` | pub/sub channel | pushes to users (notification, unread) as `!node json` |
 
 use herald_core::ChannelName;
@@ -61,6 +64,21 @@ impl Keys {
     /// A channel's presence records: field `node\nmember` → record JSON.
     pub fn presence(&self, channel: &ChannelName) -> String {
         format!("{}:ch:{{{}}}:pres", self.prefix, channel)
+    }
+
+    /// A channel's subscription counts: field node id → its subscriptions.
+    pub fn subscriptions(&self, channel: &ChannelName) -> String {
+        format!("{}:ch:{{{}}}:subs", self.prefix, channel)
+    }
+
+    /// Channels where a node has subscriptions (set), for listings and for cleaning up after it.
+    pub fn node_subscriptions(&self, id: &str) -> String {
+        format!("{}:node:{}:subs", self.prefix, id)
+    }
+
+    /// The durable webhook stream of one app (the Pusher door's `app id`).
+    pub fn webhooks(&self, app: &str) -> String {
+        format!("{}:webhooks:{}", self.prefix, app)
     }
 
     /// Live nodes: sorted set of node id → last heartbeat (ms).

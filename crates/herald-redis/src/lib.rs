@@ -19,6 +19,7 @@ pub mod codec;
 pub mod event_queue;
 pub mod keys;
 pub mod nodes;
+pub mod occupancy;
 pub mod options;
 pub mod presence;
 mod pubsub;
@@ -27,6 +28,7 @@ mod scripts;
 pub use broker::RedisBroker;
 pub use event_queue::{EventQueue, EventQueueOptions, QueuedEvent};
 pub use nodes::{NodeInfo, NodeRegistry};
+pub use occupancy::RedisOccupancy;
 pub use options::RedisBrokerOptions;
 pub use presence::RedisPresence;
 

@@ -3,7 +3,8 @@
 //! `ttl`); a node silent for `ttl` is dead. Every live node looks for dead
 //! ones on each heartbeat; the one that takes the reaper lock removes the
 //! dead node's presence records and announces `leave` for members present
-//! on no other node. So presence converges within `ttl + heartbeat` of a
+//! on no other node, and removes its subscription counts (reporting
+//! `vacated` for channels it was the last node of). So presence converges within `ttl + heartbeat` of a
 //! node's death (queries skip dead nodes' records as soon as `ttl` passes).
 
 use std::sync::{Arc, Weak};
@@ -74,6 +75,7 @@ pub struct NodeRegistry {
     started_ms: u64,
     connections: Box<dyn Fn() -> usize + Send + Sync>,
     resync: Box<dyn Fn() -> usize + Send + Sync>,
+    vacated: Box<dyn Fn(ChannelName) + Send + Sync>,
     task: parking_lot::Mutex<Option<tokio::task::JoinHandle<()>>>,
 }
 
@@ -85,13 +87,15 @@ impl NodeRegistry {
     /// Register this node and start heart-beating; `connections` counts its
     /// clients; `resync` rewrites this node's presence records, called when a
     /// heartbeat finds the node unregistered (first beat, Redis lost its
-    /// data, or the node was taken for dead and cleaned up).
+    /// data, or the node was taken for dead and cleaned up); `vacated` is
+    /// told of each channel whose last subscriptions were a removed node's.
     pub fn start(
         broker: Arc<RedisBroker>,
         heartbeat: Duration,
         ttl: Duration,
         connections: impl Fn() -> usize + Send + Sync + 'static,
         resync: impl Fn() -> usize + Send + Sync + 'static,
+        vacated: impl Fn(ChannelName) + Send + Sync + 'static,
     ) -> Arc<Self> {
         let me = Arc::new(Self {
             broker,
@@ -100,6 +104,7 @@ impl NodeRegistry {
             started_ms: now_ms(),
             connections: Box::new(connections),
             resync: Box::new(resync),
+            vacated: Box::new(vacated),
             task: parking_lot::Mutex::new(None),
         });
         let weak = Arc::downgrade(&me);
@@ -194,7 +199,7 @@ impl NodeRegistry {
                 continue;
             }
             let left = self.reap(&id).await?;
-            tracing::warn!(node = %id, members_left = left, "node stopped heart-beating; its presence removed");
+            tracing::warn!(node = %id, members_left = left, "node stopped heart-beating; its presence and subscriptions removed");
         }
         Ok(())
     }
@@ -229,11 +234,38 @@ impl NodeRegistry {
             }
             self.query::<()>(pipe).await?;
         }
+        self.reap_subscriptions(id).await?;
         let mut pipe = redis::pipe();
         pipe.cmd("DEL").arg(keys.node_channels(id)).arg(keys.node(id)).ignore();
         pipe.cmd("ZREM").arg(keys.nodes()).arg(id).ignore();
         self.query::<()>(pipe).await?;
         Ok(left)
+    }
+
+    /// Remove node `id`'s subscription counts; report `vacated` for each
+    /// channel that had subscriptions on no other node.
+    async fn reap_subscriptions(&self, id: &str) -> Result<(), HeraldError> {
+        let keys = self.broker.keys();
+        let mut pipe = redis::pipe();
+        pipe.cmd("SMEMBERS").arg(keys.node_subscriptions(id));
+        let (channels,): (Vec<String>,) = self.query(pipe).await?;
+        let channels: Vec<ChannelName> = channels.iter().filter_map(|c| ChannelName::new(c).ok()).collect();
+        if !channels.is_empty() {
+            let mut pipe = redis::pipe();
+            for c in &channels {
+                pipe.cmd("EVAL").arg(crate::scripts::VACATE).arg(1).arg(keys.subscriptions(c)).arg(id);
+            }
+            let emptied: Vec<i64> = self.query(pipe).await?;
+            for (channel, emptied) in channels.into_iter().zip(emptied) {
+                if emptied == 1 {
+                    tracing::info!(node = %id, channel = %channel, "channel vacated: its last subscriptions were on a removed node");
+                    (self.vacated)(channel);
+                }
+            }
+        }
+        let mut pipe = redis::pipe();
+        pipe.cmd("DEL").arg(keys.node_subscriptions(id)).ignore();
+        self.query::<()>(pipe).await
     }
 
     /// Leave the cluster: stop heart-beating and remove this node's records.

@@ -84,6 +84,25 @@ end
 return 1
 "#;
 
+/// This node's first subscription to a channel: store its count; 1 when
+/// no node had one before (the channel is now occupied). KEYS: occupancy
+/// hash. ARGV: node id, count.
+pub(crate) const OCCUPY: &str = r#"
+local before = redis.call('HLEN', KEYS[1])
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
+if before == 0 then return 1 end
+return 0
+"#;
+
+/// This node's last subscription to a channel is gone (or the node died):
+/// delete its count; 1 when that was the last node with one (the channel
+/// is now vacated). KEYS: occupancy hash. ARGV: node id.
+pub(crate) const VACATE: &str = r#"
+local removed = redis.call('HDEL', KEYS[1], ARGV[1])
+if removed == 1 and redis.call('HLEN', KEYS[1]) == 0 then return 1 end
+return 0
+"#;
+
 /// History: the channel's epoch (created if missing) and top, and a range
 /// of entries, read atomically (every offset up to `top` is in the range
 /// unless trimmed).

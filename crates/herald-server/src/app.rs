@@ -102,7 +102,9 @@ impl App {
         if let Some(policy) = policy {
             hub.set_policy(Arc::new(policy));
         }
-        let pusher = crate::pusher::PusherDoor::new(&config.pusher, crate::http_client::HttpClient::new());
+        let durable_webhooks = redis.as_ref().map(|r| crate::pusher::webhook_queue::DurableQueue { broker: r.clone() });
+        let pusher =
+            crate::pusher::PusherDoor::new(&config.pusher, crate::http_client::HttpClient::new(), durable_webhooks);
         hub.set_server_event_sink(pusher.clone());
         let nodes = redis.map(|r| crate::scale_out::join_cluster(&hub, r, &config.broker));
         spawn_history_sweeper(store, inbox, embedded, Duration::from_secs(config.history_sweep_secs.max(1)));

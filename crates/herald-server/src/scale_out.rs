@@ -1,4 +1,5 @@
-//! Scale-out wiring: the Redis broker from `[broker]`.
+//! Scale-out wiring: the Redis broker from `[broker]`, shared presence and
+//! occupancy, cluster membership.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -22,7 +23,8 @@ pub async fn redis_broker(cfg: &BrokerConfig, url: &str) -> Result<Arc<RedisBrok
     Ok(broker)
 }
 
-/// Share presence through Redis and register this node (heartbeats, dead-node cleanup).
+/// Share presence and channel occupancy through Redis and register this
+/// node (heartbeats, dead-node cleanup).
 pub fn join_cluster(
     hub: &Arc<herald_core::Hub>,
     broker: Arc<RedisBroker>,
@@ -30,13 +32,19 @@ pub fn join_cluster(
 ) -> Arc<herald_redis::NodeRegistry> {
     let ttl = Duration::from_secs(cfg.node_ttl_secs.max(1));
     hub.set_presence_backend(herald_redis::RedisPresence::new(broker.clone(), ttl));
-    let (weak, weak2) = (Arc::downgrade(hub), Arc::downgrade(hub));
+    hub.set_occupancy_backend(herald_redis::RedisOccupancy::new(broker.clone(), Arc::downgrade(hub), ttl));
+    let (weak, weak2, weak3) = (Arc::downgrade(hub), Arc::downgrade(hub), Arc::downgrade(hub));
     let registry = herald_redis::NodeRegistry::start(
         broker.clone(),
         Duration::from_secs(cfg.node_heartbeat_secs.max(1)),
         ttl,
         move || weak.upgrade().map(|h| h.connection_count()).unwrap_or(0),
-        move || weak2.upgrade().map(|h| h.resync_presence()).unwrap_or(0),
+        move || weak2.upgrade().map(|h| h.resync_presence() + h.resync_occupancy()).unwrap_or(0),
+        move |channel| {
+            if let Some(h) = weak3.upgrade() {
+                h.occupancy_changed(channel, false);
+            }
+        },
     );
     tracing::info!(node = %broker.node_id(), "joined the cluster");
     registry

@@ -132,6 +132,7 @@ pub struct Hub {
     policy: std::sync::OnceLock<Arc<dyn ChannelPolicy>>,
     server_events: std::sync::OnceLock<Arc<dyn ServerEventSink>>,
     pub(crate) presence_backend: std::sync::OnceLock<Arc<dyn crate::presence_backend::PresenceBackend>>,
+    pub(crate) occupancy_backend: std::sync::OnceLock<Arc<dyn crate::occupancy::OccupancyBackend>>,
 }
 
 impl Hub {
@@ -165,6 +166,7 @@ impl Hub {
             policy: std::sync::OnceLock::new(),
             server_events: std::sync::OnceLock::new(),
             presence_backend: std::sync::OnceLock::new(),
+            occupancy_backend: std::sync::OnceLock::new(),
         });
         broker.attach(hub.clone());
         hub

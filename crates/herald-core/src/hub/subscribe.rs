@@ -120,10 +120,13 @@ impl Hub {
             let mut channels = self.channels.write();
             let entry = channels.entry(channel.clone()).or_default();
             let mut subscribers = entry.subscribers.write();
+            let before = subscribers.len();
             subscribers.insert(conn.id().clone(), sub.clone());
-            subscribers.len() == 1
+            self.subscriptions_changed(&channel, before, subscribers.len());
+            before == 0
         };
-        if occupied {
+        // With a shared occupancy backend, it reports occupied once for the cluster.
+        if occupied && !self.shares_occupancy() {
             self.emit(|| ServerEvent::ChannelOccupied { channel: channel.clone() });
         }
         metrics::gauge!("herald_subscriptions").increment(1.0);
@@ -180,6 +183,9 @@ impl Hub {
         let (removed, vacated) = {
             let mut subscribers = entry.subscribers.write();
             let removed = subscribers.remove(conn.id());
+            if removed.is_some() {
+                self.subscriptions_changed(channel, subscribers.len() + 1, subscribers.len());
+            }
             (removed, subscribers.is_empty())
         };
         if let Some(sub) = removed {
@@ -201,7 +207,7 @@ impl Hub {
                     self.spawn_presence_expiry(channel, sub.member.member_key(), generation, grace)
                 }
             }
-            if vacated {
+            if vacated && !self.shares_occupancy() {
                 self.emit(|| ServerEvent::ChannelVacated { channel: channel.clone() });
             }
         }

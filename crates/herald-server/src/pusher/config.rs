@@ -27,10 +27,20 @@ pub struct PusherConfig {
     /// Webhook delivery: one attempt's timeout, ms. Default 5000.
     pub webhook_timeout_ms: u64,
     /// Webhook events queued per app while its endpoint is slow or down;
-    /// past that new events are dropped (and counted). Default 10,000.
+    /// past that new events are dropped (and counted). With a `[broker]`, also
+    /// about the most undelivered events the app's Redis stream keeps (the
+    /// oldest are trimmed past it). Default 10,000.
     pub webhook_queue_max: usize,
     /// Most events in one webhook request. Default 50.
     pub webhook_batch_max: usize,
+    /// With a `[broker]` (durable webhooks): how long a batch another node
+    /// took may go unrenewed before this node takes it over (that node
+    /// died mid-delivery), seconds. Default 30.
+    pub webhook_claim_after_secs: u64,
+    /// With a `[broker]`: how often a node looks for webhook events queued
+    /// by other nodes (or left by dead ones) when it has none of its own, ms.
+    /// Default 1000.
+    pub webhook_poll_ms: u64,
 }
 
 impl Default for PusherConfig {
@@ -44,6 +54,8 @@ impl Default for PusherConfig {
             webhook_timeout_ms: 5000,
             webhook_queue_max: 10_000,
             webhook_batch_max: 50,
+            webhook_claim_after_secs: 30,
+            webhook_poll_ms: 1000,
         }
     }
 }

@@ -3,13 +3,15 @@
 //! `body_md5`, `auth_signature`): trigger (one and batch, with `socket_id`
 //! exclusion), channel list and info, presence users, and terminating a
 //! user's connections. Errors are plain text with Pusher's statuses.
+//! Channel lists and counts are the cluster's (`Hub::cluster_channels`,
+//! `Hub::cluster_channel_info`), whichever node answers.
 
 use std::sync::Arc;
 
 use axum::body::{Body, Bytes};
 use axum::extract::{Path, State};
 use axum::http::{Method, Response, StatusCode, Uri, header};
-use herald_core::{Caller, ChannelName, DisconnectReason, ErrorCode, HeraldError};
+use herald_core::{Caller, ChannelInfo, ChannelName, DisconnectReason, ErrorCode, HeraldError};
 use serde::Deserialize;
 
 use super::PusherApp;
@@ -149,8 +151,8 @@ fn parse_info(info: Option<&str>) -> Result<Info, Refusal> {
     Ok(i)
 }
 
-fn counts(app: &App, ch: &ChannelName, name: &str, info: Info) -> serde_json::Value {
-    let c = app.hub.channel_info(ch);
+/// The asked-for counts of one channel, from every node.
+fn counts(c: &ChannelInfo, name: &str, info: Info) -> serde_json::Value {
     let mut v = serde_json::Map::new();
     if info.users && name.starts_with("presence-") {
         v.insert("user_count".into(), c.presence.into());
@@ -159,6 +161,12 @@ fn counts(app: &App, ch: &ChannelName, name: &str, info: Info) -> serde_json::Va
         v.insert("subscription_count".into(), c.subscribers.into());
     }
     serde_json::Value::Object(v)
+}
+
+/// One channel's counts over the cluster (members only when `info` asks).
+async fn channel_counts(app: &App, ch: &ChannelName, name: &str, info: Info) -> Result<ChannelInfo, Refusal> {
+    let presence = info.users && name.starts_with("presence-");
+    app.hub.cluster_channel_info(ch, presence).await.map_err(|e| hub_refusal(&e))
 }
 
 /// Validate and publish one event; the `info` answer per channel.
@@ -210,7 +218,8 @@ async fn publish(app: &App, papp: &PusherApp, e: Event) -> Result<serde_json::Va
         };
         r.map_err(|e| hub_refusal(&e))?;
         if info.users || info.subscriptions {
-            answer.insert(name.clone(), counts(app, &ch, name, info));
+            let c = channel_counts(app, &ch, name, info).await?;
+            answer.insert(name.clone(), counts(&c, name, info));
         }
     }
     Ok(serde_json::Value::Object(answer))
@@ -297,13 +306,14 @@ pub async fn channels(
         return refused(bad("info=user_count needs filter_by_prefix=presence-"));
     }
     let ns = &papp.config.namespace;
+    let listed = match app.hub.cluster_channels(&format!("{ns}:{prefix}"), info.users).await {
+        Ok(l) => l,
+        Err(e) => return refused(hub_refusal(&e)),
+    };
     let mut out = serde_json::Map::new();
-    for c in app.hub.channels(Some(&format!("{ns}:{prefix}"))) {
+    for c in listed {
         let Some(name) = channels::from_herald(ns, &c.channel) else { continue };
-        if c.subscribers == 0 {
-            continue;
-        }
-        out.insert(name.to_string(), counts(&app, &c.channel, name, info));
+        out.insert(name.to_string(), counts(&c, name, info));
     }
     json(serde_json::json!({ "channels": out }))
 }
@@ -330,8 +340,13 @@ pub async fn channel(
         Ok(c) => c,
         Err(e) => return refused(bad(e.message)),
     };
-    let mut v = counts(&app, &ch, &name, info);
-    v["occupied"] = (app.hub.channel_info(&ch).subscribers > 0).into();
+    // Occupied needs the subscription count even when `info` does not ask for it.
+    let c = match channel_counts(&app, &ch, &name, info).await {
+        Ok(c) => c,
+        Err(r) => return refused(r),
+    };
+    let mut v = counts(&c, &name, info);
+    v["occupied"] = (c.subscribers > 0).into();
     json(v)
 }
 

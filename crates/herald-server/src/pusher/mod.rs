@@ -6,8 +6,11 @@
 //!
 //! `config` (apps and limits), `signature` (HMAC checks), `channels` (names,
 //! kinds, mapping), `frames` (Pusher JSON frames, the encoder), `upgrade`
-//! (the handshake and refusals), `session` (one socket), `http_api` (REST), `webhooks` (the server-events sink that
-//! POSTs signed webhooks), and here the door's state: apps and their sockets.
+//! (the handshake and refusals), `session` (one socket), `http_api` (REST),
+//! `webhooks` (signed webhook POSTs, the in-process sender) and
+//! `webhook_queue` (the durable sender on Redis, with a `[broker]`), and
+//! here the door's state: apps and their sockets, and the hub's server-event
+//! sink that turns events into webhooks.
 
 pub mod channels;
 pub mod config;
@@ -16,6 +19,7 @@ pub mod http_api;
 pub mod session;
 pub mod signature;
 pub mod upgrade;
+pub mod webhook_queue;
 pub mod webhooks;
 
 use std::collections::{HashMap, HashSet};
@@ -168,13 +172,19 @@ pub struct PusherDoor {
 }
 
 impl PusherDoor {
-    /// The door for `cfg`; starts a webhook sender per app with a URL.
-    pub fn new(cfg: &PusherConfig, http: crate::http_client::HttpClient) -> Arc<Self> {
+    /// The door for `cfg`; starts a webhook sender per app with a URL
+    /// (through the durable queue when `durable` is given).
+    pub fn new(
+        cfg: &PusherConfig,
+        http: crate::http_client::HttpClient,
+        durable: Option<webhook_queue::DurableQueue>,
+    ) -> Arc<Self> {
         let apps = cfg
             .apps
             .iter()
             .map(|a| {
-                let webhooks = a.webhook_url.as_ref().map(|url| WebhookSender::start(cfg, a, url, http.clone()));
+                let webhooks =
+                    a.webhook_url.as_ref().map(|url| WebhookSender::start(cfg, a, url, http.clone(), durable.as_ref()));
                 Arc::new(PusherApp {
                     config: a.clone(),
                     encoder: Arc::new(PusherEncoder::new(&a.namespace)),
