@@ -22,7 +22,7 @@ use crate::publication::{Payload, Publication, PublisherInfo};
 use crate::recovery::{self, Recovery};
 use crate::server_events::{ServerEvent, ServerEventSink};
 use crate::store::{InboxStore, ReadStateStore};
-use crate::subscription::{Delivered, Subscription};
+use crate::subscription::{Delivered, MemberChange, Subscription};
 use crate::typing::Typing;
 use crate::wire::{ChannelEvent, EncodeCache};
 
@@ -287,12 +287,12 @@ impl Hub {
         to: impl Fn(&Connection) -> bool,
     ) {
         let mut cache = EncodeCache::new(*event);
+        let change = MemberChange::of(event);
         for sub in entry.subscribers.read().values() {
             if !to(&sub.connection) {
                 continue;
             }
-            let frame = cache.frame(&sub.connection.encoder);
-            let _ = sub.connection.outbound.push_frame(frame);
+            sub.send_event(cache.frame(&sub.connection.encoder), change.clone());
         }
     }
 

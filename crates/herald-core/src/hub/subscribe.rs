@@ -24,7 +24,9 @@ impl PendingSubscription {
     pub fn activate(mut self) {
         let Some(sub) = self.sub.take() else { return };
         let Some(hub) = self.hub.upgrade() else { return };
-        if !sub.go_live(self.top.epoch.clone(), self.top.offset) {
+        let members =
+            self.presence_snapshot.as_ref().map(|list| list.iter().map(|m| m.info.member_key().clone()).collect());
+        if !sub.go_live(self.top.epoch.clone(), self.top.offset, members) {
             let conn = sub.connection.clone();
             let channel = sub.channel.clone();
             hub.remove_subscription(&conn, &channel);
