@@ -14,7 +14,7 @@ use crate::RedisStartError;
 use crate::codec;
 use crate::keys::Keys;
 use crate::options::RedisBrokerOptions;
-use crate::pubsub::{Handler, Shards};
+use crate::pubsub::{Handlers, Shards, Topic};
 use crate::scripts;
 
 /// The broker of a Herald cluster sharing one Redis.
@@ -27,7 +27,7 @@ pub struct RedisBroker {
     conn: ConnectionManager,
     keys: Keys,
     options: RedisBrokerOptions,
-    handler: Handler,
+    handlers: Handlers,
     shards: Arc<Shards>,
 }
 
@@ -60,14 +60,14 @@ impl RedisBroker {
             .map_err(|_| RedisStartError::Connect { url: url.clone(), message: "timed out".into() })?
             .map_err(|e| RedisStartError::Connect { url: url.clone(), message: e.to_string() })?;
         let keys = Keys::new(&options.key_prefix);
-        let handler: Handler = Arc::new(OnceLock::new());
+        let handlers = Handlers { hub: Arc::new(OnceLock::new()), docs: Arc::new(OnceLock::new()) };
         let node_id: Arc<str> = Arc::from(new_node_id());
         let shards = Shards::start(
             node_id.clone(),
             client,
             options.pubsub_shards,
             keys.clone(),
-            handler.clone(),
+            handlers.clone(),
             options.command_timeout,
             options.pubsub_ping_interval,
             options.reconnect_max_delay,
@@ -87,7 +87,7 @@ impl RedisBroker {
             conn,
             keys,
             options,
-            handler,
+            handlers,
             shards,
         }))
     }
@@ -149,6 +149,11 @@ pub(crate) enum Outgoing {
         channel: String,
         reply: tokio::sync::oneshot::Sender<bool>,
     },
+    /// A collaborative document's message for the other nodes: `PUBLISH` as is.
+    Doc { topic: String, payload: Vec<u8> },
+    /// This node opened (`joined`) or closed a document: the set of
+    /// documents to tell when the node dies.
+    DocMembership { doc: String, joined: bool },
     /// Answered once everything queued before it was sent.
     Flush(tokio::sync::oneshot::Sender<()>),
 }
@@ -187,6 +192,12 @@ async fn send_events(
                     replies.push(reply);
                 }
                 Outgoing::Flush(tx) => flushed.push(tx),
+                Outgoing::Doc { topic, payload } => {
+                    pipe.cmd("PUBLISH").arg(topic).arg(payload).ignore();
+                }
+                Outgoing::DocMembership { doc, joined } => {
+                    pipe.cmd(if joined { "SADD" } else { "SREM" }).arg(keys.node_documents(&node_id)).arg(doc).ignore();
+                }
                 Outgoing::Event(e) => {
                     let Ok(json) = serde_json::to_string(&e) else { continue };
                     let target = match e.channel() {
@@ -267,7 +278,7 @@ fn parse_history(channel: &ChannelName, v: redis::Value) -> Result<HistoryPage, 
 #[async_trait]
 impl Broker for RedisBroker {
     fn attach(&self, handler: Arc<dyn BrokerHandler>) {
-        let _ = self.handler.set(handler);
+        let _ = self.handlers.hub.set(handler);
     }
 
     async fn publish(&self, req: PublishRequest) -> Result<Arc<Publication>, HeraldError> {
@@ -321,11 +332,11 @@ impl Broker for RedisBroker {
     }
 
     async fn watch(&self, channel: &ChannelName) -> Result<(), HeraldError> {
-        self.shards.watch(channel).await
+        self.shards.watch(Topic::Channel(channel.clone())).await
     }
 
     async fn unwatch(&self, channel: &ChannelName) {
-        self.shards.unwatch(channel).await
+        self.shards.unwatch(Topic::Channel(channel.clone())).await;
     }
 
     async fn ready(&self) -> bool {
@@ -363,6 +374,14 @@ impl Broker for RedisBroker {
 impl RedisBroker {
     pub(crate) fn set_registry(&self, registry: Arc<crate::nodes::NodeRegistry>) {
         *self.registry.lock() = Some(registry);
+    }
+
+    pub(crate) fn shards(&self) -> &Shards {
+        &self.shards
+    }
+
+    pub(crate) fn handlers(&self) -> &Handlers {
+        &self.handlers
     }
 
     pub(crate) fn enqueue(&self, out: Outgoing) {
