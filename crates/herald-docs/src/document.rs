@@ -112,21 +112,24 @@ impl Document {
     }
 
     /// Apply an awareness update from `peer`. Entries for client ids that
-    /// another peer owns are dropped (a peer cannot overwrite someone
-    /// else's cursor); the first announcement of an id claims it. Returns
-    /// the message to relay (the accepted entries), if any.
-    /// An id last announced by another node may be claimed by a local peer
-    /// (a client that moved to this node keeps its client id).
+    /// another peer or another node owns are dropped (a peer cannot
+    /// overwrite someone else's cursor, and y-websocket clients echo the
+    /// states they receive); the first announcement of an id claims it. A
+    /// removal (`null` state) of an unowned id claims nothing. Returns the
+    /// message to relay (the accepted entries), if any.
     pub fn apply_awareness(&mut self, peer: &Arc<str>, mut update: AwarenessUpdate) -> Option<Vec<u8>> {
         update.clients.retain(|id, _| match self.owners.get(&id.get()) {
             Some(Owner::Peer(owner)) => owner == peer,
-            Some(Owner::Node(_)) | None => true,
+            Some(Owner::Node(_)) => false,
+            None => true,
         });
         if update.clients.is_empty() {
             return None;
         }
-        for id in update.clients.keys() {
-            self.owners.insert(id.get(), Owner::Peer(peer.clone()));
+        for (id, entry) in &update.clients {
+            if &*entry.json != "null" {
+                self.owners.entry(id.get()).or_insert_with(|| Owner::Peer(peer.clone()));
+            }
         }
         let relay = Message::Awareness(update.clone()).encode_v1();
         // An entry older than what we know is ignored by the awareness; the
@@ -142,15 +145,19 @@ impl Document {
     }
 
     /// Apply an awareness update another node accepted (`node`). Entries for
-    /// ids a connection of this node owns are dropped; an entry with a
-    /// `null` state (removal) ends the node's ownership. Returns the message
+    /// ids a connection of this node or a third node owns are dropped; an
+    /// entry with a `null` state (removal) ends the node's ownership. Returns the message
     /// for this node's peers, if anything is left.
     pub fn apply_remote_awareness(&mut self, node: &str, mut update: AwarenessUpdate) -> Option<Vec<u8>> {
-        update.clients.retain(|id, _| !matches!(self.owners.get(&id.get()), Some(Owner::Peer(_))));
+        let node: Arc<str> = Arc::from(node);
+        update.clients.retain(|id, _| match self.owners.get(&id.get()) {
+            Some(Owner::Peer(_)) => false,
+            Some(Owner::Node(owner)) => *owner == node,
+            None => true,
+        });
         if update.clients.is_empty() {
             return None;
         }
-        let node: Arc<str> = Arc::from(node);
         for (id, entry) in &update.clients {
             if &*entry.json == "null" {
                 self.owners.remove(&id.get());
