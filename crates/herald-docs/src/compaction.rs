@@ -11,9 +11,9 @@
 
 use std::sync::atomic::Ordering;
 
+use crate::DocError;
 use crate::document::Document;
 use crate::registry::{DocEntry, DocRegistry};
-use crate::DocError;
 
 /// What one compaction did.
 enum Outcome {

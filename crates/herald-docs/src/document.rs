@@ -179,7 +179,8 @@ impl Document {
     /// The awareness states of this node's own connections, as one message
     /// (the answer to another node that just opened the document).
     pub fn local_awareness_states(&self) -> Option<Vec<u8>> {
-        let ids = self.owners.iter().filter(|(_, o)| matches!(o, Owner::Peer(_))).map(|(id, _)| yrs::ClientID::new(*id));
+        let ids =
+            self.owners.iter().filter(|(_, o)| matches!(o, Owner::Peer(_))).map(|(id, _)| yrs::ClientID::new(*id));
         let update = self.awareness.update_with_clients(ids).ok()?;
         (!update.clients.is_empty()).then(|| Message::Awareness(update).encode_v1())
     }

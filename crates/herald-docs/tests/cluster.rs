@@ -102,16 +102,14 @@ async fn compactions_on_two_nodes_racing_appends_lose_no_edit() {
     };
     let nodes = [node(&iso).await, node(&iso).await];
     let name = ChannelName::new("doc:race").unwrap();
-    let leases = [
-        Arc::new(nodes[0].0.open(&name).await.unwrap()),
-        Arc::new(nodes[1].0.open(&name).await.unwrap()),
-    ];
+    let leases = [Arc::new(nodes[0].0.open(&name).await.unwrap()), Arc::new(nodes[1].0.open(&name).await.unwrap())];
 
     let mut editors = Vec::new();
     for e in 0..2 * EDITORS_PER_NODE {
         let lease = leases[(e % 2) as usize].clone();
         editors.push(tokio::spawn(async move {
-            let doc = Doc::with_options(Options { client_id: yrs::ClientID::new(1000 + u64::from(e)), ..Options::default() });
+            let doc =
+                Doc::with_options(Options { client_id: yrs::ClientID::new(1000 + u64::from(e)), ..Options::default() });
             let t = doc.get_or_insert_text("t");
             for i in 0..EDITS_PER_EDITOR {
                 let before = doc.transact().state_vector();
@@ -134,7 +132,8 @@ async fn compactions_on_two_nodes_racing_appends_lose_no_edit() {
         let name = name.clone();
         tokio::spawn(async move {
             let e = 2 * EDITORS_PER_NODE;
-            let doc = Doc::with_options(Options { client_id: yrs::ClientID::new(1000 + u64::from(e)), ..Options::default() });
+            let doc =
+                Doc::with_options(Options { client_id: yrs::ClientID::new(1000 + u64::from(e)), ..Options::default() });
             let t = doc.get_or_insert_text("t");
             for i in 0..EDITS_PER_EDITOR {
                 let before = doc.transact().state_vector();

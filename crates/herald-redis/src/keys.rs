@@ -124,7 +124,7 @@ mod tests {
         let c = ChannelName::new("chat:lobby").unwrap();
         assert_eq!(k.meta(&c), "t1:ch:{chat:lobby}:meta");
         assert_eq!(k.history(&c), "t1:ch:{chat:lobby}:hist");
-        assert_eq!(k.channel_of_pubsub(&k.pubsub(&c)), Some(c));
+        assert_eq!(k.channel_of_pubsub(&k.pubsub(&c)), Some(c.clone()));
         assert_eq!(k.channel_of_pubsub("other:pub:x"), None);
         assert_eq!(k.doc_of_pubsub(&k.doc_pubsub(&c)), Some(c.clone()));
         assert_eq!(k.doc_of_pubsub(&k.pubsub(&c)), None);
