@@ -8,6 +8,10 @@
 //! a document holding every edit exactly once — compaction never drops an
 //! update the compacting node had not seen.
 //!
+//! A second test cuts Redis (a private `redis-server`) while a node edits:
+//! the edit is stored but cannot reach the other node; once Redis is back,
+//! the other node catches up from the store and holds it.
+//!
 //! Needs the machine's PostgreSQL (`HERALD_TEST_POSTGRES_URL`, default
 //! `postgres://postgres@127.0.0.1:5432/test`) and Redis (127.0.0.1:6379).
 
@@ -62,14 +66,21 @@ fn frame(m: &[u8]) -> bytes::Bytes {
 }
 
 async fn node(iso: &Isolation) -> (Arc<DocRegistry>, Arc<PostgresStore>) {
+    node_on(iso, "redis://127.0.0.1:6379").await
+}
+
+async fn node_on(iso: &Isolation, redis_url: &str) -> (Arc<DocRegistry>, Arc<PostgresStore>) {
     let opts = PostgresOptions { schema: iso.schema.clone(), max_connections: 4, ..PostgresOptions::default() };
     let store = Arc::new(
         PostgresStore::connect(&postgres_url(), opts)
             .await
             .unwrap_or_else(|e| panic!("PostgreSQL at {} is needed by this test: {e}", postgres_url())),
     );
-    let mut o = RedisBrokerOptions::new("redis://127.0.0.1:6379");
+    let mut o = RedisBrokerOptions::new(redis_url);
     o.key_prefix = iso.prefix.clone();
+    o.command_timeout = Duration::from_millis(500);
+    o.pubsub_ping_interval = Duration::from_millis(200);
+    o.reconnect_max_delay = Duration::from_millis(200);
     let broker = RedisBroker::connect(o).await.expect("Redis at 127.0.0.1:6379 is needed by this test");
     let options = DocOptions {
         compact_after_updates: 4,
@@ -183,4 +194,107 @@ async fn compactions_on_two_nodes_racing_appends_lose_no_edit() {
     for (_, store) in &nodes {
         herald_core::HistoryStore::close(&**store).await;
     }
+}
+
+/// A `redis-server` of this test's own (no persistence), killed on drop.
+struct PrivateRedis {
+    port: u16,
+    child: Option<std::process::Child>,
+}
+
+impl PrivateRedis {
+    async fn start() -> PrivateRedis {
+        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let mut r = PrivateRedis { port, child: None };
+        r.launch().await;
+        r
+    }
+
+    async fn launch(&mut self) {
+        let child = std::process::Command::new("redis-server")
+            .args(["--port", &self.port.to_string(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .expect("redis-server is needed by this test");
+        self.child = Some(child);
+        for _ in 0..200 {
+            if std::net::TcpStream::connect(("127.0.0.1", self.port)).is_ok() {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+        panic!("redis-server did not start");
+    }
+
+    fn kill(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+impl Drop for PrivateRedis {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_node_catches_up_from_the_store_after_redis_was_away() {
+    let mut redis = PrivateRedis::start().await;
+    let url = format!("redis://127.0.0.1:{}", redis.port);
+    let n: u64 = rand::random();
+    let iso = Isolation {
+        schema: format!("herald_test_doc_outage_{}_{:x}", std::process::id(), n as u32),
+        prefix: format!("herald-test-docs-outage-{n:x}"),
+    };
+    let (a, _sa) = node_on(&iso, &url).await;
+    let (b, _sb) = node_on(&iso, &url).await;
+    let name = ChannelName::new("doc:outage").unwrap();
+    let (la, lb) = (a.open(&name).await.unwrap(), b.open(&name).await.unwrap());
+    let editor = Doc::with_options(Options { client_id: yrs::ClientID::new(77), ..Options::default() });
+    let t = editor.get_or_insert_text("t");
+    let edit = |s: &str| {
+        let before = editor.transact().state_vector();
+        t.insert(&mut editor.transact_mut(), 0, s);
+        editor.transact().encode_state_as_update_v1(&before)
+    };
+    let copy = |lease: &herald_docs::DocLease| {
+        let d = Document::new();
+        d.apply_update(&lease.snapshot()).unwrap();
+        text(&d)
+    };
+    la.apply_update(&edit("before;")).await.unwrap();
+    for _ in 0..250 {
+        if copy(&lb) == "before;" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(copy(&lb), "before;", "relayed while Redis is up");
+
+    redis.kill();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    la.apply_update(&edit("during;")).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(copy(&lb), "before;", "nothing can be relayed while Redis is away");
+    redis.launch().await;
+    for _ in 0..500 {
+        if copy(&lb) == "during;before;" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(copy(&lb), "during;before;", "node B caught up from the store once Redis was back");
+    // And relaying works again, at once (a message the first attempt could
+    // not send is sent again).
+    la.apply_update(&edit("after;")).await.unwrap();
+    for _ in 0..250 {
+        if copy(&lb) == "after;during;before;" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(copy(&lb), "after;during;before;");
 }

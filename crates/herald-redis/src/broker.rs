@@ -158,6 +158,22 @@ pub(crate) enum Outgoing {
     Flush(tokio::sync::oneshot::Sender<()>),
 }
 
+/// How long a failed document message waits before it is sent again.
+const DOC_RETRY_DELAY: Duration = Duration::from_millis(250);
+/// Most document messages kept for sending again while Redis is away;
+/// older ones are dropped (the other nodes catch up from the store once
+/// their own pub/sub connection is back).
+const DOC_RETRY_MAX: usize = 10_000;
+
+fn retry_documents(again: &mut Vec<Outgoing>, failed: Vec<Outgoing>) {
+    again.extend(failed);
+    if again.len() > DOC_RETRY_MAX {
+        let excess = again.len() - DOC_RETRY_MAX;
+        again.drain(..excess);
+        metrics::counter!("herald_node_events_dropped_total").increment(excess as u64);
+    }
+}
+
 /// Send queued node events and presence writes in order, pipelined in batches.
 async fn send_events(
     mut rx: tokio::sync::mpsc::Receiver<Outgoing>,
@@ -167,10 +183,27 @@ async fn send_events(
     timeout: Duration,
 ) {
     let mut batch = Vec::with_capacity(256);
-    while rx.recv_many(&mut batch, 256).await > 0 {
+    // Document messages whose publish failed, sent again first: another node
+    // that misses a document update would hold a stale copy (updates are
+    // idempotent, so a repeat is harmless).
+    let mut again: Vec<Outgoing> = Vec::new();
+    loop {
+        let received = if again.is_empty() {
+            rx.recv_many(&mut batch, 256).await
+        } else {
+            match tokio::time::timeout(DOC_RETRY_DELAY, rx.recv_many(&mut batch, 256)).await {
+                Ok(n) => n,
+                Err(_) => usize::MAX,
+            }
+        };
+        if received == 0 {
+            return;
+        }
+        batch.splice(0..0, again.drain(..));
         let mut pipe = redis::pipe();
         let mut flushed = Vec::new();
         let mut replies = Vec::new();
+        let mut docs = Vec::new();
         for out in batch.drain(..) {
             match out {
                 Outgoing::Transition { key, field, member, record, channel, reply } => {
@@ -193,7 +226,8 @@ async fn send_events(
                 }
                 Outgoing::Flush(tx) => flushed.push(tx),
                 Outgoing::Doc { topic, payload } => {
-                    pipe.cmd("PUBLISH").arg(topic).arg(payload).ignore();
+                    pipe.cmd("PUBLISH").arg(&topic).arg(&payload).ignore();
+                    docs.push(Outgoing::Doc { topic, payload });
                 }
                 Outgoing::DocMembership { doc, joined } => {
                     pipe.cmd(if joined { "SADD" } else { "SREM" }).arg(keys.node_documents(&node_id)).arg(doc).ignore();
@@ -221,8 +255,14 @@ async fn send_events(
                     let _ = reply.send(answer == 1);
                 }
             }
-            Ok(Err(e)) => tracing::warn!(error = %e, "node events not sent to other nodes"),
-            Err(_) => tracing::warn!("node events not sent to other nodes: timed out"),
+            Ok(Err(e)) => {
+                tracing::warn!(error = %e, "node events not sent to other nodes");
+                retry_documents(&mut again, docs);
+            }
+            Err(_) => {
+                tracing::warn!("node events not sent to other nodes: timed out");
+                retry_documents(&mut again, docs);
+            }
         }
         // Unanswered (Redis away): the hub pushes join/leave anyway.
         for reply in replies {
