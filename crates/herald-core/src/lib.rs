@@ -7,6 +7,7 @@ pub mod auth;
 pub mod broker;
 pub mod channel;
 pub mod connection;
+pub mod document_bus;
 pub mod embedded_broker;
 pub mod error;
 pub mod hub;
@@ -34,6 +35,7 @@ pub use auth::{ChannelPattern, Grant, Grants, Identity, Rights, SubscriptionGran
 pub use broker::{Broker, BrokerHandler, Direction, HistoryPage, HistoryQuery, PublishRequest};
 pub use channel::ChannelName;
 pub use connection::{Connection, ConnectionInit};
+pub use document_bus::{CompactionLease, DocumentBus, DocumentBusHandler};
 pub use embedded_broker::{EmbeddedBroker, EmbeddedBrokerOptions};
 pub use error::{DisconnectReason, ErrorBody, ErrorCode, HeraldError};
 pub use hub::{Caller, ChannelInfo, HTTP_CLIENT_ID, Hub, HubConfig, HubStores, PendingSubscription};

@@ -218,10 +218,14 @@ pub trait DocumentStore: Send + Sync + 'static {
     async fn load_document(&self, name: &ChannelName) -> Result<StoredDocument, StoreError>;
 
     /// Append one update durably; returns its sequence number (increasing
-    /// per document, never reused).
+    /// per document, never reused). One document's updates become visible
+    /// in sequence order, also when several nodes append at once: a load
+    /// that sees update `n` sees every earlier update of the document.
     async fn append_document_update(&self, name: &ChannelName, update: &[u8]) -> Result<u64, StoreError>;
 
     /// Replace the snapshot with `snapshot`, which includes every update up
     /// to and including `through_seq`, and drop those updates, atomically.
+    /// A snapshot through an older sequence number than the stored one is
+    /// not kept (a late compactor never undoes a newer one).
     async fn compact_document(&self, name: &ChannelName, snapshot: &[u8], through_seq: u64) -> Result<(), StoreError>;
 }

@@ -19,8 +19,17 @@ use crate::DocError;
 /// owns which awareness client id.
 pub struct Document {
     awareness: Awareness,
-    /// Awareness client id → the peer (connection id) that first announced it.
-    owners: HashMap<u64, Arc<str>>,
+    /// Awareness client id → who announced it.
+    owners: HashMap<u64, Owner>,
+}
+
+/// Who announced an awareness client id.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Owner {
+    /// A connection of this node (its id), the first to announce it.
+    Peer(Arc<str>),
+    /// Another node (its id), which checked ownership among its own connections.
+    Node(Arc<str>),
 }
 
 impl Default for Document {
@@ -103,19 +112,24 @@ impl Document {
     }
 
     /// Apply an awareness update from `peer`. Entries for client ids that
-    /// another peer owns are dropped (a peer cannot overwrite someone
-    /// else's cursor); the first announcement of an id claims it. Returns
-    /// the message to relay (the accepted entries), if any.
+    /// another peer or another node owns are dropped (a peer cannot
+    /// overwrite someone else's cursor, and y-websocket clients echo the
+    /// states they receive); the first announcement of an id claims it. A
+    /// removal (`null` state) of an unowned id claims nothing. Returns the
+    /// message to relay (the accepted entries), if any.
     pub fn apply_awareness(&mut self, peer: &Arc<str>, mut update: AwarenessUpdate) -> Option<Vec<u8>> {
         update.clients.retain(|id, _| match self.owners.get(&id.get()) {
-            Some(owner) => owner == peer,
+            Some(Owner::Peer(owner)) => owner == peer,
+            Some(Owner::Node(_)) => false,
             None => true,
         });
         if update.clients.is_empty() {
             return None;
         }
-        for id in update.clients.keys() {
-            self.owners.entry(id.get()).or_insert_with(|| peer.clone());
+        for (id, entry) in &update.clients {
+            if &*entry.json != "null" {
+                self.owners.entry(id.get()).or_insert_with(|| Owner::Peer(peer.clone()));
+            }
         }
         let relay = Message::Awareness(update.clone()).encode_v1();
         // An entry older than what we know is ignored by the awareness; the
@@ -127,7 +141,52 @@ impl Document {
     /// Remove the awareness states `peer` owns (its connection closed).
     /// Returns the message telling the others, if it owned any.
     pub fn remove_peer(&mut self, peer: &Arc<str>) -> Option<Vec<u8>> {
-        let ids: Vec<u64> = self.owners.iter().filter(|(_, p)| *p == peer).map(|(id, _)| *id).collect();
+        self.remove_owned_by(&Owner::Peer(peer.clone()))
+    }
+
+    /// Apply an awareness update another node accepted (`node`). Entries for
+    /// ids a connection of this node or a third node owns are dropped; an
+    /// entry with a `null` state (removal) ends the node's ownership. Returns the message
+    /// for this node's peers, if anything is left.
+    pub fn apply_remote_awareness(&mut self, node: &str, mut update: AwarenessUpdate) -> Option<Vec<u8>> {
+        let node: Arc<str> = Arc::from(node);
+        update.clients.retain(|id, _| match self.owners.get(&id.get()) {
+            Some(Owner::Peer(_)) => false,
+            Some(Owner::Node(owner)) => *owner == node,
+            None => true,
+        });
+        if update.clients.is_empty() {
+            return None;
+        }
+        for (id, entry) in &update.clients {
+            if &*entry.json == "null" {
+                self.owners.remove(&id.get());
+            } else {
+                self.owners.insert(id.get(), Owner::Node(node.clone()));
+            }
+        }
+        let relay = Message::Awareness(update.clone()).encode_v1();
+        let _ = self.awareness.apply_update(update);
+        Some(relay)
+    }
+
+    /// Remove the awareness states another node announced (it died).
+    /// Returns the message telling this node's peers, if it had any.
+    pub fn remove_node(&mut self, node: &str) -> Option<Vec<u8>> {
+        self.remove_owned_by(&Owner::Node(Arc::from(node)))
+    }
+
+    /// The awareness states of this node's own connections, as one message
+    /// (the answer to another node that just opened the document).
+    pub fn local_awareness_states(&self) -> Option<Vec<u8>> {
+        let ids =
+            self.owners.iter().filter(|(_, o)| matches!(o, Owner::Peer(_))).map(|(id, _)| yrs::ClientID::new(*id));
+        let update = self.awareness.update_with_clients(ids).ok()?;
+        (!update.clients.is_empty()).then(|| Message::Awareness(update).encode_v1())
+    }
+
+    fn remove_owned_by(&mut self, owner: &Owner) -> Option<Vec<u8>> {
+        let ids: Vec<u64> = self.owners.iter().filter(|(_, o)| *o == owner).map(|(id, _)| *id).collect();
         if ids.is_empty() {
             return None;
         }

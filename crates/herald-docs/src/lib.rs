@@ -7,9 +7,14 @@
 //! - [`document`]: one document and its awareness, as synchronous state.
 //! - [`registry`]: the node's open documents — lazy load, peers, relay,
 //!   append-then-compact persistence, unload after a grace period.
+//! - [`cluster`]: the same documents open on other nodes, through a
+//!   [`DocumentBus`](herald_core::DocumentBus) (scale-out).
+//! - [`compaction`]: snapshots built from the store, one compactor at a time.
 //! - [`json`]: root types as JSON for the HTTP API.
 //! - [`records`]: versioned records (a `Y.Map` per record) with compare-and-set.
 
+pub mod cluster;
+pub mod compaction;
 pub mod document;
 pub mod json;
 pub mod records;
@@ -39,6 +44,9 @@ pub struct DocOptions {
     pub compact_idle: Duration,
     /// Keep a document loaded this long after its last connection leaves. Default 30 s.
     pub unload_grace: Duration,
+    /// With several nodes: how long one node's compaction lease on a
+    /// document lasts (others do not compact it meanwhile). Default 30 s.
+    pub compaction_lease: Duration,
 }
 
 impl Default for DocOptions {
@@ -49,6 +57,7 @@ impl Default for DocOptions {
             compact_after_updates: 500,
             compact_idle: Duration::from_secs(10),
             unload_grace: Duration::from_secs(30),
+            compaction_lease: Duration::from_secs(30),
         }
     }
 }
@@ -97,6 +106,10 @@ pub enum DocError {
     /// The server is stopping.
     #[error("the server is shutting down")]
     ShuttingDown,
+    /// The other nodes cannot be reached (scale-out bus), so the document
+    /// cannot be opened here without missing their edits.
+    #[error("{0}")]
+    Unavailable(String),
 }
 
 impl DocError {
@@ -112,7 +125,7 @@ impl DocError {
             DocError::ReadOnly { .. } => ErrorCode::PermissionDenied,
             DocError::UpdateTooLarge { .. } | DocError::DocumentTooLarge { .. } => ErrorCode::MessageTooLarge,
             DocError::VersionConflict { .. } => ErrorCode::Conflict,
-            DocError::Store(_) | DocError::ShuttingDown => ErrorCode::Unavailable,
+            DocError::Store(_) | DocError::ShuttingDown | DocError::Unavailable(_) => ErrorCode::Unavailable,
         };
         HeraldError::new(code, self.to_string())
     }

@@ -5,18 +5,19 @@
 //! lease ends.
 //!
 //! Write path of an update: size checks → integrate into the in-memory
-//! document → append to the store (durable) → relay to the other peers. So
-//! an edit any other client has seen is durable, and a snapshot taken at
-//! sequence `n` always contains every update up to `n` (each was integrated
-//! before it was appended).
+//! document → append to the store (durable) → relay to the other peers (of
+//! this node, and through the [`DocumentBus`] to the other nodes that have
+//! the document open). So an edit any other client has seen is durable.
+//! Snapshots are built from the store, not from this copy
+//! ([`crate::compaction`]), so they include other nodes' updates too.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Weak};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, OnceLock, Weak};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use herald_core::{ChannelName, Connection, DocumentStore};
+use herald_core::{ChannelName, Connection, DocumentBus, DocumentStore};
 use parking_lot::Mutex;
 use yrs::StateVector;
 use yrs::sync::protocol::{Message, SyncMessage};
@@ -32,28 +33,31 @@ pub type Framer = fn(&[u8]) -> Bytes;
 /// This node's open documents.
 pub struct DocRegistry {
     me: Weak<DocRegistry>,
-    store: Arc<dyn DocumentStore>,
-    options: DocOptions,
+    pub(crate) store: Arc<dyn DocumentStore>,
+    /// The other nodes (scale-out); none with one node.
+    pub(crate) bus: OnceLock<Arc<dyn DocumentBus>>,
+    pub(crate) options: DocOptions,
     frame: Framer,
-    docs: Mutex<HashMap<ChannelName, Arc<DocEntry>>>,
+    pub(crate) docs: Mutex<HashMap<ChannelName, Arc<DocEntry>>>,
 }
 
-struct DocEntry {
-    name: ChannelName,
-    doc: tokio::sync::OnceCell<Arc<Mutex<Document>>>,
+pub(crate) struct DocEntry {
+    pub(crate) name: ChannelName,
+    pub(crate) doc: tokio::sync::OnceCell<Arc<Mutex<Document>>>,
+    /// Other nodes' messages that arrived while the document was loading
+    /// (origin node, message); applied right after the load.
+    pub(crate) early: Mutex<Vec<(Arc<str>, Vec<u8>)>>,
     /// Connections editing or viewing, by connection id.
     peers: Mutex<HashMap<Arc<str>, Arc<Connection>>>,
     /// Leases held (changed under the registry's map lock).
     leases: AtomicUsize,
     /// Bytes in the store: snapshot + tail (approximate between compactions).
-    stored_bytes: AtomicUsize,
-    /// Updates appended since the last snapshot.
-    tail: AtomicUsize,
-    /// Highest sequence number appended by this node.
-    last_seq: AtomicU64,
+    pub(crate) stored_bytes: AtomicUsize,
+    /// Updates this node appended since its last compaction.
+    pub(crate) tail: AtomicUsize,
     last_change: Mutex<Instant>,
     last_release: Mutex<Instant>,
-    compacting: tokio::sync::Mutex<()>,
+    pub(crate) compacting: tokio::sync::Mutex<()>,
 }
 
 /// A hold on an open document: while any exists, the document stays loaded.
@@ -74,7 +78,18 @@ struct Hold {
 impl DocRegistry {
     /// A registry over `store`; `frame` wraps messages for connections.
     pub fn new(store: Arc<dyn DocumentStore>, options: DocOptions, frame: Framer) -> Arc<Self> {
-        Arc::new_cyclic(|me| Self { me: me.clone(), store, options, frame, docs: Mutex::new(HashMap::new()) })
+        Arc::new_cyclic(|me| Self {
+            me: me.clone(),
+            store,
+            bus: OnceLock::new(),
+            options,
+            frame,
+            docs: Mutex::new(HashMap::new()),
+        })
+    }
+
+    pub(crate) fn me(&self) -> Weak<DocRegistry> {
+        self.me.clone()
     }
 
     /// The options in force.
@@ -131,20 +146,31 @@ impl DocRegistry {
     }
 
     async fn load(&self, name: &ChannelName) -> Result<(Document, herald_core::StoredDocument), DocError> {
+        // Join the other nodes first: an update they append from now on
+        // arrives through the bus, one appended before is in the load
+        // (they append before they send). Both is harmless: updates are idempotent.
+        if let Some(bus) = self.bus.get() {
+            bus.join(name).await.map_err(|e| DocError::Unavailable(e.message))?;
+        }
         let stored = self.store.load_document(name).await?;
         let doc = Document::from_stored(&stored)?;
         tracing::debug!(doc = %name, updates = stored.updates.len(), bytes = stored.size(), "document loaded");
         Ok((doc, stored))
     }
 
+    /// Send `message`, accepted from this node's peers or the server, to
+    /// the document's other peers here (except `except`) and to the other
+    /// nodes that have it open. This is the one place updates and awareness
+    /// leave a document; other nodes' messages take [`Self::relay`] only.
+    fn relay_everywhere(&self, entry: &DocEntry, message: &[u8], except: Option<&Arc<str>>) {
+        self.relay(entry, message, except);
+        if let Some(bus) = self.bus.get() {
+            bus.send(&entry.name, message);
+        }
+    }
+
     /// Send `message` to the document's peers on this node, except `except`.
-    ///
-    /// This is the one place updates and awareness leave a document for
-    /// other connections. Scale-out plugs in here: a cross-node relay also
-    /// publishes `message` on the document's broker channel, and a node
-    /// receiving it applies sync updates to its own copy (without storing
-    /// them again) and delivers to its local peers (see docs/collaboration.md).
-    fn relay(&self, entry: &DocEntry, message: &[u8], except: Option<&Arc<str>>) {
+    pub(crate) fn relay(&self, entry: &DocEntry, message: &[u8], except: Option<&Arc<str>>) {
         let frame = (self.frame)(message);
         for (id, conn) in entry.peers.lock().iter() {
             if except.is_some_and(|e| e == id) {
@@ -154,38 +180,8 @@ impl DocRegistry {
         }
     }
 
-    async fn compact(&self, entry: &DocEntry) {
-        let _one_at_a_time = entry.compacting.lock().await;
-        let tail = entry.tail.load(Ordering::Acquire);
-        let tail_bytes = entry.stored_bytes.load(Ordering::Acquire);
-        let through = entry.last_seq.load(Ordering::Acquire);
-        let Some(doc) = entry.doc.get() else { return };
-        if tail == 0 {
-            return;
-        }
-        let snapshot = {
-            let doc = doc.lock();
-            if doc.has_pending() {
-                tracing::debug!(doc = %entry.name, "not compacted: updates wait for missing dependencies");
-                return;
-            }
-            doc.snapshot()
-        };
-        match self.store.compact_document(&entry.name, &snapshot, through).await {
-            Ok(()) => {
-                entry.tail.fetch_sub(tail, Ordering::AcqRel);
-                // Updates appended while compacting stay in the tail.
-                let since = entry.stored_bytes.load(Ordering::Acquire).saturating_sub(tail_bytes);
-                entry.stored_bytes.store(snapshot.len() + since, Ordering::Release);
-                metrics::counter!("herald_document_compactions_total").increment(1);
-                tracing::debug!(doc = %entry.name, through, bytes = snapshot.len(), "document compacted");
-            }
-            Err(e) => tracing::warn!(doc = %entry.name, error = %e, "document compaction failed"),
-        }
-    }
-
     /// Remove `entry` if nobody holds it and its grace period is over.
-    fn try_unload(&self, entry: &Arc<DocEntry>) -> bool {
+    pub(crate) fn try_unload(&self, entry: &Arc<DocEntry>) -> bool {
         let mut docs = self.docs.lock();
         let idle = entry.leases.load(Ordering::Acquire) == 0
             && entry.last_release.lock().elapsed() >= self.options.unload_grace;
@@ -211,11 +207,11 @@ impl DocEntry {
         Self {
             name,
             doc: tokio::sync::OnceCell::new(),
+            early: Mutex::new(Vec::new()),
             peers: Mutex::new(HashMap::new()),
             leases: AtomicUsize::new(0),
             stored_bytes: AtomicUsize::new(0),
             tail: AtomicUsize::new(0),
-            last_seq: AtomicU64::new(0),
             last_change: Mutex::new(Instant::now()),
             last_release: Mutex::new(Instant::now()),
             compacting: tokio::sync::Mutex::new(()),
@@ -238,6 +234,9 @@ fn spawn_keeper(registry: Weak<DocRegistry>, entry: Weak<DocEntry>, options: &Do
             }
             if registry.try_unload(&entry) {
                 registry.compact(&entry).await;
+                if let Some(bus) = registry.bus.get() {
+                    bus.leave(&entry.name).await;
+                }
                 tracing::debug!(doc = %entry.name, "document unloaded");
                 return;
             }
@@ -255,11 +254,15 @@ impl Hold {
                 let (doc, stored) = self.registry.load(&self.entry.name).await?;
                 self.entry.stored_bytes.store(stored.size(), Ordering::Release);
                 self.entry.tail.store(stored.updates.len(), Ordering::Release);
-                self.entry.last_seq.fetch_max(stored.last_seq(), Ordering::AcqRel);
+                // Ask the other nodes for their connections' cursors.
+                if let Some(bus) = self.registry.bus.get() {
+                    bus.send(&self.entry.name, &Message::AwarenessQuery.encode_v1());
+                }
                 Ok::<_, DocError>(Arc::new(Mutex::new(doc)))
             })
             .await?
             .clone();
+        self.registry.apply_early(&self.entry, &doc);
         Ok(DocLease { hold: self, doc })
     }
 }
@@ -333,14 +336,13 @@ impl DocLease {
     /// Append an update already integrated into the document, then relay it.
     async fn stored_and_relayed(&self, update: &[u8]) -> Result<(), DocError> {
         let opts = &self.hold.registry.options;
-        let seq = self.hold.registry.store.append_document_update(&self.hold.entry.name, update).await?;
-        self.hold.entry.last_seq.fetch_max(seq, Ordering::AcqRel);
+        self.hold.registry.store.append_document_update(&self.hold.entry.name, update).await?;
         self.hold.entry.stored_bytes.fetch_add(update.len(), Ordering::AcqRel);
         let tail = self.hold.entry.tail.fetch_add(1, Ordering::AcqRel) + 1;
         *self.hold.entry.last_change.lock() = Instant::now();
         metrics::counter!("herald_document_updates_total").increment(1);
         let message = Message::Sync(SyncMessage::Update(update.to_vec())).encode_v1();
-        self.hold.registry.relay(&self.hold.entry, &message, self.hold.peer.as_ref().map(|c| c.id()));
+        self.hold.registry.relay_everywhere(&self.hold.entry, &message, self.hold.peer.as_ref().map(|c| c.id()));
         if tail >= opts.compact_after_updates {
             let (registry, entry) = (self.hold.registry.clone(), self.hold.entry.clone());
             tokio::spawn(async move { registry.compact(&entry).await });
@@ -374,7 +376,7 @@ impl DocLease {
                 // Everyone, the sender too: y-websocket clients count any
                 // message as a sign of life, like the reference server's echo.
                 if let Some(msg) = relay {
-                    self.hold.registry.relay(&self.hold.entry, &msg, None);
+                    self.hold.registry.relay_everywhere(&self.hold.entry, &msg, None);
                 }
             }
             Message::AwarenessQuery => {
@@ -396,7 +398,7 @@ impl Drop for Hold {
             if let Some(doc) = self.entry.doc.get() {
                 let removed = doc.lock().remove_peer(conn.id());
                 if let Some(msg) = removed {
-                    self.registry.relay(&self.entry, &msg, None);
+                    self.registry.relay_everywhere(&self.entry, &msg, None);
                 }
             }
         }

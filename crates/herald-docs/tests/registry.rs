@@ -21,6 +21,7 @@ fn options() -> DocOptions {
         compact_after_updates: 3,
         compact_idle: Duration::from_secs(3600),
         unload_grace: Duration::from_millis(100),
+        ..DocOptions::default()
     }
 }
 

@@ -14,7 +14,7 @@ use crate::RedisStartError;
 use crate::codec;
 use crate::keys::Keys;
 use crate::options::RedisBrokerOptions;
-use crate::pubsub::{Handler, Shards};
+use crate::pubsub::{Handlers, Shards, Topic};
 use crate::scripts;
 
 /// The broker of a Herald cluster sharing one Redis.
@@ -27,7 +27,7 @@ pub struct RedisBroker {
     conn: ConnectionManager,
     keys: Keys,
     options: RedisBrokerOptions,
-    handler: Handler,
+    handlers: Handlers,
     shards: Arc<Shards>,
 }
 
@@ -60,14 +60,14 @@ impl RedisBroker {
             .map_err(|_| RedisStartError::Connect { url: url.clone(), message: "timed out".into() })?
             .map_err(|e| RedisStartError::Connect { url: url.clone(), message: e.to_string() })?;
         let keys = Keys::new(&options.key_prefix);
-        let handler: Handler = Arc::new(OnceLock::new());
+        let handlers = Handlers { hub: Arc::new(OnceLock::new()), docs: Arc::new(OnceLock::new()) };
         let node_id: Arc<str> = Arc::from(new_node_id());
         let shards = Shards::start(
             node_id.clone(),
             client,
             options.pubsub_shards,
             keys.clone(),
-            handler.clone(),
+            handlers.clone(),
             options.command_timeout,
             options.pubsub_ping_interval,
             options.reconnect_max_delay,
@@ -87,7 +87,7 @@ impl RedisBroker {
             conn,
             keys,
             options,
-            handler,
+            handlers,
             shards,
         }))
     }
@@ -153,6 +153,11 @@ pub(crate) enum Outgoing {
     /// A change from or to zero runs the occupy/vacate script and tells
     /// `hub` when the channel became occupied or vacated on every node.
     Occupancy { channel: ChannelName, before: usize, after: usize, hub: Weak<Hub> },
+    /// A collaborative document's message for the other nodes: `PUBLISH` as is.
+    Doc { topic: String, payload: Vec<u8> },
+    /// This node opened (`joined`) or closed a document: the set of
+    /// documents to tell when the node dies.
+    DocMembership { doc: String, joined: bool },
     /// Answered once everything queued before it was sent.
     Flush(tokio::sync::oneshot::Sender<()>),
 }
@@ -184,6 +189,22 @@ impl Reply {
     }
 }
 
+/// How long a failed document message waits before it is sent again.
+const DOC_RETRY_DELAY: Duration = Duration::from_millis(250);
+/// Most document messages kept for sending again while Redis is away;
+/// older ones are dropped (the other nodes catch up from the store once
+/// their own pub/sub connection is back).
+const DOC_RETRY_MAX: usize = 10_000;
+
+fn retry_documents(again: &mut Vec<Outgoing>, failed: Vec<Outgoing>) {
+    again.extend(failed);
+    if again.len() > DOC_RETRY_MAX {
+        let excess = again.len() - DOC_RETRY_MAX;
+        again.drain(..excess);
+        metrics::counter!("herald_node_events_dropped_total").increment(excess as u64);
+    }
+}
+
 /// Send queued node events and presence writes in order, pipelined in batches.
 async fn send_events(
     mut rx: tokio::sync::mpsc::Receiver<Outgoing>,
@@ -193,10 +214,27 @@ async fn send_events(
     timeout: Duration,
 ) {
     let mut batch = Vec::with_capacity(256);
-    while rx.recv_many(&mut batch, 256).await > 0 {
+    // Document messages whose publish failed, sent again first: another node
+    // that misses a document update would hold a stale copy (updates are
+    // idempotent, so a repeat is harmless).
+    let mut again: Vec<Outgoing> = Vec::new();
+    loop {
+        let received = if again.is_empty() {
+            rx.recv_many(&mut batch, 256).await
+        } else {
+            match tokio::time::timeout(DOC_RETRY_DELAY, rx.recv_many(&mut batch, 256)).await {
+                Ok(n) => n,
+                Err(_) => usize::MAX,
+            }
+        };
+        if received == 0 {
+            return;
+        }
+        batch.splice(0..0, again.drain(..));
         let mut pipe = redis::pipe();
         let mut flushed = Vec::new();
         let mut replies = Vec::new();
+        let mut docs = Vec::new();
         for out in batch.drain(..) {
             match out {
                 Outgoing::Transition { key, field, member, record, channel, reply } => {
@@ -238,6 +276,13 @@ async fn send_events(
                     }
                 }
                 Outgoing::Flush(tx) => flushed.push(tx),
+                Outgoing::Doc { topic, payload } => {
+                    pipe.cmd("PUBLISH").arg(&topic).arg(&payload).ignore();
+                    docs.push(Outgoing::Doc { topic, payload });
+                }
+                Outgoing::DocMembership { doc, joined } => {
+                    pipe.cmd(if joined { "SADD" } else { "SREM" }).arg(keys.node_documents(&node_id)).arg(doc).ignore();
+                }
                 Outgoing::Event(e) => {
                     let Ok(json) = serde_json::to_string(&e) else { continue };
                     let target = match e.channel() {
@@ -259,10 +304,12 @@ async fn send_events(
             Ok(Ok(answers)) => answers,
             Ok(Err(e)) => {
                 tracing::warn!(error = %e, "node events not sent to other nodes");
+                retry_documents(&mut again, docs);
                 Vec::new()
             }
             Err(_) => {
                 tracing::warn!("node events not sent to other nodes: timed out");
+                retry_documents(&mut again, docs);
                 Vec::new()
             }
         };
@@ -320,7 +367,7 @@ fn parse_history(channel: &ChannelName, v: redis::Value) -> Result<HistoryPage, 
 #[async_trait]
 impl Broker for RedisBroker {
     fn attach(&self, handler: Arc<dyn BrokerHandler>) {
-        let _ = self.handler.set(handler);
+        let _ = self.handlers.hub.set(handler);
     }
 
     async fn publish(&self, req: PublishRequest) -> Result<Arc<Publication>, HeraldError> {
@@ -374,11 +421,11 @@ impl Broker for RedisBroker {
     }
 
     async fn watch(&self, channel: &ChannelName) -> Result<(), HeraldError> {
-        self.shards.watch(channel).await
+        self.shards.watch(Topic::Channel(channel.clone())).await
     }
 
     async fn unwatch(&self, channel: &ChannelName) {
-        self.shards.unwatch(channel).await
+        self.shards.unwatch(Topic::Channel(channel.clone())).await;
     }
 
     async fn ready(&self) -> bool {
@@ -418,6 +465,14 @@ impl Broker for RedisBroker {
 impl RedisBroker {
     pub(crate) fn set_registry(&self, registry: Arc<crate::nodes::NodeRegistry>) {
         *self.registry.lock() = Some(registry);
+    }
+
+    pub(crate) fn shards(&self) -> &Shards {
+        &self.shards
+    }
+
+    pub(crate) fn handlers(&self) -> &Handlers {
+        &self.handlers
     }
 
     pub(crate) fn enqueue(&self, out: Outgoing) {

@@ -15,6 +15,9 @@
 //! | `P:node:N:subs` | set | channels where node `N` has subscriptions |
 //! | `P:webhooks:A` | stream | durable webhook events of Pusher app `A` (consumer group `webhooks`) |
 //! | `P:users` | pub/sub channel | pushes to users (notification, unread) as `!node json` |
+//! | `P:doc:C` | pub/sub channel | document `C`'s messages between nodes: `node m<y-websocket message>`, `node g<dead node>` |
+//! | `P:doc:{C}:compactor` | string | the node compacting document `C` (a token), expiring |
+//! | `P:node:N:docs` | set | documents node `N` has open, for telling them when it dies |
 
 use herald_core::ChannelName;
 
@@ -81,6 +84,27 @@ impl Keys {
         format!("{}:webhooks:{}", self.prefix, app)
     }
 
+    /// The pub/sub channel carrying document `doc`'s messages between nodes.
+    pub fn doc_pubsub(&self, doc: &ChannelName) -> String {
+        format!("{}:doc:{}", self.prefix, doc)
+    }
+
+    /// The document a pub/sub channel name carries, if it is one of ours.
+    pub fn doc_of_pubsub(&self, name: &str) -> Option<ChannelName> {
+        let rest = name.strip_prefix(&self.prefix)?.strip_prefix(":doc:")?;
+        ChannelName::new(rest).ok()
+    }
+
+    /// The compaction lease of document `doc`.
+    pub fn doc_compactor(&self, doc: &ChannelName) -> String {
+        format!("{}:doc:{{{}}}:compactor", self.prefix, doc)
+    }
+
+    /// Documents node `id` has open (set).
+    pub fn node_documents(&self, id: &str) -> String {
+        format!("{}:node:{}:docs", self.prefix, id)
+    }
+
     /// Live nodes: sorted set of node id → last heartbeat (ms).
     pub fn nodes(&self) -> String {
         format!("{}:nodes", self.prefix)
@@ -118,7 +142,10 @@ mod tests {
         let c = ChannelName::new("chat:lobby").unwrap();
         assert_eq!(k.meta(&c), "t1:ch:{chat:lobby}:meta");
         assert_eq!(k.history(&c), "t1:ch:{chat:lobby}:hist");
-        assert_eq!(k.channel_of_pubsub(&k.pubsub(&c)), Some(c));
+        assert_eq!(k.channel_of_pubsub(&k.pubsub(&c)), Some(c.clone()));
         assert_eq!(k.channel_of_pubsub("other:pub:x"), None);
+        assert_eq!(k.doc_of_pubsub(&k.doc_pubsub(&c)), Some(c.clone()));
+        assert_eq!(k.doc_of_pubsub(&k.pubsub(&c)), None);
+        assert_eq!(k.channel_of_pubsub(&k.doc_pubsub(&c)), None);
     }
 }

@@ -10,12 +10,16 @@
 //!   subscribers, over a configurable number of pub/sub connections
 //!   (shards); losing one ends the affected subscriptions with a temporary
 //!   error instead of silently missing messages.
+//! - [`RedisDocumentBus`] carries collaborative documents' updates and
+//!   awareness between the nodes that have a document open, on the same
+//!   shards, and elects one compactor per document with a lease.
 //!
 //! Key layout (every key starts with the configured prefix, and the parts
 //! of one channel share a `{channel}` hash tag): see [`keys`].
 
 pub mod broker;
 pub mod codec;
+pub mod document_bus;
 pub mod event_queue;
 pub mod keys;
 pub mod nodes;
@@ -26,6 +30,7 @@ mod pubsub;
 mod scripts;
 
 pub use broker::RedisBroker;
+pub use document_bus::RedisDocumentBus;
 pub use event_queue::{EventQueue, EventQueueOptions, QueuedEvent};
 pub use nodes::{NodeInfo, NodeRegistry};
 pub use occupancy::RedisOccupancy;

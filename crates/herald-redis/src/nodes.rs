@@ -3,8 +3,9 @@
 //! `ttl`); a node silent for `ttl` is dead. Every live node looks for dead
 //! ones on each heartbeat; the one that takes the reaper lock removes the
 //! dead node's presence records and announces `leave` for members present
-//! on no other node, and removes its subscription counts (reporting
-//! `vacated` for channels it was the last node of). So presence converges within `ttl + heartbeat` of a
+//! on no other node, removes its subscription counts (reporting `vacated`
+//! for channels it was the last node of), and tells every document the
+//! dead node had open. So presence converges within `ttl + heartbeat` of a
 //! node's death (queries skip dead nodes' records as soon as `ttl` passes).
 
 use std::sync::{Arc, Weak};
@@ -235,6 +236,18 @@ impl NodeRegistry {
             self.query::<()>(pipe).await?;
         }
         self.reap_subscriptions(id).await?;
+        // Documents it had open: the others drop its connections' awareness states.
+        let mut pipe = redis::pipe();
+        pipe.cmd("SMEMBERS").arg(keys.node_documents(id));
+        let (docs,): (Vec<String>,) = self.query(pipe).await?;
+        let mut pipe = redis::pipe();
+        for name in docs {
+            let Ok(doc) = ChannelName::new(&name) else { continue };
+            let payload = crate::document_bus::node_gone_payload(REAPER_ORIGIN, id);
+            pipe.cmd("PUBLISH").arg(keys.doc_pubsub(&doc)).arg(payload).ignore();
+        }
+        pipe.cmd("DEL").arg(keys.node_documents(id)).ignore();
+        self.query::<()>(pipe).await?;
         let mut pipe = redis::pipe();
         pipe.cmd("DEL").arg(keys.node_channels(id)).arg(keys.node(id)).ignore();
         pipe.cmd("ZREM").arg(keys.nodes()).arg(id).ignore();

@@ -1,11 +1,13 @@
 //! Pub/sub shards: a few dedicated Redis connections that carry the
-//! publications of the channels this node has subscribers for. A channel
-//! always maps to the same shard, so its publications arrive in order.
+//! publications of the channels this node has subscribers for, and the
+//! messages of the collaborative documents it has open ([`Topic`]). A topic
+//! always maps to the same shard, so its messages arrive in order.
 //!
 //! Each shard runs one task: connect, (re)subscribe every watched channel,
 //! then read messages and ping. When the connection is lost, every watched
 //! channel of the shard is reported to the hub as interrupted (its
-//! subscribers are told to resubscribe and recover), and the task
+//! subscribers are told to resubscribe and recover), every document to the
+//! document registry (it catches up from the store), and the task
 //! reconnects with exponential backoff.
 
 use std::collections::HashSet;
@@ -15,13 +17,69 @@ use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use futures_util::StreamExt;
-use herald_core::{BrokerHandler, ChannelName, HeraldError, NodeEvent};
+use herald_core::{BrokerHandler, ChannelName, DocumentBusHandler, HeraldError, NodeEvent};
 use redis::aio::PubSubSink;
 
 use crate::codec;
 use crate::keys::Keys;
 
 pub(crate) type Handler = Arc<OnceLock<Arc<dyn BrokerHandler>>>;
+pub(crate) type DocHandler = Arc<OnceLock<Arc<dyn DocumentBusHandler>>>;
+
+/// What a pub/sub subscription carries.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub(crate) enum Topic {
+    /// A channel's publications and ephemeral events (`P:pub:C`).
+    Channel(ChannelName),
+    /// A collaborative document's messages between nodes (`P:doc:C`).
+    Document(ChannelName),
+}
+
+impl Topic {
+    fn name(&self) -> &ChannelName {
+        match self {
+            Topic::Channel(c) | Topic::Document(c) => c,
+        }
+    }
+
+    fn pubsub(&self, keys: &Keys) -> String {
+        match self {
+            Topic::Channel(c) => keys.pubsub(c),
+            Topic::Document(d) => keys.doc_pubsub(d),
+        }
+    }
+}
+
+/// Both handlers, set once each when attached.
+#[derive(Clone, Default)]
+pub(crate) struct Handlers {
+    pub(crate) hub: Handler,
+    pub(crate) docs: DocHandler,
+}
+
+impl Handlers {
+    fn wants(&self, topic: &Topic) -> bool {
+        match topic {
+            Topic::Channel(c) => self.hub.get().is_some_and(|h| h.wants(c)),
+            Topic::Document(d) => self.docs.get().is_some_and(|h| h.wants(d)),
+        }
+    }
+
+    fn lost(&self, topic: &Topic) {
+        match topic {
+            Topic::Channel(c) => {
+                if let Some(h) = self.hub.get() {
+                    h.on_stream_lost(c);
+                }
+            }
+            Topic::Document(d) => {
+                if let Some(h) = self.docs.get() {
+                    h.on_stream_lost(d);
+                }
+            }
+        }
+    }
+}
 
 struct ShardState {
     sink: Option<PubSubSink>,
@@ -30,15 +88,15 @@ struct ShardState {
 pub(crate) struct Shard {
     index: usize,
     state: tokio::sync::Mutex<ShardState>,
-    /// Channels subscribed upstream (confirmed by Redis), kept across reconnects.
-    watched: parking_lot::Mutex<HashSet<ChannelName>>,
+    /// Topics subscribed upstream (confirmed by Redis), kept across reconnects.
+    watched: parking_lot::Mutex<HashSet<Topic>>,
     up: AtomicBool,
 }
 
 pub(crate) struct Shards {
     shards: Vec<Arc<Shard>>,
     keys: Keys,
-    handler: Handler,
+    handlers: Handlers,
     timeout: Duration,
     tasks: parking_lot::Mutex<Vec<tokio::task::JoinHandle<()>>>,
 }
@@ -54,7 +112,7 @@ impl Shards {
         client: redis::Client,
         count: usize,
         keys: Keys,
-        handler: Handler,
+        handlers: Handlers,
         timeout: Duration,
         ping_interval: Duration,
         max_backoff: Duration,
@@ -69,14 +127,14 @@ impl Shards {
                 })
             })
             .collect();
-        let me = Arc::new(Shards { shards, keys, handler, timeout, tasks: parking_lot::Mutex::new(Vec::new()) });
+        let me = Arc::new(Shards { shards, keys, handlers, timeout, tasks: parking_lot::Mutex::new(Vec::new()) });
         for shard in &me.shards {
             let run = ShardRunner {
                 node_id: node_id.clone(),
                 shard: shard.clone(),
                 client: client.clone(),
                 keys: me.keys.clone(),
-                handler: me.handler.clone(),
+                handlers: me.handlers.clone(),
                 timeout,
                 ping_interval,
                 max_backoff,
@@ -86,9 +144,9 @@ impl Shards {
         me
     }
 
-    fn shard_of(&self, channel: &ChannelName) -> &Arc<Shard> {
+    fn shard_of(&self, topic: &Topic) -> &Arc<Shard> {
         let mut h = std::collections::hash_map::DefaultHasher::new();
-        channel.as_str().hash(&mut h);
+        topic.name().as_str().hash(&mut h);
         &self.shards[(h.finish() % self.shards.len() as u64) as usize]
     }
 
@@ -109,21 +167,21 @@ impl Shards {
         true
     }
 
-    /// Subscribe upstream to `channel`; returns once Redis confirmed it, so
-    /// every publication after this is received.
-    pub(crate) async fn watch(&self, channel: &ChannelName) -> Result<(), HeraldError> {
-        let shard = self.shard_of(channel);
-        if shard.up.load(Ordering::SeqCst) && shard.watched.lock().contains(channel) {
+    /// Subscribe upstream to `topic`; returns once Redis confirmed it, so
+    /// every message after this is received.
+    pub(crate) async fn watch(&self, topic: Topic) -> Result<(), HeraldError> {
+        let shard = self.shard_of(&topic);
+        if shard.up.load(Ordering::SeqCst) && shard.watched.lock().contains(&topic) {
             return Ok(());
         }
         let mut st = shard.state.lock().await;
         let Some(sink) = st.sink.as_mut() else { return Err(unavailable("reconnecting")) };
-        if shard.watched.lock().contains(channel) {
+        if shard.watched.lock().contains(&topic) {
             return Ok(());
         }
-        match tokio::time::timeout(self.timeout, sink.subscribe(self.keys.pubsub(channel))).await {
+        match tokio::time::timeout(self.timeout, sink.subscribe(topic.pubsub(&self.keys))).await {
             Ok(Ok(())) => {
-                shard.watched.lock().insert(channel.clone());
+                shard.watched.lock().insert(topic);
                 Ok(())
             }
             Ok(Err(e)) => Err(unavailable(e)),
@@ -131,23 +189,25 @@ impl Shards {
         }
     }
 
-    /// Unsubscribe upstream from `channel`, unless the hub wants it again.
-    pub(crate) async fn unwatch(&self, channel: &ChannelName) {
-        let shard = self.shard_of(channel);
+    /// Unsubscribe upstream from `topic`, unless its handler wants it
+    /// again. Returns whether it unsubscribed.
+    pub(crate) async fn unwatch(&self, topic: Topic) -> bool {
+        let shard = self.shard_of(&topic);
         let mut st = shard.state.lock().await;
-        // Removed before asking the hub: a subscribe racing this either sees
-        // the channel missing (and waits for the lock to subscribe again) or
-        // is seen by `wants`.
-        if !shard.watched.lock().remove(channel) {
-            return;
+        // Removed before asking the handler: a subscribe racing this either
+        // sees the topic missing (and waits for the lock to subscribe again)
+        // or is seen by `wants`.
+        if !shard.watched.lock().remove(&topic) {
+            return false;
         }
-        if self.handler.get().is_some_and(|h| h.wants(channel)) {
-            shard.watched.lock().insert(channel.clone());
-            return;
+        if self.handlers.wants(&topic) {
+            shard.watched.lock().insert(topic);
+            return false;
         }
         if let Some(sink) = st.sink.as_mut() {
-            let _ = tokio::time::timeout(self.timeout, sink.unsubscribe(self.keys.pubsub(channel))).await;
+            let _ = tokio::time::timeout(self.timeout, sink.unsubscribe(topic.pubsub(&self.keys))).await;
         }
+        true
     }
 
     pub(crate) fn stop(&self) {
@@ -162,7 +222,7 @@ struct ShardRunner {
     shard: Arc<Shard>,
     client: redis::Client,
     keys: Keys,
-    handler: Handler,
+    handlers: Handlers,
     timeout: Duration,
     ping_interval: Duration,
     max_backoff: Duration,
@@ -196,13 +256,12 @@ impl ShardRunner {
             .map_err(|e| e.to_string())?;
         let (mut sink, stream) = pubsub.split();
         let mut st = self.shard.state.lock().await;
-        let channels: Vec<ChannelName> = {
+        let topics: Vec<Topic> = {
             let mut watched = self.shard.watched.lock();
-            let handler = self.handler.get();
-            watched.retain(|c| handler.is_some_and(|h| h.wants(c)));
+            watched.retain(|t| self.handlers.wants(t));
             watched.iter().cloned().collect()
         };
-        let mut names: Vec<String> = channels.iter().map(|c| self.keys.pubsub(c)).collect();
+        let mut names: Vec<String> = topics.iter().map(|t| t.pubsub(&self.keys)).collect();
         if self.shard.index == 0 {
             names.push(self.keys.users());
         }
@@ -244,6 +303,12 @@ impl ShardRunner {
 
     fn dispatch(&self, msg: &redis::Msg) {
         let payload = msg.get_payload_bytes();
+        if let Some(doc) = self.keys.doc_of_pubsub(msg.get_channel_name()) {
+            if let Some(h) = self.handlers.docs.get() {
+                crate::document_bus::dispatch(&self.node_id, h.as_ref(), &doc, payload);
+            }
+            return;
+        }
         if payload.first() == Some(&b'!') {
             self.dispatch_event(payload);
             return;
@@ -251,15 +316,13 @@ impl ShardRunner {
         let Some(channel) = self.keys.channel_of_pubsub(msg.get_channel_name()) else { return };
         match codec::decode_message(&channel, msg.get_payload_bytes()) {
             Ok(d) => {
-                if let Some(h) = self.handler.get() {
+                if let Some(h) = self.handlers.hub.get() {
                     h.on_publication(d.publication);
                 }
             }
             Err(e) => {
                 tracing::error!(channel = %channel, error = %e, "dropping undecodable publication; interrupting the channel");
-                if let Some(h) = self.handler.get() {
-                    h.on_stream_lost(&channel);
-                }
+                self.handlers.lost(&Topic::Channel(channel));
             }
         }
     }
@@ -272,7 +335,7 @@ impl ShardRunner {
         }
         match serde_json::from_slice::<NodeEvent>(&payload[sp + 1..]) {
             Ok(e) => {
-                if let Some(h) = self.handler.get() {
+                if let Some(h) = self.handlers.hub.get() {
                     h.on_node_event(e);
                 }
             }
@@ -285,13 +348,11 @@ impl ShardRunner {
         self.shard.up.store(false, Ordering::SeqCst);
         // A watch holding the lock fails soon: its sink is dead (or times out).
         self.shard.state.lock().await.sink = None;
-        let channels: Vec<ChannelName> = self.shard.watched.lock().iter().cloned().collect();
-        tracing::warn!(shard = self.shard.index, channels = channels.len(), "Redis pub/sub connection lost");
+        let topics: Vec<Topic> = self.shard.watched.lock().iter().cloned().collect();
+        tracing::warn!(shard = self.shard.index, topics = topics.len(), "Redis pub/sub connection lost");
         metrics::counter!("herald_redis_pubsub_disconnects_total").increment(1);
-        if let Some(h) = self.handler.get() {
-            for c in &channels {
-                h.on_stream_lost(c);
-            }
+        for t in &topics {
+            self.handlers.lost(t);
         }
     }
 }

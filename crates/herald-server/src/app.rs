@@ -106,6 +106,7 @@ impl App {
         let pusher =
             crate::pusher::PusherDoor::new(&config.pusher, crate::http_client::HttpClient::new(), durable_webhooks);
         hub.set_server_event_sink(pusher.clone());
+        let redis_for_docs = redis.clone();
         let nodes = redis.map(|r| crate::scale_out::join_cluster(&hub, r, &config.broker));
         spawn_history_sweeper(store, inbox, embedded, Duration::from_secs(config.history_sweep_secs.max(1)));
         let auth =
@@ -114,19 +115,15 @@ impl App {
         let proxies = crate::client_ip::ProxyPolicy::new(&config.auth.trusted_proxies)
             .map_err(|e| StartError::Config(format!("auth.trusted_proxies: {e}")))?;
         spawn_limit_housekeeping(Arc::downgrade(&limits));
-        let docs = match (config.yjs.enabled, documents) {
-            (true, Some(documents)) => {
-                Some(herald_docs::DocRegistry::new(documents, config.yjs.doc_options(), crate::yjs::frame))
+        let docs = config.yjs.enabled.then(|| {
+            let docs = herald_docs::DocRegistry::new(documents, config.yjs.doc_options(), crate::yjs::frame);
+            // Several nodes: each document's updates and awareness reach the
+            // other nodes that have it open, and one node compacts it at a time.
+            if let Some(r) = &redis_for_docs {
+                docs.set_bus(herald_redis::RedisDocumentBus::new(r.clone()));
             }
-            (true, None) => {
-                tracing::warn!(
-                    "collaborative documents (/yjs, /api/docs) are off: the PostgreSQL store does not keep \
-                     documents yet; use the SQLite store for them, or set [yjs] enabled = false to silence this"
-                );
-                None
-            }
-            (false, _) => None,
-        };
+            docs
+        });
         let ws = &config.websocket;
         let app = App {
             docs,

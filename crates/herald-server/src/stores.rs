@@ -1,8 +1,8 @@
 //! The durable store the configuration names: `MemoryStore` with
 //! `--ephemeral`, `PostgresStore` with a `[store] url` (state shared by every
 //! node on the same database and schema), `SqliteStore` in `data_dir`
-//! otherwise. One store backs history, read marks, inboxes and (memory and
-//! SQLite only, for now) collaborative documents.
+//! otherwise. One store backs history, read marks, inboxes and
+//! collaborative documents.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -19,8 +19,8 @@ pub struct OpenedStores {
     pub history: Arc<dyn HistoryStore>,
     /// Read state and inboxes, for the hub.
     pub hub: HubStores,
-    /// Collaborative documents; `None` where the store does not keep them (PostgreSQL, for now).
-    pub documents: Option<Arc<dyn DocumentStore>>,
+    /// Collaborative documents.
+    pub documents: Arc<dyn DocumentStore>,
 }
 
 /// Open the configured store.
@@ -41,19 +41,19 @@ pub async fn open(config: &Config) -> Result<OpenedStores, StartError> {
         };
         let store = Arc::new(PostgresStore::connect(url, opts).await.map_err(|e| StartError::Postgres(e.0))?);
         let hub = HubStores { read_state: store.clone(), inbox: store.clone() };
-        return Ok(OpenedStores { history: store, hub, documents: None });
+        return Ok(OpenedStores { history: store.clone(), hub, documents: store });
     }
     if config.ephemeral {
         let m = Arc::new(MemoryStore::new());
         let hub = HubStores { read_state: m.clone(), inbox: m.clone() };
-        return Ok(OpenedStores { history: m.clone(), hub, documents: Some(m) });
+        return Ok(OpenedStores { history: m.clone(), hub, documents: m });
     }
     let store = SqliteStore::open(&config.data_dir, SqliteOptions::default())
         .await
         .map_err(|e| StartError::Store { dir: config.data_dir.display().to_string(), message: e.to_string() })?;
     let s = Arc::new(store);
     let hub = HubStores { read_state: s.clone(), inbox: s.clone() };
-    Ok(OpenedStores { history: s.clone(), hub, documents: Some(s) })
+    Ok(OpenedStores { history: s.clone(), hub, documents: s })
 }
 
 /// Where state lives, for the startup log (no password).

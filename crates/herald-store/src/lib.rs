@@ -1,12 +1,12 @@
 //! Herald's durable stores, each implementing [`herald_core::HistoryStore`],
-//! [`herald_core::ReadStateStore`] and [`herald_core::InboxStore`]:
+//! [`herald_core::ReadStateStore`], [`herald_core::InboxStore`] and
+//! [`herald_core::DocumentStore`]:
 //! - [`SqliteStore`], the embedded default: channel history, read positions,
 //!   notification inboxes and collaborative documents
 //!   ([`herald_core::DocumentStore`]) in one SQLite database,
 //!   `<dir>/herald.db` (one node);
-//! - [`PostgresStore`]: history, read positions and inboxes in a PostgreSQL
-//!   schema shared by several nodes (module `postgres`, migrations in
-//!   `migrations-postgres/`); documents are not in PostgreSQL yet.
+//! - [`PostgresStore`]: the same state in a PostgreSQL schema shared by
+//!   several nodes (module `postgres`, migrations in `migrations-postgres/`).
 //!
 //! The rest of this page is about the SQLite store.
 //!

@@ -10,18 +10,19 @@
 mod common;
 mod contract {
     pub mod chat;
+    pub mod documents;
     pub mod history;
 }
 
 use std::sync::Arc;
 
 use common::*;
-use herald_core::{HistoryStore, InboxStore, MemoryStore, ReadStateStore};
+use herald_core::{DocumentStore, HistoryStore, InboxStore, MemoryStore, ReadStateStore};
 use herald_store::{PostgresStore, SqliteStore};
 
 /// What every backend implements.
-pub trait Backend: HistoryStore + ReadStateStore + InboxStore {}
-impl<T: HistoryStore + ReadStateStore + InboxStore> Backend for T {}
+pub trait Backend: HistoryStore + ReadStateStore + InboxStore + DocumentStore {}
+impl<T: HistoryStore + ReadStateStore + InboxStore + DocumentStore> Backend for T {}
 
 async fn memory() -> (Arc<MemoryStore>, ()) {
     (Arc::new(MemoryStore::new()), ())
@@ -68,6 +69,8 @@ macro_rules! all_cases {
             chat::inbox_rules,
             chat::notification_ids_increase_and_pages_are_newest_first,
             chat::concurrent_identical_notifications_store_one,
+            documents::documents_append_compact_load,
+            documents::compactions_racing_appends_lose_nothing,
         );
     };
 }
@@ -158,6 +161,16 @@ mod postgres_two_nodes {
             assert_eq!(listed, newest, "both nodes list the same 10 newest, newest first");
             assert_eq!(node.unread_notifications("reader", 0).await.unwrap(), 10);
         }
+    }
+
+    /// Two nodes append to one document and compact it at the same time;
+    /// every update survives, in the snapshot or in the tail.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn document_compactions_on_two_nodes_racing_appends_lose_nothing() {
+        let schema = PgSchema::new("nodes_documents");
+        let a: Arc<dyn herald_core::DocumentStore> = Arc::new(schema.open().await);
+        let b: Arc<dyn herald_core::DocumentStore> = Arc::new(schema.open().await);
+        crate::contract::documents::race_appends_and_compactions(&[a, b]).await;
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

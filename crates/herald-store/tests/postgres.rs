@@ -9,8 +9,8 @@ use std::sync::Arc;
 
 use common::*;
 use herald_core::{
-    Epoch, HistoryQuery, HistoryStore, InboxError, InboxStore, NewNotifications, NotificationContent, Payload,
-    Publication, PublisherInfo, ReadMark, ReadStateStore, StoreError,
+    DocumentStore, Epoch, HistoryQuery, HistoryStore, InboxError, InboxStore, NewNotifications, NotificationContent,
+    Payload, Publication, PublisherInfo, ReadMark, ReadStateStore, StoreError,
 };
 use herald_store::{PostgresOptions, PostgresStore, check_schema_name};
 
@@ -43,6 +43,10 @@ async fn reconnecting_keeps_streams_rows_marks_and_inboxes() {
     let content = note("kept");
     let n = NewNotifications { users: &who, content: &content, dedupe_key: Some("d"), now_ms: 9, max_per_user: 5 };
     store.insert_notifications(n.clone()).await.unwrap();
+    let d = ch("doc:keep");
+    let s1 = store.append_document_update(&d, b"one").await.unwrap();
+    store.compact_document(&d, b"snap", s1).await.unwrap();
+    let s2 = store.append_document_update(&d, b"two").await.unwrap();
     store.close().await;
     assert!(store.read(&c, &all()).await.is_err(), "a closed store fails");
     store.close().await; // idempotent
@@ -56,9 +60,12 @@ async fn reconnecting_keeps_streams_rows_marks_and_inboxes() {
     assert_eq!(store.read_marks_of_user("u", 10).await.unwrap(), vec![(c.clone(), read)]);
     let retry = store.insert_notifications(n).await.unwrap();
     assert!(matches!(&retry[0], herald_core::Stored::Existing(x) if x.content == content && x.created_ms == 9));
+    let doc = store.load_document(&d).await.unwrap();
+    assert_eq!((doc.snapshot.as_deref(), doc.updates), (Some(&b"snap"[..]), vec![(s2, b"two".to_vec())]));
+    assert!(store.append_document_update(&d, b"three").await.unwrap() > s2, "sequence numbers go on");
     let raw = schema.raw().await;
     let applied: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM _sqlx_migrations").fetch_one(&raw).await.unwrap();
-    assert_eq!(applied, 2, "migrations are recorded in the store's own schema");
+    assert_eq!(applied, 3, "migrations are recorded in the store's own schema");
     raw.close().await;
     store.close().await;
 }

@@ -33,6 +33,9 @@ pub struct YjsConfig {
     pub compact_idle_secs: u64,
     /// Keep a document in memory this many seconds after its last connection leaves. Default 30.
     pub unload_grace_secs: u64,
+    /// With a scale-out broker: how long a node's lease to compact one
+    /// document lasts (the other nodes leave it alone meanwhile). Default 30.
+    pub compaction_lease_secs: u64,
 }
 
 impl Default for YjsConfig {
@@ -46,6 +49,7 @@ impl Default for YjsConfig {
             compact_after_updates: d.compact_after_updates,
             compact_idle_secs: d.compact_idle.as_secs(),
             unload_grace_secs: d.unload_grace.as_secs(),
+            compaction_lease_secs: d.compaction_lease.as_secs(),
         }
     }
 }
@@ -59,6 +63,7 @@ impl YjsConfig {
             compact_after_updates: self.compact_after_updates.max(1),
             compact_idle: Duration::from_secs(self.compact_idle_secs.max(1)),
             unload_grace: Duration::from_secs(self.unload_grace_secs),
+            compaction_lease: Duration::from_secs(self.compaction_lease_secs.max(1)),
         }
     }
 

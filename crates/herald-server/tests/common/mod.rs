@@ -312,6 +312,11 @@ pub async fn close_code(client: &herald_client::Client, within: Duration) -> Opt
 /// missing; fails the test when node fails. Skipped (with a note) only when
 /// `node` is not installed.
 pub fn run_node_test(dir: &str, file: &str) {
+    run_node_test_with(dir, file, &[]);
+}
+
+/// [`run_node_test`] with extra environment variables for the script.
+pub fn run_node_test_with(dir: &str, file: &str, env: &[(&str, String)]) {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests").join(dir);
     if Command::new("node").arg("--version").output().is_err() {
         eprintln!("SKIPPED: `node` is not installed, so {file} cannot run");
@@ -331,6 +336,7 @@ pub fn run_node_test(dir: &str, file: &str) {
         .args(["--test-force-exit", file])
         .current_dir(&dir)
         .env("HERALD_BIN", env!("CARGO_BIN_EXE_herald"))
+        .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
         .status()
         .expect("run node");
     assert!(status.success(), "{}/{file} failed", dir.display());

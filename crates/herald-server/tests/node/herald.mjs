@@ -61,7 +61,7 @@ export class Herald {
   async start() {
     this.port ??= await freePort();
     const args = ['serve', '--config', this.config, '--listen', `127.0.0.1:${this.port}`, '--data-dir', join(this.dir, 'data')];
-    this.child = spawn(this.bin, args, { stdio: ['ignore', 'inherit', 'inherit'], env: { ...process.env, RUST_LOG: 'error' } });
+    this.child = spawn(this.bin, args, { stdio: ['ignore', 'inherit', 'inherit'], env: { ...process.env, RUST_LOG: process.env.HERALD_TEST_LOG ?? 'error' } });
     await waitFor('herald to be healthy', async () => {
       try {
         return (await fetch(`${this.base}/healthz`)).ok;

@@ -1,7 +1,8 @@
-//! `PostgresStore`: channel history, read positions and notification
-//! inboxes in PostgreSQL, shared by every Herald node that points at the
-//! same database and schema. Implements [`herald_core::HistoryStore`],
-//! [`herald_core::ReadStateStore`] and [`herald_core::InboxStore`] with the
+//! `PostgresStore`: channel history, read positions, notification inboxes
+//! and collaborative documents in PostgreSQL, shared by every Herald node
+//! that points at the same database and schema. Implements
+//! [`herald_core::HistoryStore`], [`herald_core::ReadStateStore`],
+//! [`herald_core::InboxStore`] and [`herald_core::DocumentStore`] with the
 //! same answers as `SqliteStore` and `MemoryStore` (the contract tests in
 //! `tests/contract/` run one suite against all three).
 //!
@@ -21,7 +22,10 @@
 //!   name order) and a reused offset violates the primary key: two brokers
 //!   assigning the same offset fail loudly instead of forking a history.
 //!   Offsets themselves must come from one sequencer per channel (the
-//!   embedded broker on one node, or the Redis broker across nodes).
+//!   embedded broker on one node, or the Redis broker across nodes);
+//! - a document's updates commit in sequence order (an append holds the
+//!   document's head row from numbering to commit), and a compaction only
+//!   replaces an older snapshot (see `documents.rs`).
 //!
 //! # Schema
 //!
@@ -32,6 +36,7 @@
 //! migrations in `migrations-postgres/`, applied at connect (sqlx holds an
 //! advisory lock meanwhile, so nodes starting together migrate once).
 
+mod documents;
 mod history;
 mod inbox;
 mod read_state;
