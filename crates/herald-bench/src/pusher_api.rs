@@ -1,7 +1,9 @@
 //! The publisher's side of Pusher's HTTP API: the benchmark app's
 //! credentials (given to every Pusher-protocol target), REST request
 //! signing, and a lean HTTP/1.1 client that pipelines signed
-//! `POST /apps/{id}/events` requests on one keep-alive connection, as the
+//! `POST /apps/{id}/events` requests on one keep-alive connection (or, for
+//! a server that closes each connection after its response, sends each on
+//! a connection of its own without waiting for the previous one), as the
 //! WebSocket publishers pipeline their publishes, so a slow reply cannot
 //! slow the schedule.
 
@@ -15,6 +17,7 @@ use md5::{Digest, Md5};
 use sha2::Sha256;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
+use tokio::sync::mpsc;
 
 use crate::wire::{contains, find_u64};
 
@@ -46,67 +49,156 @@ pub fn signed_query(method: &str, path: &str, body: &[u8], key: &str, secret: &s
     format!("{query}&auth_signature={signature}")
 }
 
-/// One keep-alive HTTP/1.1 connection triggering events on the benchmark app.
+/// How requests reach the server.
+#[derive(Debug)]
+enum Transport {
+    /// One keep-alive connection; requests are pipelined on it.
+    KeepAlive { stream: TcpStream, buf: BytesMut },
+    /// A connection per request, for servers that answer `Connection: close`
+    /// (Sockudo 5 does): each request runs on a task of its own and reports
+    /// its response's status line (and body, when refused) here.
+    PerRequest { done_tx: mpsc::UnboundedSender<io::Result<Response>>, done_rx: mpsc::UnboundedReceiver<io::Result<Response>> },
+}
+
+/// A response: status, and the whole text when refused.
+type Response = (u16, Option<String>);
+
+/// A client triggering events on the benchmark app through Pusher's HTTP API.
 #[derive(Debug)]
 pub struct TriggerClient {
-    stream: TcpStream,
-    buf: BytesMut,
-    host: String,
+    server: SocketAddr,
     path: String,
-    /// The first refused request's status line and body, kept for the report.
+    transport: Transport,
+    /// Responses of the per-request transport not yet counted.
+    finished: Vec<Response>,
+    /// The first refused request's response (status line, headers, body), kept for the report.
     pub first_error: Option<String>,
 }
 
 impl TriggerClient {
-    /// Connects to the server's HTTP port (source address 127.0.0.1).
+    /// Connects to the server's HTTP port and sends one probe trigger (to a
+    /// channel nobody subscribes to): a refusal (a wrong signature, a limit)
+    /// fails here with the server's answer, and a server that closes the
+    /// connection after each response gets a connection per request.
     pub async fn connect(server: SocketAddr) -> io::Result<Self> {
-        let stream = TcpStream::connect(server).await?;
+        let path = format!("/apps/{APP_ID}/events");
+        let mut stream = TcpStream::connect(server).await?;
         stream.set_nodelay(true)?;
-        Ok(Self {
-            stream,
-            buf: BytesMut::with_capacity(4096),
-            host: server.to_string(),
-            path: format!("/apps/{APP_ID}/events"),
-            first_error: None,
-        })
+        let probe = r#"{"name":"bench-probe","channel":"bench-probe","data":"{}"}"#;
+        stream.write_all(&request(server, &path, probe)).await?;
+        let mut buf = BytesMut::with_capacity(4096);
+        let (status, len) = loop {
+            if let Some(r) = response_at_front(&buf)? {
+                break r;
+            }
+            if stream.read_buf(&mut buf).await? == 0 {
+                return Err(io::Error::other("the server closed the connection before answering the probe trigger"));
+            }
+        };
+        let text = String::from_utf8_lossy(&buf[..len]).into_owned();
+        if !(200..300).contains(&status) {
+            return Err(io::Error::other(format!("the probe trigger was refused: {text}")));
+        }
+        let transport = if text.to_ascii_lowercase().contains("\r\nconnection: close\r\n") {
+            let (done_tx, done_rx) = mpsc::unbounded_channel();
+            Transport::PerRequest { done_tx, done_rx }
+        } else {
+            buf.advance(len);
+            Transport::KeepAlive { stream, buf }
+        };
+        Ok(Self { server, path, transport, finished: Vec::new(), first_error: None })
     }
 
     /// Sends one signed trigger request with `body` (see
     /// [`crate::wire::publish_text`]) without waiting for its response.
     pub async fn trigger(&mut self, body: &str) -> io::Result<()> {
-        let now = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
-        let query = signed_query("POST", &self.path, body.as_bytes(), APP_KEY, APP_SECRET, now);
-        let req = format!(
-            "POST {}?{query} HTTP/1.1\r\nHost: {}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
-            self.path,
-            self.host,
-            body.len()
-        );
-        self.stream.write_all(req.as_bytes()).await
-    }
-
-    /// Reads more response bytes; cancel-safe. `Ok(0)` on EOF.
-    pub async fn read_more(&mut self) -> io::Result<usize> {
-        if self.buf.capacity() - self.buf.len() < 2048 {
-            self.buf.reserve(8192);
+        let req = request(self.server, &self.path, body);
+        match &mut self.transport {
+            Transport::KeepAlive { stream, .. } => stream.write_all(&req).await,
+            Transport::PerRequest { done_tx, .. } => {
+                let (server, done) = (self.server, done_tx.clone());
+                tokio::spawn(async move {
+                    let _ = done.send(one_request(server, &req).await);
+                });
+                Ok(())
+            }
         }
-        self.stream.read_buf(&mut self.buf).await
     }
 
-    /// Takes every complete response from the buffer: (responses, refused).
+    /// Waits for more responses; cancel-safe. `Ok(0)` on EOF.
+    pub async fn read_more(&mut self) -> io::Result<usize> {
+        match &mut self.transport {
+            Transport::KeepAlive { stream, buf } => {
+                if buf.capacity() - buf.len() < 2048 {
+                    buf.reserve(8192);
+                }
+                stream.read_buf(buf).await
+            }
+            Transport::PerRequest { done_rx, .. } => {
+                // The client holds a sender: the channel never closes.
+                let Some(done) = done_rx.recv().await else { return Ok(0) };
+                self.finished.push(done?);
+                Ok(1)
+            }
+        }
+    }
+
+    /// Counts every complete response: (responses, refused).
     pub fn drain(&mut self) -> io::Result<(u64, u64)> {
         let (mut replies, mut errors) = (0, 0);
-        while let Some((status, len)) = response_at_front(&self.buf)? {
+        let mut count = |status: u16, text: Option<String>, first: &mut Option<String>| {
+            replies += 1;
             if !(200..300).contains(&status) {
                 errors += 1;
-                if self.first_error.is_none() {
-                    self.first_error = Some(String::from_utf8_lossy(&self.buf[..len.min(600)]).into_owned());
+                if first.is_none() {
+                    *first = text;
                 }
             }
-            replies += 1;
-            self.buf.advance(len);
+        };
+        match &mut self.transport {
+            Transport::KeepAlive { buf, .. } => {
+                while let Some((status, len)) = response_at_front(buf)? {
+                    let text = String::from_utf8_lossy(&buf[..len.min(600)]).into_owned();
+                    count(status, Some(text), &mut self.first_error);
+                    buf.advance(len);
+                }
+            }
+            Transport::PerRequest { .. } => {
+                for (status, text) in self.finished.drain(..) {
+                    count(status, text, &mut self.first_error);
+                }
+            }
         }
         Ok((replies, errors))
+    }
+}
+
+/// A signed trigger request with `body`.
+fn request(server: SocketAddr, path: &str, body: &str) -> Vec<u8> {
+    let now = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
+    let query = signed_query("POST", path, body.as_bytes(), APP_KEY, APP_SECRET, now);
+    format!(
+        "POST {path}?{query} HTTP/1.1\r\nHost: {server}\r\nContent-Type: application/json\r\n\
+         Content-Length: {}\r\n\r\n{body}",
+        body.len()
+    )
+    .into_bytes()
+}
+
+/// Sends `req` on a connection of its own and reads its response.
+async fn one_request(server: SocketAddr, req: &[u8]) -> io::Result<Response> {
+    let mut stream = TcpStream::connect(server).await?;
+    stream.set_nodelay(true)?;
+    stream.write_all(req).await?;
+    let mut buf = BytesMut::with_capacity(1024);
+    loop {
+        if let Some((status, len)) = response_at_front(&buf)? {
+            let refused = !(200..300).contains(&status);
+            return Ok((status, refused.then(|| String::from_utf8_lossy(&buf[..len.min(600)]).into_owned())));
+        }
+        if stream.read_buf(&mut buf).await? == 0 {
+            return Err(io::Error::other("the server closed the connection before answering a trigger"));
+        }
     }
 }
 
