@@ -57,7 +57,10 @@ enum Transport {
     /// A connection per request, for servers that answer `Connection: close`
     /// (Sockudo 5 does): each request runs on a task of its own and reports
     /// its response's status line (and body, when refused) here.
-    PerRequest { done_tx: mpsc::UnboundedSender<io::Result<Response>>, done_rx: mpsc::UnboundedReceiver<io::Result<Response>> },
+    PerRequest {
+        done_tx: mpsc::UnboundedSender<io::Result<Response>>,
+        done_rx: mpsc::UnboundedReceiver<io::Result<Response>>,
+    },
 }
 
 /// A response: status, and the whole text when refused.
@@ -234,7 +237,14 @@ mod tests {
     fn signs_as_pusher_documents() {
         // The example of Pusher's REST authentication documentation.
         let body = r#"{"name":"foo","channels":["project-3"],"data":"{\"some\":\"data\"}"}"#;
-        let q = signed_query("POST", "/apps/3/events", body.as_bytes(), "278d425bdf160c739803", "7ad3773142a6692b25b8", 1353088179);
+        let q = signed_query(
+            "POST",
+            "/apps/3/events",
+            body.as_bytes(),
+            "278d425bdf160c739803",
+            "7ad3773142a6692b25b8",
+            1353088179,
+        );
         assert_eq!(
             q,
             "auth_key=278d425bdf160c739803&auth_timestamp=1353088179&auth_version=1.0\

@@ -281,7 +281,8 @@ impl Conn {
     /// `pusher_internal:subscription_succeeded`. A `pusher:error` fails it.
     pub async fn pusher_join(&mut self, subscribe: Option<&str>) -> io::Result<()> {
         let pusher_error = |p: &[u8]| contains(p, b"\"event\":\"pusher:error\"");
-        let refused = |what: &str, p: &[u8]| io::Error::other(format!("{what} refused: {}", String::from_utf8_lossy(p)));
+        let refused =
+            |what: &str, p: &[u8]| io::Error::other(format!("{what} refused: {}", String::from_utf8_lossy(p)));
         let established = self
             .wait_for(Dialect::Pusher, |p| {
                 contains(p, b"\"event\":\"pusher:connection_established\"") || pusher_error(p)
