@@ -55,6 +55,10 @@ cargo build --locked -p herald-server -p herald-bench
 bench_bin="${CARGO_TARGET_DIR:-target}/debug/herald-bench"
 bench_out="$(mktemp -d)"
 "$bench_bin" fanout --quick --targets herald,raw --out "$bench_out/fanout"
+# The Pusher dialect: subscribers on /app/{key}, the publisher on the signed
+# HTTP API. sockudo runs only where it is installed (bench/peers/README.md);
+# elsewhere it is skipped with a message and the run still passes.
+"$bench_bin" fanout --quick --targets herald-pusher,sockudo,herald --out "$bench_out/fanout-pusher"
 "$bench_bin" connect --quick --targets herald,raw --out "$bench_out/connect"
 "$bench_bin" many-channels --quick --targets herald,raw --out "$bench_out/many-channels"
 "$bench_bin" recovery --quick --targets herald,herald-sqlite --out "$bench_out/recovery"

@@ -7,6 +7,7 @@
 //! herald-bench connect --steps 1000,10000,19000 --targets herald,raw,ws
 //! herald-bench many-channels --subscribers 10000 --rate 2000 --targets herald,raw,ws,socketio
 //! herald-bench recovery --clients 5000 --missed 100 --targets herald,herald-sqlite
+//! herald-bench fanout --subscribers 1000 --rate 100 --targets herald-pusher,sockudo,herald
 //! herald-bench fanout --quick          # under a minute, a smoke test for CI
 //! herald-bench raw-server --listen 127.0.0.1:9000
 //! ```
@@ -19,6 +20,7 @@ mod fanout;
 mod plot;
 mod procfs;
 mod publisher;
+mod pusher_api;
 mod raw_server;
 mod recovery;
 mod report;
@@ -67,7 +69,8 @@ enum Command {
 
 #[derive(Args, Clone)]
 struct Common {
-    /// Targets, in order: herald, herald-sqlite, raw, ws, socketio, sockudo.
+    /// Targets, in order: herald, herald-sqlite, herald+redis, herald-pusher,
+    /// raw, ws, socketio, sockudo.
     #[arg(long, value_delimiter = ',', default_value = "herald,raw,ws,socketio")]
     targets: Vec<Target>,
     /// Generator worker threads (the server gets the other cores).

@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 
+use crate::pusher_api;
 use crate::wire::Dialect;
 
 /// A server the bench can drive.
@@ -32,7 +33,14 @@ pub enum Target {
     Ws,
     /// Socket.IO 4.8 room broadcast (`bench/peers/socketio-server.js`).
     Socketio,
-    /// Sockudo (Pusher protocol): not driven yet, always skipped.
+    /// `herald` (as the `herald` target) with one Pusher app, driven through
+    /// the Pusher door: subscribers on `/app/{key}`, the publisher on the
+    /// signed HTTP API `POST /apps/{id}/events`.
+    HeraldPusher,
+    /// Sockudo (Rust, Pusher protocol), driven as `herald-pusher`: the binary
+    /// at `$SOCKUDO_BIN`, else `bench/peers/sockudo/bin/sockudo`, else
+    /// `sockudo` on the `PATH` (see `bench/peers/README.md`); skipped when
+    /// none exists.
     Sockudo,
 }
 
@@ -46,6 +54,7 @@ impl Target {
             Target::Raw => "raw",
             Target::Ws => "ws",
             Target::Socketio => "socketio",
+            Target::HeraldPusher => "herald-pusher",
             Target::Sockudo => "sockudo",
         }
     }
@@ -54,6 +63,7 @@ impl Target {
     pub fn dialect(self) -> Dialect {
         match self {
             Target::Socketio => Dialect::SocketIo,
+            Target::HeraldPusher | Target::Sockudo => Dialect::Pusher,
             _ => Dialect::Native,
         }
     }
@@ -156,17 +166,28 @@ fn free_port() -> anyhow::Result<u16> {
 /// Why a target cannot run here, if it cannot (the caller skips it).
 pub fn unavailable(target: Target, paths: &Paths) -> Option<String> {
     match target {
-        Target::Sockudo => Some(if which("sockudo").is_none() {
-            "sockudo is not installed (`cargo install sockudo` needs protoc and ~20 min on 2 cores); skipped".into()
-        } else {
-            "sockudo speaks the Pusher protocol, which the generator does not drive yet; skipped".into()
-        }),
+        Target::Sockudo if sockudo_binary(paths).is_none() => Some(format!(
+            "sockudo is not installed (no $SOCKUDO_BIN, {}, or sockudo on the PATH; \
+             see bench/peers/README.md: `cargo install sockudo` needs protoc and ~20 min on 2 cores); skipped",
+            paths.peers_dir.join(SOCKUDO_IN_PEERS).display()
+        )),
         Target::Ws | Target::Socketio if which("node").is_none() => Some("node is not installed; skipped".into()),
         Target::Ws | Target::Socketio if !paths.peers_dir.join("package.json").exists() => {
             Some(format!("{} has no package.json; skipped", paths.peers_dir.display()))
         }
         _ => None,
     }
+}
+
+/// Where `cargo install sockudo --root bench/peers/sockudo` puts the binary.
+const SOCKUDO_IN_PEERS: &str = "sockudo/bin/sockudo";
+
+/// The Sockudo binary: `$SOCKUDO_BIN`, `bench/peers/sockudo/bin/sockudo`, or on the `PATH`.
+fn sockudo_binary(paths: &Paths) -> Option<PathBuf> {
+    if let Some(p) = std::env::var_os("SOCKUDO_BIN").filter(|p| !p.is_empty()) {
+        return Some(PathBuf::from(p)).filter(|p| p.is_file());
+    }
+    Some(paths.peers_dir.join(SOCKUDO_IN_PEERS)).filter(|p| p.is_file()).or_else(|| which("sockudo"))
 }
 
 fn which(name: &str) -> Option<PathBuf> {
@@ -242,10 +263,15 @@ pub fn start(target: Target, paths: &Paths) -> anyhow::Result<Running> {
             wait_listening(publish_addr)?;
             node(port)?
         }
-        Target::Herald | Target::HeraldSqlite => {
+        Target::Herald | Target::HeraldSqlite | Target::HeraldPusher => {
             let mut c = Command::new(herald_binary(paths)?);
             c.args(["serve", "--listen", &addr.to_string()]).env("RUST_LOG", "warn");
-            if target == Target::Herald {
+            if target == Target::HeraldPusher {
+                c.env("HERALD_PUSHER_APP_ID", pusher_api::APP_ID)
+                    .env("HERALD_PUSHER_APP_KEY", pusher_api::APP_KEY)
+                    .env("HERALD_PUSHER_APP_SECRET", pusher_api::APP_SECRET);
+            }
+            if target != Target::HeraldSqlite {
                 c.arg("--ephemeral");
             } else {
                 let data = paths.work_dir.join(format!("herald-data-{port}"));
@@ -272,7 +298,37 @@ pub fn start(target: Target, paths: &Paths) -> anyhow::Result<Running> {
             c.arg(paths.peers_dir.join(script)).arg(port.to_string());
             c
         }
-        Target::Sockudo => bail!("sockudo is not driven"),
+        Target::Sockudo => {
+            let bin = sockudo_binary(paths).context("sockudo is not installed")?;
+            let mut c = Command::new(bin);
+            let port = port.to_string();
+            // Its working directory is the bench's own, so no config/config.json
+            // is picked up: everything comes from the environment. As for
+            // Herald, the limits meant for the public internet are lifted (the
+            // default app allows 100 connections and 100 backend events/s, the
+            // rate limiter 20 connections a minute per IP); the local adapter,
+            // memory app manager and cache, no queue (no webhooks), no metrics
+            // listener (its fixed port 9601 could clash).
+            c.current_dir(&paths.work_dir).env("RUST_LOG", "warn").envs([
+                ("HOST", "127.0.0.1"),
+                ("PORT", port.as_str()),
+                ("SOCKUDO_DEFAULT_APP_ID", pusher_api::APP_ID),
+                ("SOCKUDO_DEFAULT_APP_KEY", pusher_api::APP_KEY),
+                ("SOCKUDO_DEFAULT_APP_SECRET", pusher_api::APP_SECRET),
+                ("SOCKUDO_DEFAULT_APP_MAX_CONNECTIONS", "1000000"),
+                ("SOCKUDO_DEFAULT_APP_MAX_BACKEND_EVENTS_PER_SECOND", "1000000"),
+                ("SOCKUDO_DEFAULT_APP_MAX_CLIENT_EVENTS_PER_SECOND", "1000000"),
+                ("SOCKUDO_DEFAULT_APP_MAX_READ_REQUESTS_PER_SECOND", "1000000"),
+                ("RATE_LIMITER_ENABLED", "false"),
+                ("ADAPTER_DRIVER", "local"),
+                ("APP_MANAGER_DRIVER", "memory"),
+                ("CACHE_DRIVER", "memory"),
+                ("QUEUE_DRIVER", "none"),
+                ("METRICS_ENABLED", "false"),
+                ("SHUTDOWN_GRACE_PERIOD", "1"),
+            ]);
+            c
+        }
     };
     let out = std::fs::File::create(&log)?;
     cmd.stdin(Stdio::null()).stdout(out.try_clone()?).stderr(out);
@@ -305,4 +361,4 @@ fn wait_listening(addr: SocketAddr) -> anyhow::Result<()> {
 const BENCH_HERALD_CONFIG: &str = "[limits]\nconnections_per_ip_per_sec = 1000000\nconnections_per_ip_burst = 1000000\n\
 max_connections_per_ip = 1000000\nmessages_per_conn_per_sec = 1000000\nmessages_per_conn_burst = 1000000\n\
 publishes_per_user_per_sec = 1000000\npublishes_per_user_burst = 1000000\nsubscribes_per_conn_per_sec = 1000000\n\
-subscribes_per_conn_burst = 1000000\n";
+subscribes_per_conn_burst = 1000000\napi_calls_per_sec = 1000000\napi_calls_burst = 1000000\n";

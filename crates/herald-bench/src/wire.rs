@@ -1,7 +1,7 @@
 //! The load generator's side of the wire: a lean WebSocket client
 //! connection (handshake, masked text frames, in-place frame parsing) and
-//! the two dialects the targets speak: Herald's native JSON frames and
-//! Socket.IO 4 (Engine.IO v4 over a WebSocket-only transport).
+//! the dialects the targets speak: Herald's native JSON frames, Socket.IO 4
+//! (Engine.IO v4 over a WebSocket-only transport) and Pusher protocol 7.
 //!
 //! Every subscriber is one of these, so it costs one socket, one read
 //! buffer and no task of its own (see [`crate::subscribers`]).
@@ -31,6 +31,11 @@ pub enum Dialect {
     /// Socket.IO 4: `40` to join the default namespace, events
     /// `subscribe` (acknowledged), `publish`, and `publication` pushes.
     SocketIo,
+    /// Pusher Channels protocol 7 as pusher-js 8 speaks it, on a public
+    /// channel: `pusher:subscribe`, `pusher:ping`/`pusher:pong`, events whose
+    /// `data` is a JSON-encoded string. Publishing goes through Pusher's
+    /// signed HTTP API ([`crate::pusher_api`]), not the socket.
+    Pusher,
 }
 
 impl Dialect {
@@ -39,6 +44,8 @@ impl Dialect {
         match self {
             Dialect::Native => "/ws",
             Dialect::SocketIo => "/socket.io/?EIO=4&transport=websocket",
+            // The key is `pusher_api::APP_KEY` (a test checks they agree).
+            Dialect::Pusher => "/app/herald-bench-key?protocol=7&client=js&version=8.4.0&flash=false",
         }
     }
 }
@@ -214,6 +221,14 @@ impl Conn {
                         self.send_text("3").await?;
                     }
                 }
+                Dialect::Pusher => {
+                    if let Some(stamps) = pusher_publication(payload) {
+                        return Ok(stamps);
+                    }
+                    if contains(payload, b"\"event\":\"pusher:ping\"") {
+                        self.send_text("{\"event\":\"pusher:pong\",\"data\":{}}").await?;
+                    }
+                }
             },
             _ => {}
         }
@@ -261,11 +276,42 @@ impl Conn {
         Ok(())
     }
 
+    /// Pusher set-up: wait for `pusher:connection_established`, then, with a
+    /// channel, send `pusher:subscribe` and wait for
+    /// `pusher_internal:subscription_succeeded`. A `pusher:error` fails it.
+    pub async fn pusher_join(&mut self, subscribe: Option<&str>) -> io::Result<()> {
+        let pusher_error = |p: &[u8]| contains(p, b"\"event\":\"pusher:error\"");
+        let refused =
+            |what: &str, p: &[u8]| io::Error::other(format!("{what} refused: {}", String::from_utf8_lossy(p)));
+        let established = self
+            .wait_for(Dialect::Pusher, |p| {
+                contains(p, b"\"event\":\"pusher:connection_established\"") || pusher_error(p)
+            })
+            .await?;
+        if pusher_error(&established) {
+            return Err(refused("connection", &established));
+        }
+        if let Some(channel) = subscribe {
+            self.send_text(&format!("{{\"event\":\"pusher:subscribe\",\"data\":{{\"channel\":\"{channel}\"}}}}"))
+                .await?;
+            let reply = self
+                .wait_for(Dialect::Pusher, |p| {
+                    contains(p, b"\"event\":\"pusher_internal:subscription_succeeded\"") || pusher_error(p)
+                })
+                .await?;
+            if pusher_error(&reply) {
+                return Err(refused("subscribe", &reply));
+            }
+        }
+        Ok(())
+    }
+
     /// Sets up a subscriber of `channel` in `dialect`.
     pub async fn subscribe(&mut self, dialect: Dialect, channel: &str) -> io::Result<()> {
         match dialect {
             Dialect::Native => self.native_subscribe(channel).await,
             Dialect::SocketIo => self.socketio_join(Some(channel)).await,
+            Dialect::Pusher => self.pusher_join(Some(channel)).await,
         }
     }
 
@@ -277,6 +323,7 @@ impl Conn {
                 self.wait_for(Dialect::Native, |p| p.starts_with(b"{\"id\":1")).await.map(drop)
             }
             Dialect::SocketIo => self.socketio_join(None).await,
+            Dialect::Pusher => self.pusher_join(None).await,
         }
     }
 
@@ -304,13 +351,30 @@ fn publication(payload: &[u8]) -> Option<Incoming> {
     Some(Incoming::Publication { sent_ns, sched_ns })
 }
 
+/// The stamps of a Pusher event frame, if it is one of the generator's.
+/// The server sends `data` as a JSON-encoded string, so the stamps' keys
+/// arrive escaped (`\"ts\":`); a server that relays the object as is is
+/// read too.
+fn pusher_publication(payload: &[u8]) -> Option<Incoming> {
+    let stamp = |key: &[u8], escaped: &[u8]| find_u64(payload, escaped).or_else(|| find_u64(payload, key));
+    let sent_ns = stamp(b"\"ts\":", b"\\\"ts\\\":")?;
+    let sched_ns = stamp(b"\"sch\":", b"\\\"sch\\\":")?;
+    Some(Incoming::Publication { sent_ns, sched_ns })
+}
+
+/// Whether `needle` occurs in `hay`.
+pub fn contains(hay: &[u8], needle: &[u8]) -> bool {
+    hay.windows(needle.len()).any(|w| w == needle)
+}
+
 fn close_code(payload: &[u8]) -> Option<u16> {
     (payload.len() >= 2).then(|| u16::from_be_bytes([payload[0], payload[1]]))
 }
 
 /// Builds a publish frame's text carrying the stamps, padded so that the
-/// `data` object is about `size` bytes.
-/// Publishes to `channel`.
+/// `data` object is about `size` bytes. Publishes to `channel`. For Pusher
+/// it is the body of a trigger request (`POST /apps/{id}/events`), event
+/// `bench` with the object JSON-encoded into the `data` string.
 pub fn publish_text(dialect: Dialect, channel: &str, id: u64, sent_ns: u64, sched_ns: u64, pad: &str) -> String {
     match dialect {
         Dialect::Native => format!(
@@ -319,6 +383,10 @@ pub fn publish_text(dialect: Dialect, channel: &str, id: u64, sent_ns: u64, sche
         ),
         Dialect::SocketIo => format!(
             "42[\"publish\",{{\"channel\":\"{channel}\",\"data\":{{\"ts\":{sent_ns},\"sch\":{sched_ns},\"pad\":\"{pad}\"}}}}]"
+        ),
+        Dialect::Pusher => format!(
+            "{{\"name\":\"bench\",\"channel\":\"{channel}\",\
+             \"data\":\"{{\\\"ts\\\":{sent_ns},\\\"sch\\\":{sched_ns},\\\"pad\\\":\\\"{pad}\\\"}}\"}}"
         ),
     }
 }
@@ -349,6 +417,38 @@ mod tests {
         let s = publish_text(Dialect::SocketIo, CHANNEL, 7, 1, 2, "");
         let v: serde_json::Value = serde_json::from_str(&s[2..]).unwrap();
         assert_eq!(v[0], "publish");
+    }
+
+    #[test]
+    fn pusher_trigger_body_carries_stamps_in_a_json_string() {
+        let body = publish_text(Dialect::Pusher, CHANNEL, 7, 1_000_000_000_000, 999_999_999_999, &padding(100));
+        let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+        assert_eq!(v["name"], "bench");
+        assert_eq!(v["channel"], CHANNEL);
+        let data = v["data"].as_str().unwrap();
+        assert!((95..=110).contains(&data.len()), "{}", data.len());
+        let inner: serde_json::Value = serde_json::from_str(data).unwrap();
+        assert_eq!((inner["ts"].as_u64(), inner["sch"].as_u64()), (Some(1_000_000_000_000), Some(999_999_999_999)));
+    }
+
+    #[test]
+    fn pusher_events_and_pings() {
+        // As a Pusher server sends an event: `data` is a JSON-encoded string.
+        let frame = serde_json::json!({
+            "event": "bench",
+            "channel": CHANNEL,
+            "data": "{\"ts\":123,\"sch\":45,\"pad\":\"xx\"}",
+        })
+        .to_string();
+        let expected = Some(Incoming::Publication { sent_ns: 123, sched_ns: 45 });
+        assert_eq!(pusher_publication(frame.as_bytes()), expected);
+        // A server that relays the object unencoded.
+        let raw = br#"{"event":"bench","channel":"bench","data":{"ts":123,"sch":45,"pad":""}}"#;
+        assert_eq!(pusher_publication(raw), expected);
+        let ping = br#"{"event":"pusher:ping","data":"{}"}"#;
+        assert_eq!(pusher_publication(ping), None);
+        assert!(contains(ping, b"\"event\":\"pusher:ping\""));
+        assert!(Dialect::Pusher.path().starts_with(&format!("/app/{}?protocol=7&", crate::pusher_api::APP_KEY)));
     }
 
     #[test]
