@@ -33,6 +33,10 @@ pub struct Connection {
     pub(crate) channels: Mutex<HashSet<ChannelName>>,
     /// Whether publications attributed to this connection are delivered back to it.
     echo: AtomicBool,
+    /// Another publisher id that means this connection (a Pusher socket id),
+    /// so a node that does not hold the connection can attribute a
+    /// publication to it.
+    alias: std::sync::OnceLock<Arc<str>>,
 }
 
 impl Connection {
@@ -45,6 +49,7 @@ impl Connection {
             outbound: Outbound::new(init.queue),
             channels: Mutex::new(HashSet::new()),
             echo: AtomicBool::new(true),
+            alias: std::sync::OnceLock::new(),
         }
     }
 
@@ -83,10 +88,21 @@ impl Connection {
         self.echo.store(echo, Ordering::Relaxed);
     }
 
+    /// Give the connection a second publisher id (set once): a publication
+    /// attributed to `alias` counts as its own. The Pusher door uses the
+    /// socket id, which any node can put in a trigger's publication, so a
+    /// `socket_id` excludes its socket whichever node it is on.
+    pub fn set_alias(&self, alias: Arc<str>) {
+        let _ = self.alias.set(alias);
+    }
+
     /// Whether `publication` should reach this connection under its echo choice.
     pub fn wants(&self, publication: &crate::publication::Publication) -> bool {
         self.echo.load(Ordering::Relaxed)
-            || publication.publisher.as_ref().is_none_or(|p| p.client != self.client.client)
+            || publication
+                .publisher
+                .as_ref()
+                .is_none_or(|p| p.client != self.client.client && self.alias.get().is_none_or(|a| *a != p.client))
     }
 
     /// Channels this connection is subscribed to (or subscribing).

@@ -2,7 +2,8 @@
 //! channel_occupied / channel_vacated fire once for the cluster, also when
 //! the node holding the last subscriber is killed; the REST API answers
 //! for every node; webhooks go through the durable queue and survive the
-//! kill (`-9`) of the node that produced them. A webhook endpoint in the
+//! kill (`-9`) of the node that produced them; a trigger's socket_id excludes
+//! its socket on either node. A webhook endpoint in the
 //! test checks every request's signature.
 
 mod common;
@@ -210,4 +211,50 @@ async fn a_webhook_survives_the_kill_of_the_node_that_took_it() {
         n.kill();
     }
     common::cluster::delete_prefix(6379, &prefix);
+}
+
+/// A signed trigger of `event` on `channel` through `node`, excluding `socket_id`.
+async fn trigger(node: &Server, channel: &str, event: &str, socket_id: Option<&str>) {
+    let mut body = json!({"name": event, "channels": [channel], "data": "{}"});
+    if let Some(s) = socket_id {
+        body["socket_id"] = json!(s);
+    }
+    let body = body.to_string();
+    let p = signed_path(KEY, SECRET, "POST", "/apps/1/events", &body, &[]);
+    let r = common::http(node.addr, "POST", &p, Some(body.as_bytes()), None).await.expect("trigger");
+    assert_eq!(r.status, 200, "{event}: {}", r.body);
+}
+
+/// The event names `ws` receives on `channel` until `last` arrives.
+async fn events_until(ws: &mut Ws, channel: &str, last: &str) -> Vec<String> {
+    let mut names = Vec::new();
+    loop {
+        let f = tokio::time::timeout(PATIENCE, next(ws)).await.expect("events in time").expect("open");
+        if f["channel"] != channel {
+            continue;
+        }
+        let name = f["event"].as_str().unwrap_or_default().to_string();
+        names.push(name.clone());
+        if name == last {
+            return names;
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_triggers_socket_id_excludes_its_socket_on_whichever_node_it_is() {
+    let hooks = WebhookReceiver::start(KEY, SECRET).await;
+    let cluster = Cluster::start("pusher-exclude", 2, &extra(&hooks.url)).await;
+    let (a, b) = (&cluster.nodes[0], &cluster.nodes[1]);
+    let (mut on_a, a_id) = socket(a).await;
+    let (mut on_b, b_id) = socket(b).await;
+    subscribe(&mut on_a, "room-x").await;
+    subscribe(&mut on_b, "room-x").await;
+    // Triggered through the other node than the excluded socket's, then through its own.
+    trigger(b, "room-x", "not-for-a", Some(&a_id)).await;
+    trigger(a, "room-x", "not-for-b", Some(&b_id)).await;
+    trigger(a, "room-x", "also-not-for-a", Some(&a_id)).await;
+    trigger(b, "room-x", "for-all", None).await;
+    assert_eq!(events_until(&mut on_a, "room-x", "for-all").await, ["not-for-b", "for-all"]);
+    assert_eq!(events_until(&mut on_b, "room-x", "for-all").await, ["not-for-a", "also-not-for-a", "for-all"]);
 }

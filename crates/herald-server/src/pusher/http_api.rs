@@ -206,7 +206,8 @@ async fn publish(app: &App, papp: &PusherApp, e: Event) -> Result<serde_json::Va
     }
     let exclude = match e.socket_id.as_deref() {
         Some(s) if !valid_socket_id(s) => return Err(bad(format!("invalid socket_id {s:?}"))),
-        Some(s) => papp.socket(s).map(|c| c.id().clone()),
+        // The socket may be on another node: its connection answers to the socket id.
+        Some(s) => Some(Arc::<str>::from(s)),
         None => None,
     };
     let payload = envelope(&e.name, &data).map_err(|e| bad(e.message))?;

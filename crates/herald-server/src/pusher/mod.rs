@@ -138,11 +138,6 @@ impl PusherApp {
         self.sockets.lock().by_id.len()
     }
 
-    /// The connection of `socket_id`, if it is open on this node.
-    pub fn socket(&self, socket_id: &str) -> Option<Arc<Connection>> {
-        self.sockets.lock().by_id.get(socket_id).cloned()
-    }
-
     /// The sockets signed in as `user`.
     pub fn user_sockets(&self, user: &str) -> Vec<Arc<Connection>> {
         let s = self.sockets.lock();

@@ -94,9 +94,11 @@ where
             return;
         }
     };
-    // A trigger's `socket_id` excludes this socket: it opts out of echo.
+    // A trigger's `socket_id` excludes this socket, on whichever node the
+    // trigger arrives: it opts out of echo and answers to its socket id.
     conn.set_echo(false);
     let socket_id = papp.register(&conn);
+    conn.set_alias(Arc::from(socket_id.as_str()));
     let span = tracing::info_span!("pusher_conn", id = %conn.id(), socket_id = %socket_id, app = %papp.config.id);
     let established = serde_json::json!({
         "socket_id": socket_id,
