@@ -26,9 +26,17 @@ use yrs::updates::encoder::Encode;
 use crate::document::{Document, decode_message};
 use crate::{DocError, DocOptions};
 
-/// Turns a y-websocket message into the frame written to a connection
-/// (the door supplies it: a binary WebSocket frame).
-pub type Framer = fn(&[u8]) -> Bytes;
+/// Turns a y-websocket message into the frame written to a connection: the
+/// door supplies it (the y-websocket door: a binary WebSocket frame; the
+/// native door: a JSON `doc` push carrying it in base64).
+pub type Framer = Arc<dyn Fn(&[u8]) -> Bytes + Send + Sync>;
+
+/// A connection editing or viewing a document, with its door's framing.
+#[derive(Clone)]
+struct Peer {
+    conn: Arc<Connection>,
+    frame: Framer,
+}
 
 /// This node's open documents.
 pub struct DocRegistry {
@@ -48,7 +56,7 @@ pub(crate) struct DocEntry {
     /// (origin node, message); applied right after the load.
     pub(crate) early: Mutex<Vec<(Arc<str>, Vec<u8>)>>,
     /// Connections editing or viewing, by connection id.
-    peers: Mutex<HashMap<Arc<str>, Arc<Connection>>>,
+    peers: Mutex<HashMap<Arc<str>, Peer>>,
     /// Leases held (changed under the registry's map lock).
     leases: AtomicUsize,
     /// Bytes in the store: snapshot + tail (approximate between compactions).
@@ -73,17 +81,24 @@ struct Hold {
     registry: Arc<DocRegistry>,
     entry: Arc<DocEntry>,
     peer: Option<Arc<Connection>>,
+    /// How replies to the peer are framed.
+    frame: Framer,
 }
 
 impl DocRegistry {
-    /// A registry over `store`; `frame` wraps messages for connections.
-    pub fn new(store: Arc<dyn DocumentStore>, options: DocOptions, frame: Framer) -> Arc<Self> {
+    /// A registry over `store`; `frame` wraps messages for the connections
+    /// that [`join`](Self::join) (others bring their own framing).
+    pub fn new(
+        store: Arc<dyn DocumentStore>,
+        options: DocOptions,
+        frame: impl Fn(&[u8]) -> Bytes + Send + Sync + 'static,
+    ) -> Arc<Self> {
         Arc::new_cyclic(|me| Self {
             me: me.clone(),
             store,
             bus: OnceLock::new(),
             options,
-            frame,
+            frame: Arc::new(frame),
             docs: Mutex::new(HashMap::new()),
         })
     }
@@ -115,15 +130,24 @@ impl DocRegistry {
     /// Join `name` as a peer: load it if needed, register `conn` for
     /// relays, and queue the greeting (sync step 1, awareness states).
     pub async fn join(&self, name: &ChannelName, conn: Arc<Connection>) -> Result<DocLease, DocError> {
-        let lease = self.lease(name, Some(conn.clone()))?.loaded().await?;
-        let greeting = lease.doc.lock().greeting();
-        for msg in greeting {
-            let _ = conn.outbound.push_frame((self.frame)(&msg));
-        }
+        let lease = self.join_framed(name, conn, self.frame.clone()).await?;
+        lease.greet();
         Ok(lease)
     }
 
-    fn lease(&self, name: &ChannelName, peer: Option<Arc<Connection>>) -> Result<Hold, DocError> {
+    /// Join `name` as a peer with the door's own framing of messages for
+    /// `conn`, without the greeting: the door sends its answer first, then
+    /// calls [`DocLease::greet`].
+    pub async fn join_framed(
+        &self,
+        name: &ChannelName,
+        conn: Arc<Connection>,
+        frame: Framer,
+    ) -> Result<DocLease, DocError> {
+        self.lease(name, Some(Peer { conn, frame }))?.loaded().await
+    }
+
+    fn lease(&self, name: &ChannelName, peer: Option<Peer>) -> Result<Hold, DocError> {
         let registry = self.me.upgrade().ok_or(DocError::ShuttingDown)?;
         let entry = {
             let mut docs = self.docs.lock();
@@ -139,10 +163,11 @@ impl DocRegistry {
             entry.leases.fetch_add(1, Ordering::AcqRel);
             entry
         };
-        if let Some(conn) = &peer {
-            entry.peers.lock().insert(conn.id().clone(), conn.clone());
+        let frame = peer.as_ref().map_or_else(|| self.frame.clone(), |p| p.frame.clone());
+        if let Some(p) = &peer {
+            entry.peers.lock().insert(p.conn.id().clone(), p.clone());
         }
-        Ok(Hold { registry, entry, peer })
+        Ok(Hold { registry, entry, peer: peer.map(|p| p.conn), frame })
     }
 
     async fn load(&self, name: &ChannelName) -> Result<(Document, herald_core::StoredDocument), DocError> {
@@ -170,13 +195,23 @@ impl DocRegistry {
     }
 
     /// Send `message` to the document's peers on this node, except `except`.
+    /// Framed once per framing (all y-websocket peers share one frame).
     pub(crate) fn relay(&self, entry: &DocEntry, message: &[u8], except: Option<&Arc<str>>) {
-        let frame = (self.frame)(message);
-        for (id, conn) in entry.peers.lock().iter() {
+        let mut framed: Vec<(*const (), Bytes)> = Vec::new();
+        for (id, peer) in entry.peers.lock().iter() {
             if except.is_some_and(|e| e == id) {
                 continue;
             }
-            let _ = conn.outbound.push_frame(frame.clone());
+            let key = Arc::as_ptr(&peer.frame) as *const ();
+            let frame = match framed.iter().find(|(k, _)| *k == key) {
+                Some((_, f)) => f.clone(),
+                None => {
+                    let f = (peer.frame)(message);
+                    framed.push((key, f.clone()));
+                    f
+                }
+            };
+            let _ = peer.conn.outbound.push_frame(frame);
         }
     }
 
@@ -350,6 +385,16 @@ impl DocLease {
         Ok(())
     }
 
+    /// Queue the greeting to this lease's peer: sync step 1 (the server's
+    /// state vector) and every awareness state.
+    pub fn greet(&self) {
+        let Some(conn) = &self.hold.peer else { return };
+        let greeting = self.doc.lock().greeting();
+        for msg in greeting {
+            let _ = conn.outbound.push_frame((self.hold.frame)(&msg));
+        }
+    }
+
     /// Handle one y-websocket message from this lease's peer. Replies go to
     /// the peer's queue, relays to the others. `writable`: whether the
     /// peer may change the document. Refusals (read-only, size limits)
@@ -360,7 +405,7 @@ impl DocLease {
         match decode_message(bytes)? {
             Message::Sync(SyncMessage::SyncStep1(sv)) => {
                 let reply = Message::Sync(SyncMessage::SyncStep2(self.diff(&sv))).encode_v1();
-                let _ = conn.outbound.push_frame((self.hold.registry.frame)(&reply));
+                let _ = conn.outbound.push_frame((self.hold.frame)(&reply));
             }
             Message::Sync(SyncMessage::SyncStep2(update)) | Message::Sync(SyncMessage::Update(update)) => {
                 if crate::is_empty_update(&update) {
@@ -381,7 +426,7 @@ impl DocLease {
             }
             Message::AwarenessQuery => {
                 if let Some(msg) = self.doc().lock().awareness_states() {
-                    let _ = conn.outbound.push_frame((self.hold.registry.frame)(&msg));
+                    let _ = conn.outbound.push_frame((self.hold.frame)(&msg));
                 }
             }
             // Auth messages are server → client only; custom types are ignored.

@@ -290,6 +290,19 @@ pub fn disconnect(reason: DisconnectReason) -> Vec<u8> {
     buf
 }
 
+/// `{"push":"doc","channel":…,"data":"<base64>"}`: one y-websocket message
+/// of an open collaborative document.
+pub fn doc_push(channel: &str, message: &[u8]) -> Vec<u8> {
+    use base64::Engine as _;
+    let mut buf = Vec::with_capacity(message.len() * 4 / 3 + channel.len() + 40);
+    buf.extend_from_slice(b"{\"push\":\"doc\",\"channel\":");
+    let _ = serde_json::to_writer(&mut buf, channel);
+    buf.extend_from_slice(b",\"data\":\"");
+    buf.extend_from_slice(base64::engine::general_purpose::STANDARD.encode(message).as_bytes());
+    buf.extend_from_slice(b"\"}");
+    buf
+}
+
 #[cfg(test)]
 mod tests {
     use std::sync::Arc;

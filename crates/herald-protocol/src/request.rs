@@ -1,5 +1,6 @@
 //! Client → server frames.
 
+use base64::Engine as _;
 use serde::Deserialize;
 use serde_json::value::RawValue;
 
@@ -122,6 +123,23 @@ pub enum Op<'a> {
         /// The notification id.
         notification: u64,
     },
+    /// Open a collaborative document (Yjs) on this connection.
+    DocOpen {
+        /// The document's channel.
+        channel: ChannelName,
+    },
+    /// One y-websocket message for an open document.
+    Doc {
+        /// The document's channel.
+        channel: ChannelName,
+        /// The message, decoded from the frame's base64 `data`.
+        message: Vec<u8>,
+    },
+    /// Close a document opened on this connection.
+    DocClose {
+        /// The document's channel.
+        channel: ChannelName,
+    },
 }
 
 impl Op<'_> {
@@ -145,6 +163,9 @@ impl Op<'_> {
             Op::Notifications { .. } => "notifications",
             Op::NotificationRead { .. } => "notification_read",
             Op::NotificationDelete { .. } => "notification_delete",
+            Op::DocOpen { .. } => "doc_open",
+            Op::Doc { .. } => "doc",
+            Op::DocClose { .. } => "doc_close",
         }
     }
 }
@@ -294,6 +315,15 @@ fn build_op(f: Frame<'_>) -> Result<Op<'_>, HeraldError> {
                 .notification
                 .ok_or_else(|| HeraldError::bad_request("\"notification\" (an id) is required"))?,
         },
+        "doc_open" => Op::DocOpen { channel: channel(f.channel)? },
+        "doc" => {
+            let not_base64 = || HeraldError::bad_request("\"data\" must be a y-websocket message in standard base64");
+            let raw = f.data.ok_or_else(|| HeraldError::bad_request("\"data\" is required"))?;
+            let text: &str = serde_json::from_str(raw.get()).map_err(|_| not_base64())?;
+            let message = base64::engine::general_purpose::STANDARD.decode(text).map_err(|_| not_base64())?;
+            Op::Doc { channel: channel(f.channel)?, message }
+        }
+        "doc_close" => Op::DocClose { channel: channel(f.channel)? },
         other => {
             return Err(HeraldError::new(ErrorCode::UnknownOperation, format!("unknown operation {other:?}")));
         }

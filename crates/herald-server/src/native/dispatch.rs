@@ -8,6 +8,7 @@ use herald_protocol::encode;
 use herald_protocol::request::{Op, parse_request};
 use tracing::Instrument;
 
+use super::documents::ConnectionDocuments;
 use super::encoder::NativeEncoder;
 use crate::app::App;
 use crate::client_requests;
@@ -27,8 +28,10 @@ pub(super) enum Flow {
 pub(super) struct Dispatcher<'a> {
     pub app: &'a App,
     pub conn: &'a Arc<Connection>,
-    pub encoder: &'a NativeEncoder,
+    pub encoder: &'a Arc<NativeEncoder>,
     pub limits: ConnectionLimits,
+    /// Collaborative documents this connection opened.
+    pub documents: ConnectionDocuments,
 }
 
 impl Dispatcher<'_> {
@@ -125,6 +128,17 @@ impl Dispatcher<'_> {
                 }
                 hub.typing(conn, &channel).map(|()| empty(id))
             }
+            Op::DocOpen { channel } => match self.documents.open(self.app, conn, self.encoder, &channel).await {
+                Ok((writable, lease)) => {
+                    // The reply first, then the document's greeting.
+                    self.push(&encode::reply(id, &serde_json::json!({ "channel": channel, "writable": writable })));
+                    lease.greet();
+                    return Flow::Continue;
+                }
+                Err(e) => Err(e),
+            },
+            Op::Doc { channel, message } => self.documents.message(&channel, &message).await.map(|()| empty(id)),
+            Op::DocClose { channel } => self.documents.close(&channel).map(|()| empty(id)),
             // History, presence, read receipts, inbox: the same answers as over HTTP.
             op => client_requests::answer(hub, Caller::Client(conn), &conn.identity(), id, op).await,
         };

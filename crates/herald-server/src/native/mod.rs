@@ -3,6 +3,7 @@
 //! `encoder` turns channel events into frames.
 
 pub mod dispatch;
+mod documents;
 pub mod encoder;
 pub mod session;
 pub mod upgrade;

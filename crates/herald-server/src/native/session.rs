@@ -101,7 +101,13 @@ where
     if let Err(e) = app.hub.greet(&conn).await {
         tracing::warn!(parent: &span, error = %e, "reading the unread count failed");
     }
-    let dispatcher = Dispatcher { app: &app, conn: &conn, encoder: &encoder, limits: app.limits.for_connection() };
+    let dispatcher = Dispatcher {
+        app: &app,
+        conn: &conn,
+        encoder: &encoder,
+        limits: app.limits.for_connection(),
+        documents: Default::default(),
+    };
     let (end, writer_done) = read_loop(&dispatcher, &mut reader, &mut writer_task).instrument(span.clone()).await;
     app.hub.disconnect(&conn);
     match end {
