@@ -7,6 +7,7 @@ use std::sync::Arc;
 
 use herald_core::StoredDocument;
 use yrs::encoding::read::Error as ReadError;
+use yrs::sync::awareness::AwarenessUpdateEntry;
 use yrs::sync::protocol::{Message, SyncMessage};
 use yrs::sync::{Awareness, AwarenessUpdate};
 use yrs::updates::decoder::Decode;
@@ -185,6 +186,10 @@ impl Document {
         (!update.clients.is_empty()).then(|| Message::Awareness(update).encode_v1())
     }
 
+    /// Removals keep each state's clock (a `null` state at the same clock,
+    /// as y-websocket's own server sends): the client's next announcement,
+    /// one clock later, is then accepted everywhere when it reconnects. (yrs'
+    /// `remove_state` bumps the clock, which made that announcement look old.)
     fn remove_owned_by(&mut self, owner: &Owner) -> Option<Vec<u8>> {
         let ids: Vec<u64> = self.owners.iter().filter(|(_, o)| *o == owner).map(|(id, _)| *id).collect();
         if ids.is_empty() {
@@ -192,10 +197,18 @@ impl Document {
         }
         for id in &ids {
             self.owners.remove(id);
-            self.awareness.remove_state(yrs::ClientID::new(*id));
         }
-        let update = self.awareness.update_with_clients(ids.into_iter().map(yrs::ClientID::new)).ok()?;
-        Some(Message::Awareness(update).encode_v1())
+        let current = self.awareness.update_with_clients(ids.into_iter().map(yrs::ClientID::new)).ok()?;
+        let null: Arc<str> = Arc::from("null");
+        let removal = AwarenessUpdate {
+            clients: current
+                .clients
+                .into_iter()
+                .map(|(id, e)| (id, AwarenessUpdateEntry { clock: e.clock, json: null.clone() }))
+                .collect(),
+        };
+        let _ = self.awareness.apply_update(removal.clone());
+        Some(Message::Awareness(removal).encode_v1())
     }
 
     /// Client ids with an awareness state, and their JSON states.

@@ -56,3 +56,25 @@ fn connections_own_their_client_ids_and_lose_them_on_leaving() {
     // Leaving twice, or without states, says nothing.
     assert!(doc.remove_peer(&ann).is_none());
 }
+
+#[test]
+fn a_client_that_comes_back_after_its_removal_is_seen_again_at_its_next_clock() {
+    let mut doc = Document::new();
+    let first: Arc<str> = Arc::from("conn-1");
+    doc.apply_awareness(&first, update(&[(7, 3, r#"{"user":"ann"}"#)])).unwrap();
+    // Its connection drops: the removal keeps clock 3, as y-websocket's server does.
+    let removal = doc.remove_peer(&first).unwrap();
+    let Message::Awareness(gone) = decode_message(&removal).unwrap() else { panic!("not awareness") };
+    let entry = &gone.clients[&ClientID::new(7)];
+    assert_eq!((entry.clock, &*entry.json), (3, "null"));
+    // It reconnects and announces itself with its next clock (4): accepted
+    // here, so joiners' greetings and the other editors show it again.
+    let again: Arc<str> = Arc::from("conn-2");
+    assert!(doc.apply_awareness(&again, update(&[(7, 4, r#"{"user":"ann"}"#)])).is_some());
+    assert_eq!(states(&doc), vec![(7, r#"{"user":"ann"}"#.into())]);
+    let mut other = Awareness::default();
+    other.apply_update(update(&[(7, 3, r#"{"user":"ann"}"#)])).unwrap();
+    other.apply_update(gone).unwrap();
+    other.apply_update(update(&[(7, 4, r#"{"user":"ann"}"#)])).unwrap();
+    assert_eq!(other.iter().filter(|(_, s)| s.data.is_some()).count(), 1, "another editor sees it again");
+}
