@@ -193,7 +193,10 @@ export class HeraldProvider {
     encoding.writeVarUint(sync, MESSAGE_SYNC);
     writeSyncStep1(sync, this.doc);
     this.send(encoding.toUint8Array(sync));
-    if (this.awareness.getLocalState() !== null) this.sendAwareness([this.doc.clientID]);
+    // Announced with a new clock (sent by onAwarenessUpdate): the others may have seen the server remove
+    // our state when the previous connection ended, and ignore a state whose clock they already know.
+    const local = this.awareness.getLocalState();
+    if (local !== null) this.awareness.setLocalState(local);
   }
 
   private onConnectionLost(): void {
@@ -204,6 +207,9 @@ export class HeraldProvider {
     // Like y-websocket: everyone but us is gone until the next sync.
     const others = [...this.awareness.getStates().keys()].filter((id) => id !== this.doc.clientID);
     if (others.length > 0) removeAwarenessStates(this.awareness, others, this);
+    // Forget their clocks too, so the states the server sends on reopen apply at once
+    // (y-websocket keeps them and shows the others again only at their next 15 s renewal).
+    for (const id of others) this.awareness.meta.delete(id);
   }
 
   private readonly onMessage = (event: DocumentMessageEvent): void => {

@@ -165,7 +165,9 @@ describe("@herald/yjs HeraldProvider", () => {
     const b = provider(client("bob"), channel);
     await until(() => a.synced && b.synced, 10_000, "both synced");
     b.awareness.setLocalStateField("user", { name: "Bob" });
+    a.awareness.setLocalStateField("user", { name: "Ada" });
     await until(() => a.awareness.getStates().has(b.doc.clientID), 10_000, "bob's state at ada");
+    await until(() => b.awareness.getStates().has(a.doc.clientID), 10_000, "ada's state at bob");
 
     proxy.refuseAll = true;
     proxy.dropAll();
@@ -173,6 +175,8 @@ describe("@herald/yjs HeraldProvider", () => {
     expect(a.synced).toBe(false);
     // Like y-websocket: the others' awareness states are dropped while disconnected.
     expect(a.awareness.getStates().has(b.doc.clientID)).toBe(false);
+    // The server removed the dropped connection's awareness state for everyone.
+    await until(() => !b.awareness.getStates().has(a.doc.clientID), 10_000, "ada's state gone at bob");
     a.doc.getText("body").insert(0, "offline edit");
     b.doc.getText("body").insert(0, "online edit ");
 
@@ -181,5 +185,6 @@ describe("@herald/yjs HeraldProvider", () => {
     await until(() => text(a) === text(b) && text(b).includes("offline edit"), 10_000, "both edits on both sides");
     expect(text(a)).toContain("online edit ");
     await until(() => a.awareness.getStates().has(b.doc.clientID), 10_000, "bob's state back at ada");
+    await until(() => b.awareness.getStates().has(a.doc.clientID), 10_000, "ada's state back at bob");
   });
 });
