@@ -193,10 +193,14 @@ export class HeraldProvider {
     encoding.writeVarUint(sync, MESSAGE_SYNC);
     writeSyncStep1(sync, this.doc);
     this.send(encoding.toUint8Array(sync));
-    // Announced with a new clock (sent by onAwarenessUpdate): the others may have seen the server remove
-    // our state when the previous connection ended, and ignore a state whose clock they already know.
+    // Announced (by onAwarenessUpdate) with a clock past the one the server used to remove our state when
+    // the previous connection ended (ours + 1): the others ignore a state whose clock they already know.
     const local = this.awareness.getLocalState();
-    if (local !== null) this.awareness.setLocalState(local);
+    const meta = this.awareness.meta.get(this.doc.clientID);
+    if (local !== null && meta !== undefined) {
+      this.awareness.meta.set(this.doc.clientID, { ...meta, clock: meta.clock + 1 });
+      this.awareness.setLocalState(local);
+    }
   }
 
   private onConnectionLost(): void {

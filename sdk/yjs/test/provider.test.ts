@@ -124,8 +124,9 @@ describe("@herald/yjs HeraldProvider", () => {
 
     a.awareness.setLocalStateField("user", { name: "Ada" });
     const adaId = a.doc.clientID;
-    await until(() => b.awareness.getStates().has(adaId), 10_000, "ada's state at bob");
-    expect(b.awareness.getStates().get(adaId)).toEqual({ user: { name: "Ada" } });
+    const adaAtBob = () => b.awareness.getStates().get(adaId) as { user?: { name: string } } | undefined;
+    await until(() => adaAtBob()?.user?.name === "Ada", 10_000, "ada's state at bob");
+    expect(adaAtBob()).toEqual({ user: { name: "Ada" } });
 
     a.destroy();
     await until(() => !b.awareness.getStates().has(adaId), 10_000, "ada's state gone at bob");
