@@ -30,6 +30,9 @@ import {
   useTyping,
   type UseChannelResult,
 } from "@herald/react";
+import * as Y from "yjs";
+import { HeraldProvider as YjsProvider, type HeraldProviderStatus } from "@herald/yjs";
+import type { DocumentMessageEvent } from "@herald/client";
 import { createTokenHandler, Herald as HeraldServer, type TokenClaims } from "@herald/next";
 
 interface ChatMessage {
@@ -133,3 +136,15 @@ expectTypeOf(server.readPositions("room:1")).resolves.toHaveProperty("members").
 expectTypeOf(server.notify("u42", { title: "hi", data: { room: "room:1" } })).resolves.items.toHaveProperty("id").toBeNumber();
 // @ts-expect-error: capabilities only take the four rights
 createTokenHandler({ secret: "s", claims: () => ({ sub: "u", capabilities: [{ channels: ["*"], allow: ["admin"] }] }) });
+
+// Yjs documents over the client's connection.
+const ydoc = new Y.Doc();
+const yProvider = new YjsProvider(client, "doc:x", ydoc);
+expectTypeOf(yProvider.synced).toBeBoolean();
+expectTypeOf(yProvider.writable).toBeBoolean();
+expectTypeOf(yProvider.status).toEqualTypeOf<HeraldProviderStatus>();
+yProvider.on("synced", (s) => expectTypeOf(s).toBeBoolean());
+yProvider.on("error", (e) => expectTypeOf(e).toEqualTypeOf<HeraldError>());
+expectTypeOf(client.documents.open("doc:x")).resolves.toEqualTypeOf<{ writable: boolean }>();
+expectTypeOf(client.documents.send("doc:x", new Uint8Array())).resolves.toBeVoid();
+client.documents.on("message", (m) => expectTypeOf(m).toEqualTypeOf<DocumentMessageEvent>());

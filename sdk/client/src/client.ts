@@ -3,6 +3,7 @@ import { Channel } from "./channel.js";
 import { Emitter } from "./emitter.js";
 import { Inbox } from "./inbox.js";
 import { ClientErrorCode, CloseCode, ErrorCode, HeraldError, isTerminalCloseCode } from "./errors.js";
+import { Documents } from "./documents.js";
 import { defaultTransport } from "./fallback.js";
 import { Outbox, type Frame, type SendText } from "./outbox.js";
 import { asRecord, normalizeUrl, randomKey } from "./util.js";
@@ -111,6 +112,14 @@ export class Herald {
   private lastError: HeraldError | undefined;
   /** The signed-in user's notification inbox (list, mark read, delete, live pushes). */
   readonly inbox: Inbox = new Inbox((frame) => this.request(frame));
+  /** Collaborative (Yjs) documents on this connection; see `@herald/yjs`. */
+  readonly documents: Documents = new Documents({
+    session: (frame) => this.sessionRequest(frame),
+    isConnected: () => this._state === "connected",
+    ensureConnected: () => {
+      if (this._state === "idle") this.connect();
+    },
+  });
 
   constructor(options: HeraldOptions) {
     this.opts = options;
@@ -233,6 +242,7 @@ export class Herald {
     this.setState("closed");
     this.events.removeAll();
     this.inbox._destroy();
+    this.documents._destroy();
   }
 
   // ---- internals shared with Channel ----
@@ -439,6 +449,9 @@ export class Herald {
       case "notification":
       case "unread":
         this.inbox._onPush(kind, msg);
+        return;
+      case "doc":
+        this.documents._onPush(msg);
         return;
       case "token_expiring":
         void this.refreshToken();

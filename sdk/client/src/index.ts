@@ -3,6 +3,8 @@ export type { HeraldOptions, ClientEvents, ConnectedEvent, ReconnectingEvent } f
 export { Channel } from "./channel.js";
 export { Inbox } from "./inbox.js";
 export type { InboxEvents } from "./inbox.js";
+export { Documents } from "./documents.js";
+export type { DocumentEvents, DocumentMessageEvent, OpenDocumentResult } from "./documents.js";
 export type { ChannelEvents } from "./channel.js";
 export { HeraldError, ClientErrorCode, ErrorCode, CloseCode, isTerminalCloseCode } from "./errors.js";
 export { backoffDelay, backoffCeiling, DEFAULT_BACKOFF } from "./backoff.js";

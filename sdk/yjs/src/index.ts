@@ -1,0 +1,2 @@
+export { HeraldProvider } from "./provider.js";
+export type { HeraldProviderEvents, HeraldProviderOptions, HeraldProviderStatus } from "./provider.js";
