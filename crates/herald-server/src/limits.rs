@@ -110,16 +110,6 @@ impl RateLimits {
         check_keyed(&self.publishes, user, "publishes by this user")
     }
 
-    /// A `POST /sse/publish` from `ip` by `user` (when known): the address's
-    /// request rate, then the user's publish rate across every door.
-    pub fn check_http_publish(&self, ip: IpAddr, user: Option<&Arc<str>>) -> Result<(), HeraldError> {
-        self.check_http_request(ip)?;
-        match user {
-            Some(user) => self.check_publish(user),
-            None => Ok(()),
-        }
-    }
-
     /// A client's request over HTTP (`POST /sse/publish`, `/sse/request`)
     /// from `ip`: the address gets one WebSocket connection's request rate.
     pub fn check_http_request(&self, ip: IpAddr) -> Result<(), HeraldError> {

@@ -18,7 +18,7 @@ use herald_core::{Caller, HeraldError};
 use herald_protocol::request::{Op, parse_frame};
 use tracing::Instrument;
 
-use super::request::{self, QueryParams};
+use super::request;
 use crate::app::App;
 use crate::client_requests;
 use crate::http_api::{error, json_response};
@@ -31,15 +31,10 @@ pub async fn client_request(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response<Body> {
-    let query = QueryParams::parse(uri.query());
-    let identity = match request::identity(&app, &query, &headers) {
-        Ok(i) => i,
+    let identity = match request::upstream(&app, peer, &uri, &headers) {
+        Ok(identity) => identity,
         Err(e) => return error(&e),
     };
-    let ip = request::client_ip(&app, peer, &headers);
-    if let Err(e) = app.limits.check_http_request(ip) {
-        return error(&e);
-    }
     let text = match std::str::from_utf8(&body) {
         Ok(t) => t,
         Err(_) => return error(&HeraldError::bad_request("the body must be a UTF-8 JSON request frame")),

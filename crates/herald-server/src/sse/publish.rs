@@ -12,7 +12,7 @@ use herald_core::{Caller, ChannelName, Payload};
 use serde::Deserialize;
 use serde_json::value::RawValue;
 
-use super::request::{self, QueryParams};
+use super::request;
 use crate::app::App;
 use crate::http_api::{error, json_response, parse_body};
 
@@ -36,13 +36,13 @@ pub async fn publish(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response<Body> {
-    let query = QueryParams::parse(uri.query());
-    let identity = match request::identity(&app, &query, &headers) {
-        Ok(i) => i,
+    let identity = match request::upstream(&app, peer, &uri, &headers) {
+        Ok(identity) => identity,
         Err(e) => return error(&e),
     };
-    let ip = request::client_ip(&app, peer, &headers);
-    if let Err(e) = app.limits.check_http_publish(ip, identity.user.as_ref()) {
+    if let Some(user) = &identity.user
+        && let Err(e) = app.limits.check_publish(user)
+    {
         return error(&e);
     }
     let req: PublishBody<'_> = match parse_body(&body) {

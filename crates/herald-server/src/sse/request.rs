@@ -6,7 +6,7 @@
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 
-use axum::http::{HeaderMap, header};
+use axum::http::{HeaderMap, Uri, header};
 use herald_core::{ChannelName, WireEncoder};
 use herald_core::{
     Connection, ConnectionInit, ErrorCode, HeraldError, Hub, Identity, PendingSubscription, Position, QueueLimits,
@@ -102,6 +102,15 @@ pub fn identity(app: &App, query: &QueryParams, headers: &HeaderMap) -> Result<I
     }
     let token = token(query, headers)?;
     app.auth.authenticate(token.as_deref())
+}
+
+/// An upstream HTTP request of an SSE or long-poll client (`POST
+/// /sse/request`): its identity, once the address's request rate (one
+/// WebSocket connection's) admitted it.
+pub fn upstream(app: &App, peer: SocketAddr, uri: &Uri, headers: &HeaderMap) -> Result<Identity, HeraldError> {
+    let identity = identity(app, &QueryParams::parse(uri.query()), headers)?;
+    app.limits.check_http_request(client_ip(app, peer, headers))?;
+    Ok(identity)
 }
 
 /// One subscribed channel of an [`Opened`] connection, not yet live.
