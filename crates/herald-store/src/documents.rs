@@ -5,9 +5,8 @@
 
 use async_trait::async_trait;
 use herald_core::{ChannelName, DocumentStore, StoreError, StoredDocument, now_ms};
-use sqlx::Row;
 
-use crate::{SqliteStore, db_err};
+use crate::{SqliteStore, db_err, rows};
 
 const SELECT_SNAPSHOT: &str = "SELECT snapshot, through_seq FROM document_snapshots WHERE name = ?1";
 const SELECT_UPDATES: &str = "SELECT seq, data FROM document_updates WHERE name = ?1 AND seq > ?2 ORDER BY seq";
@@ -35,8 +34,7 @@ impl DocumentStore for SqliteStore {
             .map_err(db_err("read document snapshot"))?;
         let (snapshot, through) = match snap {
             Some(row) => {
-                let data: Vec<u8> = row.try_get(0).map_err(db_err("decode document snapshot"))?;
-                let through: i64 = row.try_get(1).map_err(db_err("decode snapshot sequence"))?;
+                let (data, through) = rows::document_snapshot(&row)?;
                 (Some(data), through)
             }
             None => (None, 0),
@@ -47,12 +45,7 @@ impl DocumentStore for SqliteStore {
             .fetch_all(&mut *tx)
             .await
             .map_err(db_err("read document updates"))?;
-        let mut updates = Vec::with_capacity(rows.len());
-        for row in rows {
-            let seq: i64 = row.try_get(0).map_err(db_err("decode update sequence"))?;
-            let data: Vec<u8> = row.try_get(1).map_err(db_err("decode document update"))?;
-            updates.push((u64::try_from(seq).unwrap_or(0), data));
-        }
+        let updates = rows::document_updates(&rows)?;
         tx.commit().await.map_err(db_err("end document read"))?;
         Ok(StoredDocument { snapshot, updates })
     }

@@ -151,3 +151,34 @@ where
         dedupe_key: row.try_get(9).map_err(&e)?,
     })
 }
+
+/// A document snapshot from `data, through_seq`: the bytes and the last
+/// update sequence they include.
+pub(crate) fn document_snapshot<R>(row: &R) -> Result<(Vec<u8>, i64), StoreError>
+where
+    R: Row,
+    usize: ColumnIndex<R>,
+    i64: Decodes<R::Database>,
+    Vec<u8>: Decodes<R::Database>,
+{
+    let data: Vec<u8> = row.try_get(0).map_err(db_err("decode document snapshot"))?;
+    let through: i64 = row.try_get(1).map_err(db_err("decode snapshot sequence"))?;
+    Ok((data, through))
+}
+
+/// A document's updates from `seq, data` rows, in order.
+pub(crate) fn document_updates<R>(rows: &[R]) -> Result<Vec<(u64, Vec<u8>)>, StoreError>
+where
+    R: Row,
+    usize: ColumnIndex<R>,
+    i64: Decodes<R::Database>,
+    Vec<u8>: Decodes<R::Database>,
+{
+    rows.iter()
+        .map(|row| {
+            let seq: i64 = row.try_get(0).map_err(db_err("decode update sequence"))?;
+            let data: Vec<u8> = row.try_get(1).map_err(db_err("decode document update"))?;
+            Ok((u64::try_from(seq).unwrap_or(0), data))
+        })
+        .collect()
+}

@@ -18,11 +18,10 @@
 
 use async_trait::async_trait;
 use herald_core::{ChannelName, DocumentStore, StoreError, StoredDocument, now_ms};
-use sqlx::Row;
 
 use super::PostgresStore;
-use crate::db_err;
 use crate::history_batch::sat_i64;
+use crate::{db_err, rows};
 
 const SELECT_SNAPSHOT: &str = "SELECT snapshot, through_seq FROM document_snapshots WHERE name = $1";
 const SELECT_UPDATES: &str = "SELECT seq, data FROM document_updates WHERE name = $1 AND seq > $2 ORDER BY seq";
@@ -55,8 +54,7 @@ impl DocumentStore for PostgresStore {
             .map_err(db_err("read document snapshot"))?;
         let (snapshot, through) = match snap {
             Some(row) => {
-                let data: Vec<u8> = row.try_get(0).map_err(db_err("decode document snapshot"))?;
-                let through: i64 = row.try_get(1).map_err(db_err("decode snapshot sequence"))?;
+                let (data, through) = rows::document_snapshot(&row)?;
                 (Some(data), through)
             }
             None => (None, 0),
@@ -67,12 +65,7 @@ impl DocumentStore for PostgresStore {
             .fetch_all(&mut *tx)
             .await
             .map_err(db_err("read document updates"))?;
-        let mut updates = Vec::with_capacity(rows.len());
-        for row in rows {
-            let seq: i64 = row.try_get(0).map_err(db_err("decode update sequence"))?;
-            let data: Vec<u8> = row.try_get(1).map_err(db_err("decode document update"))?;
-            updates.push((u64::try_from(seq).unwrap_or(0), data));
-        }
+        let updates = rows::document_updates(&rows)?;
         tx.commit().await.map_err(db_err("end document read"))?;
         Ok(StoredDocument { snapshot, updates })
     }
