@@ -11,41 +11,13 @@ mod common;
 
 use std::time::Duration;
 
+use common::postgres::{Schema, url as postgres_url};
 use common::{HttpResponse, Server};
 use herald_client::{Client, ConnectOptions, Push};
 use jsonwebtoken::{Algorithm, EncodingKey, Header, encode};
 use serde_json::{Value, json};
 
 const SECRET: &str = "postgres-nodes-secret-0123456789";
-
-fn postgres_url() -> String {
-    std::env::var("HERALD_TEST_POSTGRES_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into())
-}
-
-/// A schema of this test's own, dropped when the test ends (even by a panic).
-struct Schema(String);
-
-impl Schema {
-    fn new() -> Schema {
-        Schema(format!("herald_test_nodes_{}_{:x}", std::process::id(), rand::random::<u32>()))
-    }
-}
-
-impl Drop for Schema {
-    fn drop(&mut self) {
-        let sql = format!("DROP SCHEMA IF EXISTS \"{}\" CASCADE", self.0);
-        let _ = std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().ok()?;
-            rt.block_on(async {
-                let pool = sqlx::PgPool::connect(&postgres_url()).await.ok()?;
-                let done = sqlx::query(&sql).execute(&pool).await.ok();
-                pool.close().await;
-                done
-            })
-        })
-        .join();
-    }
-}
 
 fn config(schema: &Schema) -> String {
     format!(
@@ -88,7 +60,7 @@ fn stored(r: &HttpResponse) -> (u64, bool) {
 
 #[tokio::test]
 async fn two_nodes_share_inboxes_read_marks_and_dedupe_keys() {
-    let schema = Schema::new();
+    let schema = Schema::new("nodes");
     let node1 = Server::start(&config(&schema)).await;
     let node2 = Server::start(&config(&schema)).await;
 
@@ -172,7 +144,7 @@ async fn a_bad_store_url_stops_the_server_with_a_clear_message() {
 /// retry forever), and nothing is stored.
 #[tokio::test]
 async fn nul_in_stored_text_is_bad_input() {
-    let schema = Schema::new();
+    let schema = Schema::new("nodes");
     let node = Server::start(&config(&schema)).await;
     for body in [
         json!({ "user": "nora", "title": "a\u{0}b" }),
