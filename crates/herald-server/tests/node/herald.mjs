@@ -1,6 +1,7 @@
 // Runs the real `herald` binary (HERALD_BIN) for the JavaScript tests, on a
 // fixed port so a client's automatic reconnect finds it again after a restart.
 import { spawn } from 'node:child_process';
+import { createHmac } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
@@ -113,4 +114,15 @@ export function assertEqual(actual, wanted, what) {
   const a = JSON.stringify(actual);
   const w = JSON.stringify(wanted);
   if (a !== w) throw new Error(`${what}:\n  got      ${a}\n  expected ${w}`);
+}
+
+const b64url = (v) => Buffer.from(JSON.stringify(v)).toString('base64url');
+
+/** An HS256 JWT for `sub` with `capabilities`, valid for an hour, signed with `secret`. */
+export function hs256Token(secret, sub, capabilities) {
+  const head = b64url({ alg: 'HS256', typ: 'JWT' });
+  const now = Math.floor(Date.now() / 1000);
+  const body = b64url({ sub, iat: now, exp: now + 3600, capabilities });
+  const sig = createHmac('sha256', secret).update(`${head}.${body}`).digest('base64url');
+  return `${head}.${body}.${sig}`;
 }

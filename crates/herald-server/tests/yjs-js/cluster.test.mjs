@@ -7,11 +7,10 @@
 // is identical after both nodes restart; and when a node dies, its
 // connections' cursors disappear from the other node.
 // Run by tests/yjs_cluster.rs, which provides the schema and the prefix.
-import { createHmac } from 'node:crypto';
 import WebSocket from 'ws';
 import * as Y from 'yjs';
 import { WebsocketProvider } from 'y-websocket';
-import { Herald, assertEqual, waitFor } from '../node/herald.mjs';
+import { Herald, assertEqual, hs256Token, waitFor } from '../node/herald.mjs';
 
 const SECRET = 'yjs-cluster-secret';
 const API_KEY = 'yjs-cluster-api-key';
@@ -50,14 +49,7 @@ api_calls_per_sec = 10000
 api_calls_burst = 10000
 `;
 
-const b64url = (v) => Buffer.from(typeof v === 'string' ? v : JSON.stringify(v)).toString('base64url');
-function token(sub) {
-  const head = b64url({ alg: 'HS256', typ: 'JWT' });
-  const now = Math.floor(Date.now() / 1000);
-  const body = b64url({ sub, iat: now, exp: now + 3600, capabilities: [{ channels: ['doc:*'], allow: ['subscribe', 'publish', 'presence'] }] });
-  const sig = createHmac('sha256', SECRET).update(`${head}.${body}`).digest('base64url');
-  return `${head}.${body}.${sig}`;
-}
+const token = (sub) => hs256Token(SECRET, sub, [{ channels: ['doc:*'], allow: ['subscribe', 'publish', 'presence'] }]);
 
 const A = new Herald(config);
 const B = new Herald(config);

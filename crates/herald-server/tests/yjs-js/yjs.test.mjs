@@ -5,11 +5,10 @@
 // refused with a reason, the HTTP API (with compare-and-set on versioned
 // records), and a document that survives both a
 // graceful restart and a crash (SIGKILL) with every relayed edit.
-import { createHmac } from 'node:crypto';
 import WebSocket from 'ws';
 import * as Y from 'yjs';
 import { WebsocketProvider } from 'y-websocket';
-import { Herald, assertEqual, sleep, waitFor } from '../node/herald.mjs';
+import { Herald, assertEqual, hs256Token, sleep, waitFor } from '../node/herald.mjs';
 
 const SECRET = 'yjs-test-secret';
 const API_KEY = 'yjs-test-api-key';
@@ -34,14 +33,7 @@ api_calls_per_sec = 10000
 api_calls_burst = 10000
 `;
 
-const b64url = (v) => Buffer.from(typeof v === 'string' ? v : JSON.stringify(v)).toString('base64url');
-function token(sub, allow, channels = ['doc:*']) {
-  const head = b64url({ alg: 'HS256', typ: 'JWT' });
-  const now = Math.floor(Date.now() / 1000);
-  const body = b64url({ sub, iat: now, exp: now + 3600, capabilities: [{ channels, allow }] });
-  const sig = createHmac('sha256', SECRET).update(`${head}.${body}`).digest('base64url');
-  return `${head}.${body}.${sig}`;
-}
+const token = (sub, allow, channels = ['doc:*']) => hs256Token(SECRET, sub, [{ channels, allow }]);
 const writer = (sub) => token(sub, ['subscribe', 'publish', 'presence']);
 const reader = (sub) => token(sub, ['subscribe', 'presence']);
 
