@@ -1,6 +1,7 @@
 //! The packets a server sends, each as a complete Engine.IO message text
 //! (`4` + Socket.IO packet), ready for [`crate::engineio::Outgoing::text`].
-//! Arguments are raw JSON, written as they are.
+//! Arguments are JSON texts (already valid: payloads, encoded values),
+//! written as they are.
 
 use serde::Serialize;
 use serde_json::value::RawValue;
@@ -13,7 +14,7 @@ fn json_str(out: &mut String, s: &str) {
 }
 
 /// `[first?, args…]` as JSON text.
-fn array(first: Option<&str>, args: &[&RawValue]) -> String {
+fn array(first: Option<&str>, args: &[&str]) -> String {
     let mut out = String::from("[");
     if let Some(name) = first {
         json_str(&mut out, name);
@@ -22,7 +23,7 @@ fn array(first: Option<&str>, args: &[&RawValue]) -> String {
         if i > 0 || first.is_some() {
             out.push(',');
         }
-        out.push_str(arg.get());
+        out.push_str(arg);
     }
     out.push(']');
     out
@@ -67,12 +68,12 @@ pub fn invalid_namespace(namespace: &str) -> String {
 }
 
 /// EVENT `42[name, args…]`, asking for an ack when `ack_id` is set.
-pub fn event(namespace: &str, ack_id: Option<u64>, name: &str, args: &[&RawValue]) -> String {
+pub fn event(namespace: &str, ack_id: Option<u64>, name: &str, args: &[&str]) -> String {
     message(PacketKind::Event, namespace, ack_id, Some(&array(Some(name), args)))
 }
 
 /// ACK `43<id>[args…]`.
-pub fn ack(namespace: &str, id: u64, args: &[&RawValue]) -> String {
+pub fn ack(namespace: &str, id: u64, args: &[&str]) -> String {
     message(PacketKind::Ack, namespace, Some(id), Some(&array(None, args)))
 }
 
@@ -97,7 +98,7 @@ mod tests {
         assert_eq!(event("/", None, "foo", &[]), r#"42["foo"]"#);
         assert_eq!(event("/admin", None, "bar", &[]), r#"42/admin,["bar"]"#);
         assert_eq!(event("/", Some(12), "foo", &[]), r#"4212["foo"]"#);
-        assert_eq!(ack("/admin", 13, &[raw(r#""bar""#)]), r#"43/admin,13["bar"]"#);
+        assert_eq!(ack("/admin", 13, &[r#""bar""#]), r#"43/admin,13["bar"]"#);
         assert_eq!(disconnect("/"), "41");
         assert_eq!(disconnect("/admin"), "41/admin,");
     }
@@ -115,8 +116,8 @@ mod tests {
             connect_error("/private", "not authorized", Some(data)),
             r#"44/private,{"message":"not authorized","data":{"code":101,"reason":"token missing"}}"#
         );
-        assert_eq!(ack("/", 0, &[raw(r#"{"a":1}"#), raw(r#""two""#)]), r#"430[{"a":1},"two"]"#);
-        assert_eq!(event("/", None, "tick", &[raw("1"), raw(r#""Q8soTg5""#)]), r#"42["tick",1,"Q8soTg5"]"#);
+        assert_eq!(ack("/", 0, &[r#"{"a":1}"#, r#""two""#]), r#"430[{"a":1},"two"]"#);
+        assert_eq!(event("/", None, "tick", &["1", r#""Q8soTg5""#]), r#"42["tick",1,"Q8soTg5"]"#);
         assert_eq!(ack("/", 7, &[]), "437[]");
     }
 
