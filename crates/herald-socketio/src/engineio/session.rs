@@ -231,20 +231,24 @@ impl EngineSession {
         Ok(())
     }
 
-    /// Close the session. On polling the waiting (or next) GET gets what is
-    /// queued, then `1` (`6` if the client closed it); on WebSocket the door
-    /// writes what [`EngineSession::drain_websocket`] returns, then closes the socket.
+    /// Close the session. A server close is graceful: on polling the
+    /// waiting (or next) GET gets what is queued, then `1`; on WebSocket the
+    /// door writes what [`EngineSession::drain_websocket`] returns, then
+    /// closes the socket. Any other reason drops what is queued; only a
+    /// waiting GET is answered (`1`, or `6` when the client closed), and
+    /// the sid is unknown from then on.
     pub fn close(&mut self, reason: CloseReason) {
         if self.closed.is_some() {
             return;
         }
         self.closed = Some(reason);
         self.upgrade = Upgrade::None;
-        if reason == CloseReason::ClientClose {
+        let graceful = reason == CloseReason::ServerClose;
+        if !graceful {
             self.outbox.clear();
             self.outbox_bytes = 0;
         }
-        if self.transport == Transport::Polling {
+        if self.transport == Transport::Polling && (self.poll_waiting || graceful) {
             self.poll_final = Some(if reason == CloseReason::ClientClose { "6" } else { "1" });
         }
     }

@@ -107,6 +107,9 @@ fn malformed_posts_close_the_session_but_oversized_ones_do_not() {
     assert_eq!(s.closed(), None);
     assert!(matches!(s.on_post(b"abc", false, now), Err(EngineError::Malformed(_))));
     assert_eq!(s.closed(), Some(CloseReason::ParseError));
+    // engine.io-protocol test suite: the next GET is refused (400), not answered `1`.
+    assert!(s.finished());
+    assert_eq!(s.on_poll(), Err(EngineError::UnknownSid));
     assert!(!CloseReason::ParseError.recoverable());
 
     let mut s = polling(now);
@@ -137,6 +140,7 @@ fn heartbeat_pings_after_each_pong_and_times_out() {
     assert!(outcome.closed);
     assert_eq!(s.closed(), Some(CloseReason::PingTimeout));
     assert_eq!(s.next_deadline(), None);
+    assert_eq!(s.on_poll(), Err(EngineError::UnknownSid), "engine.io-protocol: 400 after a ping timeout");
 }
 
 #[test]
