@@ -64,10 +64,10 @@ impl Replay {
                     parse_connect(p.data).unwrap();
                 }
             }
-            EnginePacket::Binary(bytes) => {
-                if assembler.on_attachment(Bytes::copy_from_slice(bytes)).unwrap().is_some() {
-                    self.binary_packets += 1;
-                }
+            EnginePacket::Binary(bytes)
+                if assembler.on_attachment(Bytes::copy_from_slice(bytes)).unwrap().is_some() =>
+            {
+                self.binary_packets += 1;
             }
             EnginePacket::Open(json) => {
                 let v: serde_json::Value = serde_json::from_str(json).unwrap();
@@ -77,7 +77,11 @@ impl Replay {
                     max_payload: v["maxPayload"].as_u64().unwrap() as usize,
                     ..EngineConfig::default()
                 };
-                let transport = if v["upgrades"].as_array().unwrap().is_empty() { Transport::Websocket } else { Transport::Polling };
+                let transport = if v["upgrades"].as_array().unwrap().is_empty() {
+                    Transport::Websocket
+                } else {
+                    Transport::Polling
+                };
                 assert_eq!(config.open_packet(v["sid"].as_str().unwrap(), transport), format!("0{json}"));
             }
             _ => {}
@@ -136,7 +140,8 @@ fn upgrade_capture() {
     let r = Replay::run("upgrade.txt");
     assert_eq!(r.binary_packets, 2);
     let lines = read_fixture("upgrade.txt");
-    let frames: Vec<&str> = lines.iter().filter(|l| l.tag == "C>" || l.tag == "S>").map(|l| text(&l.fields[0])).collect();
+    let frames: Vec<&str> =
+        lines.iter().filter(|l| l.tag == "C>" || l.tag == "S>").map(|l| text(&l.fields[0])).collect();
     assert_eq!(&frames[..3], ["2probe", "3probe", "5"]);
 }
 
@@ -155,11 +160,8 @@ fn websocket_capture() {
 fn recovery_capture() {
     Replay::run("recovery.txt");
     let lines = read_fixture("recovery.txt");
-    let frames: Vec<(&str, &str)> = lines
-        .iter()
-        .filter(|l| l.tag == "C>" || l.tag == "S>")
-        .map(|l| (l.tag.as_str(), text(&l.fields[0])))
-        .collect();
+    let frames: Vec<(&str, &str)> =
+        lines.iter().filter(|l| l.tag == "C>" || l.tag == "S>").map(|l| (l.tag.as_str(), text(&l.fields[0]))).collect();
     // The first CONNECT reply carries a pid; the reconnect sends it back with the last offset.
     let reply = frames.iter().find(|(t, f)| *t == "S>" && f.starts_with("40")).unwrap().1;
     let reply: serde_json::Value = serde_json::from_str(&reply[2..]).unwrap();

@@ -7,8 +7,8 @@
 //! the separator as long as its namespace cannot (see
 //! `socketio::packet::MAX_NAMESPACE_LEN` and the namespace rule).
 
-use super::packet::Packet;
 use super::EngineError;
+use super::packet::Packet;
 
 /// The record separator between packets of a polling payload.
 pub const SEPARATOR: char = '\x1e';

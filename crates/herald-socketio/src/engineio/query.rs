@@ -90,7 +90,9 @@ pub fn parse_query(query: &str, method: Method, websocket_upgrade: bool) -> Resu
 }
 
 fn valid_sid(sid: &str) -> bool {
-    !sid.is_empty() && sid.len() <= MAX_SID_LEN && sid.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    !sid.is_empty()
+        && sid.len() <= MAX_SID_LEN
+        && sid.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
 }
 
 #[cfg(test)]

@@ -393,7 +393,11 @@ impl EngineSession {
     /// WebSocket, or after the upgrade), decoded with
     /// [`Packet::decode_text`] (no base64) or [`Packet::decode_binary`].
     /// After `1` ([`EngineSession::closed`]) the door closes the socket.
-    pub fn on_websocket_packet<'a>(&mut self, packet: Packet<'a>, now: Instant) -> Result<Option<Inbound<'a>>, EngineError> {
+    pub fn on_websocket_packet<'a>(
+        &mut self,
+        packet: Packet<'a>,
+        now: Instant,
+    ) -> Result<Option<Inbound<'a>>, EngineError> {
         if self.closed.is_some() {
             return Err(EngineError::UnknownSid);
         }

@@ -97,7 +97,8 @@ mod tests {
         let first = parse_connect(Some(r#"{"token":"abc"}"#)).unwrap();
         assert_eq!(first, ConnectAuth { token: Some("abc".into()), pid: None, offset: None });
         assert!(first.recovery(10).is_none());
-        let again = parse_connect(Some(r#"{"pid":"RuN2eN54w4hfKeliAAAG","offset":"e1.5.chat:a","token":"abc"}"#)).unwrap();
+        let again =
+            parse_connect(Some(r#"{"pid":"RuN2eN54w4hfKeliAAAG","offset":"e1.5.chat:a","token":"abc"}"#)).unwrap();
         let (pid, vector) = again.recovery(10).unwrap();
         assert_eq!(pid, "RuN2eN54w4hfKeliAAAG");
         assert_eq!(vector.entries().len(), 1);

@@ -83,10 +83,7 @@ fn herald_events_carry_the_native_push_fields() {
     let (name, args) = decoded(&encode_event(&ChannelEvent::Leave(&ch, &member)));
     assert_eq!((name.as_str(), &args[0]["member"]["user"]), ("herald:leave", &serde_json::json!("u1")));
     let typing = ChannelEvent::Typing { channel: &ch, user: "u1", typing: true };
-    assert_eq!(
-        encode_event(&typing),
-        r#"42["herald:typing",{"channel":"room:1","user":"u1","typing":true}]"#
-    );
+    assert_eq!(encode_event(&typing), r#"42["herald:typing",{"channel":"room:1","user":"u1","typing":true}]"#);
     assert_eq!(encode_event(&ChannelEvent::Unread(3)), r#"42["herald:unread",{"unread":3}]"#);
     let err = HeraldError::new(ErrorCode::Unavailable, "stream lost");
     let (name, args) = decoded(&encode_event(&ChannelEvent::Unsubscribed(&ch, &err)));

@@ -130,7 +130,9 @@ impl RecoveryVector {
 /// Whether a client's `pid` is one Herald could have issued (echoed back
 /// only after a complete recovery).
 pub fn valid_pid(pid: &str) -> bool {
-    !pid.is_empty() && pid.len() <= MAX_PID_LEN && pid.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    !pid.is_empty()
+        && pid.len() <= MAX_PID_LEN
+        && pid.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
 }
 
 /// Append `token` as the last argument of an event frame (`…]` →

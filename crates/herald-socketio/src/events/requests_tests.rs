@@ -42,7 +42,9 @@ fn parses_the_issue_examples() {
     assert_eq!(parse("presence", &[r#"{"channel":"a"}"#]).unwrap(), ClientRequest::Presence { channel: ch("a") });
     assert_eq!(parse("typing", &[r#"{"channel":"a"}"#]).unwrap(), ClientRequest::Typing { channel: ch("a") });
     match parse("broadcast", &[r#"{"channel":"a","event":"cursor","data":{"x":1}}"#]).unwrap() {
-        ClientRequest::Broadcast { event, data, .. } => assert_eq!((event.as_str(), data.as_ref().map(Payload::as_str)), ("cursor", Some(r#"{"x":1}"#))),
+        ClientRequest::Broadcast { event, data, .. } => {
+            assert_eq!((event.as_str(), data.as_ref().map(Payload::as_str)), ("cursor", Some(r#"{"x":1}"#)))
+        }
         other => panic!("{other:?}"),
     }
 }

@@ -88,11 +88,16 @@ pub fn reconstruct(
     Ok(value)
 }
 
-fn fill(value: &mut Value, attachments: &[Bytes], replace: &mut impl FnMut(&Bytes) -> Value) -> Result<(), PacketError> {
+fn fill(
+    value: &mut Value,
+    attachments: &[Bytes],
+    replace: &mut impl FnMut(&Bytes) -> Value,
+) -> Result<(), PacketError> {
     match value {
         Value::Object(map) if map.get("_placeholder") == Some(&Value::Bool(true)) => {
             let n = map.get("num").and_then(Value::as_u64).ok_or(PacketError::IllegalAttachments)?;
-            let bytes = usize::try_from(n).ok().and_then(|n| attachments.get(n)).ok_or(PacketError::IllegalAttachments)?;
+            let bytes =
+                usize::try_from(n).ok().and_then(|n| attachments.get(n)).ok_or(PacketError::IllegalAttachments)?;
             *value = replace(bytes);
         }
         Value::Object(map) => {
@@ -130,7 +135,10 @@ mod tests {
         assert!(asm.assembling());
         assert_eq!(asm.on_attachment(Bytes::from_static(&[1, 2])).unwrap(), None);
         let done = asm.on_attachment(Bytes::from_static(&[3, 4])).unwrap().unwrap();
-        assert_eq!((done.kind, done.namespace.as_str(), done.attachments.len()), (PacketKind::BinaryEvent, "/admin", 2));
+        assert_eq!(
+            (done.kind, done.namespace.as_str(), done.attachments.len()),
+            (PacketKind::BinaryEvent, "/admin", 2)
+        );
         let value = reconstruct(&done.data, &done.attachments, as_array).unwrap();
         assert_eq!(value, json!(["baz", [1, 2], [3, 4]]));
         assert!(!asm.assembling());

@@ -161,9 +161,7 @@ impl<'a> Packet<'a> {
         }
         let value = match self.data {
             None => None,
-            Some(text) => {
-                Some(serde_json::from_str::<serde_json::Value>(text).map_err(|_| PacketError::InvalidJson)?)
-            }
+            Some(text) => Some(serde_json::from_str::<serde_json::Value>(text).map_err(|_| PacketError::InvalidJson)?),
         };
         use serde_json::Value;
         match (self.kind, &value) {

@@ -1,5 +1,8 @@
 use super::*;
 
+/// Text, then the expected type, namespace, ack id, payload and attachments.
+type Case<'a> = (&'a str, PacketKind, &'a str, Option<u64>, Option<&'a str>, usize);
+
 fn decode(text: &str) -> Result<Packet<'_>, PacketError> {
     Packet::decode(text, 10)
 }
@@ -7,16 +10,44 @@ fn decode(text: &str) -> Result<Packet<'_>, PacketError> {
 #[test]
 fn protocol_doc_vectors_round_trip() {
     // socket.io-protocol README, "Packet encoding" > "Examples" (without the Engine.IO `4`).
-    let cases: [(&str, PacketKind, &str, Option<u64>, Option<&str>, usize); 11] = [
+    let cases: [Case<'_>; 11] = [
         ("0", PacketKind::Connect, "/", None, None, 0),
-        ("0/admin,{\"sid\":\"oSO0OpakMV_3jnilAAAA\"}", PacketKind::Connect, "/admin", None, Some("{\"sid\":\"oSO0OpakMV_3jnilAAAA\"}"), 0),
-        ("4{\"message\":\"Not authorized\"}", PacketKind::ConnectError, "/", None, Some("{\"message\":\"Not authorized\"}"), 0),
+        (
+            "0/admin,{\"sid\":\"oSO0OpakMV_3jnilAAAA\"}",
+            PacketKind::Connect,
+            "/admin",
+            None,
+            Some("{\"sid\":\"oSO0OpakMV_3jnilAAAA\"}"),
+            0,
+        ),
+        (
+            "4{\"message\":\"Not authorized\"}",
+            PacketKind::ConnectError,
+            "/",
+            None,
+            Some("{\"message\":\"Not authorized\"}"),
+            0,
+        ),
         ("2[\"foo\"]", PacketKind::Event, "/", None, Some("[\"foo\"]"), 0),
         ("2/admin,[\"bar\"]", PacketKind::Event, "/admin", None, Some("[\"bar\"]"), 0),
-        ("51-[\"baz\",{\"_placeholder\":true,\"num\":0}]", PacketKind::BinaryEvent, "/", None, Some("[\"baz\",{\"_placeholder\":true,\"num\":0}]"), 1),
+        (
+            "51-[\"baz\",{\"_placeholder\":true,\"num\":0}]",
+            PacketKind::BinaryEvent,
+            "/",
+            None,
+            Some("[\"baz\",{\"_placeholder\":true,\"num\":0}]"),
+            1,
+        ),
         ("212[\"foo\"]", PacketKind::Event, "/", Some(12), Some("[\"foo\"]"), 0),
         ("3/admin,13[\"bar\"]", PacketKind::Ack, "/admin", Some(13), Some("[\"bar\"]"), 0),
-        ("61-15[\"bar\",{\"_placeholder\":true,\"num\":0}]", PacketKind::BinaryAck, "/", Some(15), Some("[\"bar\",{\"_placeholder\":true,\"num\":0}]"), 1),
+        (
+            "61-15[\"bar\",{\"_placeholder\":true,\"num\":0}]",
+            PacketKind::BinaryAck,
+            "/",
+            Some(15),
+            Some("[\"bar\",{\"_placeholder\":true,\"num\":0}]"),
+            1,
+        ),
         ("1", PacketKind::Disconnect, "/", None, None, 0),
         ("1/admin,", PacketKind::Disconnect, "/admin", None, None, 0),
     ];
@@ -37,7 +68,8 @@ fn test_suite_vectors() {
     assert_eq!(p.data, Some(r#"{"token":"123"}"#));
     let p = decode(r#"2456["message-with-ack",1,"2",{"3":[false]}]"#).unwrap();
     assert_eq!(p.id, Some(456));
-    let p = decode(r#"52-789["message-with-ack",{"_placeholder":true,"num":0},{"_placeholder":true,"num":1}]"#).unwrap();
+    let p =
+        decode(r#"52-789["message-with-ack",{"_placeholder":true,"num":0},{"_placeholder":true,"num":1}]"#).unwrap();
     assert_eq!((p.kind, p.attachments, p.id), (PacketKind::BinaryEvent, 2, Some(789)));
     assert_eq!(decode("abc"), Err(PacketError::UnknownType));
     assert!(matches!(decode("2{}"), Err(PacketError::InvalidPayload { .. })));
