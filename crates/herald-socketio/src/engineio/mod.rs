@@ -5,6 +5,7 @@
 
 mod error;
 pub mod handshake;
+mod message;
 pub mod packet;
 pub mod payload;
 pub mod query;

@@ -1,4 +1,7 @@
+use std::borrow::Cow;
 use std::time::Duration;
+
+use bytes::Bytes;
 
 use super::*;
 
