@@ -128,8 +128,20 @@ pub fn envelope(event: &str, data: &RawValue) -> Result<Payload, HeraldError> {
     Payload::from_json_text(format!("{{\"event\":{name},\"data\":{}}}", data.get()))
 }
 
+/// The refusal of a BINARY_EVENT (arguments with attachments): Herald's
+/// publications and events are JSON. The door answers it in the ack
+/// without parsing the event.
+pub fn binary_refused() -> HeraldError {
+    HeraldError::new(
+        ErrorCode::BinaryNotSupported,
+        "binary arguments are not supported: Herald's publications and events are JSON",
+    )
+}
+
 /// Parse client event `name` with its arguments (the ack callback is not
-/// an argument). Unknown events are refused with `unknown_operation` (104).
+/// an argument) from an EVENT packet; a BINARY_EVENT gets
+/// [`binary_refused`] instead. Unknown events are refused with
+/// `unknown_operation` (104).
 pub fn parse_client_event(name: &str, args: &[&RawValue]) -> Result<ClientRequest, HeraldError> {
     const OPS: [&str; 6] = ["subscribe", "unsubscribe", "publish", "presence", "broadcast", "typing"];
     if !OPS.contains(&name) {

@@ -69,6 +69,7 @@ fn refusals_carry_herald_codes() {
     assert_eq!(code("publish", &[&long]), ErrorCode::BadRequest);
     assert_eq!(code("broadcast", &[r#"{"channel":"a"}"#]), ErrorCode::BadRequest);
     assert_eq!(code("unsubscribe", &[r#"{"channel":"a","since":{"epoch":"e","offset":1}}"#]), ErrorCode::BadRequest);
+    assert_eq!(binary_refused().code.number(), 113);
 }
 
 #[test]
