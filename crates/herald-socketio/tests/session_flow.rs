@@ -6,13 +6,15 @@
 
 use std::time::Instant;
 
-use herald_core::{ChannelName, Epoch, Payload, Position, Publication};
+use bytes::Bytes;
+use herald_core::{ChannelEvent, ChannelName, Epoch, Payload, Position, Publication, WireEncoder};
 use herald_socketio::engineio::{
     CloseReason, EngineConfig, EngineSession, Inbound, Outgoing, Packet as EnginePacket, Transport, generate_sid,
     payload,
 };
 use herald_socketio::events::{
-    self, ClientRequest, RecoveryVector, parse_client_event, parse_connect, recovery::DEFAULT_MAX_TOKEN_LEN, requests,
+    ClientRequest, RecoveryVector, SocketIoEncoder, parse_client_event, parse_connect, recovery::DEFAULT_MAX_TOKEN_LEN,
+    requests,
 };
 use herald_socketio::socketio::{DEFAULT_MAX_ATTACHMENTS, Packet, PacketKind, server};
 
@@ -74,18 +76,11 @@ fn subscribe_publish_drop_and_recover() {
     let ClientRequest::Subscribe { channel, since: None } = parse_client_event(&name, &args).unwrap() else {
         panic!("not a subscribe")
     };
+    // The door pushes `herald:subscribed` then the ack; the writer stamps
+    // what the recovery offset must follow, in queue order.
     let mut vector = RecoveryVector::new();
     let position = Position { epoch: Epoch::from_string("a81Xk2pQ"), offset: 41 };
-    vector.subscribed(&channel, position.clone());
-    let token = vector.token(DEFAULT_MAX_TOKEN_LEN);
-    let subscribed = events::with_token(requests::subscribed_event(&channel, &position).as_bytes(), &token);
-    session.send(Outgoing::text(String::from_utf8(subscribed).unwrap())).unwrap();
     let ack_id = packets[0].id.unwrap();
-    session
-        .send(Outgoing::text(requests::ack_message(ack_id, &requests::subscribe_ok(&channel, &position, None))))
-        .unwrap();
-
-    // A publication, encoded once, gets this connection's token appended.
     let publication = Publication {
         channel: channel.clone(),
         epoch: position.epoch.clone(),
@@ -95,10 +90,17 @@ fn subscribe_publish_drop_and_recover() {
         publisher: None,
         idempotency_key: None,
     };
-    let shared = events::publication_event(&publication);
-    vector.delivered(&channel, &publication.epoch, publication.offset);
-    let frame = events::with_token(shared.as_bytes(), &vector.token(DEFAULT_MAX_TOKEN_LEN));
-    session.send(Outgoing::text(String::from_utf8(frame).unwrap())).unwrap();
+    let encoder = SocketIoEncoder;
+    let queue = [
+        (Bytes::from(requests::subscribed_event(&channel, &position)), None),
+        (Bytes::from(requests::ack_message(ack_id, &requests::subscribe_ok(&channel, &position, None))), None),
+        // A publication, encoded once for every subscriber, with the queue item's publication.
+        (encoder.encode(&ChannelEvent::Publication(&publication)), Some(&publication)),
+    ];
+    for (frame, publication) in queue {
+        let frame = vector.stamp(&frame, publication, DEFAULT_MAX_TOKEN_LEN).map_or(frame, Bytes::from);
+        session.send(Outgoing::text_bytes(frame).unwrap()).unwrap();
+    }
 
     // The client reads everything in one poll, in order, and keeps the last string argument.
     let received = poll(&mut session);

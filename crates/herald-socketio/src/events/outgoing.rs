@@ -24,7 +24,8 @@
 
 use std::borrow::Cow;
 
-use herald_core::{ChannelEvent, ClientInfo, Publication};
+use bytes::Bytes;
+use herald_core::{ChannelEvent, ClientInfo, Publication, WireEncoder};
 use serde::Deserialize;
 use serde_json::value::RawValue;
 
@@ -134,6 +135,19 @@ pub fn encode_event(event: &ChannelEvent<'_>) -> String {
             Some((name, body)) => server::event(MAIN_NAMESPACE, None, &name, &[&body]),
             None => server::event(MAIN_NAMESPACE, None, "herald:unknown", &[]),
         },
+    }
+}
+
+/// The hub's encoder for Socket.IO connections: each event once per
+/// fan-out, as Engine.IO message text. The door's writer frames it for
+/// its transport and, with recovery on, appends the connection's token
+/// (`RecoveryVector::stamp`).
+#[derive(Debug, Default, Clone, Copy)]
+pub struct SocketIoEncoder;
+
+impl WireEncoder for SocketIoEncoder {
+    fn encode(&self, event: &ChannelEvent<'_>) -> Bytes {
+        Bytes::from(encode_event(event))
     }
 }
 

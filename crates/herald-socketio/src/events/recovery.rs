@@ -18,7 +18,7 @@
 //! [`UNRECOVERABLE`], which makes the next reconnect a fresh session
 //! (never a partial recovery).
 
-use herald_core::{ChannelName, Epoch, HeraldError, Position};
+use herald_core::{ChannelName, Epoch, HeraldError, Position, Publication};
 
 /// The token of a connection whose positions do not fit the limit.
 pub const UNRECOVERABLE: &str = "!";
@@ -54,21 +54,27 @@ impl RecoveryVector {
         self.entries.is_empty()
     }
 
-    /// A subscription was acknowledged at `position` (the reply's epoch
-    /// and offset). Replaces the channel's position if present.
-    pub fn subscribed(&mut self, channel: &ChannelName, position: Position) {
+    /// Record that the client has everything of `channel` up to `position`.
+    /// Within one epoch a position never moves back (a live publication
+    /// may be written before the subscribe's `herald:subscribed`); a new
+    /// epoch replaces it.
+    fn advance(&mut self, channel: &ChannelName, position: Position) {
         match self.entries.iter_mut().find(|(c, _)| c == channel) {
+            Some((_, p)) if p.epoch == position.epoch => p.offset = p.offset.max(position.offset),
             Some((_, p)) => *p = position,
             None => self.entries.push((channel.clone(), position)),
         }
     }
 
-    /// A publication at `offset` in `epoch` was written to the connection.
-    /// Ignored for channels the vector does not hold.
+    /// A subscription was acknowledged at `position` (the reply's epoch and offset).
+    pub fn subscribed(&mut self, channel: &ChannelName, position: Position) {
+        self.advance(channel, position);
+    }
+
+    /// A publication at `offset` in `epoch` was written to the connection
+    /// (the channel is added if the vector did not hold it yet).
     pub fn delivered(&mut self, channel: &ChannelName, epoch: &Epoch, offset: u64) {
-        if let Some((_, p)) = self.entries.iter_mut().find(|(c, _)| c == channel) {
-            *p = Position { epoch: epoch.clone(), offset };
-        }
+        self.advance(channel, Position { epoch: epoch.clone(), offset });
     }
 
     /// The subscription ended (by the client or the server).
@@ -127,6 +133,49 @@ impl RecoveryVector {
     }
 }
 
+impl RecoveryVector {
+    /// The writer's step for each queued frame, in queue order: a
+    /// publication (`publication` is the queue item's), a
+    /// `herald:subscribed` or a `herald:unsubscribed` frame updates the
+    /// vector and comes back with the token appended; any other frame is
+    /// written as it is (`None`).
+    pub fn stamp(&mut self, frame: &[u8], publication: Option<&Publication>, max_len: usize) -> Option<Vec<u8>> {
+        if let Some(p) = publication {
+            self.delivered(&p.channel, &p.epoch, p.offset);
+        } else if frame.starts_with(SUBSCRIBED_PREFIX.as_bytes()) {
+            let (channel, position) = subscribed_fields(frame)?;
+            self.subscribed(&channel, position);
+        } else if frame.starts_with(UNSUBSCRIBED_PREFIX.as_bytes()) {
+            let (channel, _) = subscribed_fields(frame)?;
+            self.unsubscribed(&channel);
+        } else {
+            return None;
+        }
+        Some(with_token(frame, &self.token(max_len)))
+    }
+}
+
+const SUBSCRIBED_PREFIX: &str = "42[\"herald:subscribed\",";
+const UNSUBSCRIBED_PREFIX: &str = "42[\"herald:unsubscribed\",";
+
+#[derive(serde::Deserialize)]
+struct ChannelFields {
+    channel: String,
+    epoch: Option<String>,
+    offset: Option<u64>,
+}
+
+/// The channel (and position, for `herald:subscribed`) a Herald event frame names.
+fn subscribed_fields(frame: &[u8]) -> Option<(ChannelName, Position)> {
+    let text = std::str::from_utf8(frame).ok()?.strip_prefix('4')?;
+    let packet = crate::socketio::Packet::decode(text, 0).ok()?;
+    let (_, args) = packet.event().ok()?;
+    let fields: ChannelFields = serde_json::from_str(args.first()?.get()).ok()?;
+    let position =
+        Position { epoch: Epoch::from_string(fields.epoch.unwrap_or_default()), offset: fields.offset.unwrap_or(0) };
+    Some((ChannelName::new(&fields.channel).ok()?, position))
+}
+
 /// Whether a client's `pid` is one Herald could have issued (echoed back
 /// only after a complete recovery).
 pub fn valid_pid(pid: &str) -> bool {
@@ -170,13 +219,53 @@ mod tests {
         v.subscribed(&ch("chat:lobby"), pos("a81Xk2pQ", 41));
         v.subscribed(&ch("room:1"), pos("Zk3p0Qa1", 0));
         v.delivered(&ch("chat:lobby"), &Epoch::from_string("a81Xk2pQ"), 42);
-        v.delivered(&ch("not:subscribed"), &Epoch::from_string("x"), 9);
         let token = v.token(1000);
         assert_eq!(token, "a81Xk2pQ.42.chat:lobby~Zk3p0Qa1.0.room:1");
         assert_eq!(RecoveryVector::parse(&token, 10).unwrap(), v);
         v.unsubscribed(&ch("chat:lobby"));
         assert_eq!(v.token(1000), "Zk3p0Qa1.0.room:1");
         assert_eq!(v.token(5), UNRECOVERABLE);
+    }
+
+    #[test]
+    fn positions_never_move_back_within_an_epoch() {
+        let mut v = RecoveryVector::new();
+        let a = ch("a");
+        v.delivered(&a, &Epoch::from_string("e1"), 5);
+        v.subscribed(&a, pos("e1", 4));
+        assert_eq!(v.entries(), &[(a.clone(), pos("e1", 5))]);
+        v.subscribed(&a, pos("e2", 0));
+        assert_eq!(v.entries(), &[(a, pos("e2", 0))]);
+    }
+
+    #[test]
+    fn the_writer_stamps_what_the_offset_must_follow() {
+        use crate::events::requests::{subscribed_event, unsubscribed_event};
+        let mut v = RecoveryVector::new();
+        let a = ch("chat:a");
+        let sub = subscribed_event(&a, &pos("e1", 3));
+        let stamped = v.stamp(sub.as_bytes(), None, 1000).unwrap();
+        assert!(stamped.ends_with(br#","e1.3.chat:a"]"#));
+        let p = Publication {
+            channel: a.clone(),
+            epoch: Epoch::from_string("e1"),
+            offset: 4,
+            data: herald_core::Payload::from_json_text("1").unwrap(),
+            time_ms: 0,
+            publisher: None,
+            idempotency_key: None,
+        };
+        let frame = crate::events::publication_event(&p);
+        let stamped = v.stamp(frame.as_bytes(), Some(&p), 1000).unwrap();
+        assert!(stamped.ends_with(br#"},"e1.4.chat:a"]"#));
+        assert_eq!(v.stamp(br#"42["herald:join",{"channel":"chat:a"}]"#, None, 1000), None);
+        let unsub = unsubscribed_event(&a);
+        assert!(v.stamp(unsub.as_bytes(), None, 1000).unwrap().ends_with(br#"},""]"#));
+        assert!(v.is_empty());
+        let server_ended = br#"42["herald:unsubscribed",{"channel":"x:y","error":{"code":116}}]"#;
+        v.subscribed(&ch("x:y"), pos("e", 1));
+        assert!(v.stamp(server_ended, None, 1000).is_some());
+        assert!(v.is_empty());
     }
 
     #[test]
