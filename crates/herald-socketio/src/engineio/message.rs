@@ -1,6 +1,7 @@
-//! The messages a session exchanges: [`Outgoing`] packets for the client
-//! (text with its type digit, or binary) and [`Inbound`] messages from it
-//! for the Socket.IO layer.
+//! What a session exchanges with the door: [`Outgoing`] packets for the
+//! client (text with its type digit, or binary), [`Inbound`] messages from
+//! it for the Socket.IO layer, and the session's answers ([`UpgradeStep`],
+//! [`TimerOutcome`], [`CloseReason`]).
 
 use std::borrow::Cow;
 
@@ -57,4 +58,56 @@ pub enum Inbound<'a> {
     Text(&'a str),
     /// A binary message (a Socket.IO attachment).
     Binary(Cow<'a, [u8]>),
+}
+
+/// Why a session ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CloseReason {
+    /// The client sent `1` (Socket.IO: "transport close").
+    ClientClose,
+    /// No pong within `pingTimeout`.
+    PingTimeout,
+    /// A malformed packet or payload.
+    ParseError,
+    /// A WebSocket message over `maxPayload` (engine.io closes with 1009).
+    MessageTooLarge,
+    /// Overlapping requests, a ping from the client, an aborted poll.
+    TransportError,
+    /// More than `max_buffered` bytes waited for a polling client.
+    SlowConsumer,
+    /// The server closed it (shutdown, kick, token expiry…).
+    ServerClose,
+}
+
+impl CloseReason {
+    /// Whether Socket.IO counts this as a temporary disconnection after
+    /// which connection state recovery may restore the session
+    /// (`RECOVERABLE_DISCONNECT_REASONS` in socket.io's `socket.ts`).
+    pub const fn recoverable(self) -> bool {
+        !matches!(self, CloseReason::ParseError | CloseReason::MessageTooLarge)
+    }
+}
+
+/// What the door does after a frame on the upgrading WebSocket.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum UpgradeStep {
+    /// Send `3probe` on the new WebSocket and answer the waiting poll now
+    /// ([`EngineSession::take_poll_response`] returns `6` if nothing waits).
+    SendProbe(&'static str),
+    /// The session now runs on the new WebSocket: end the waiting poll
+    /// ([`EngineSession::take_poll_response`]) and drain the outbox to it.
+    Upgraded,
+    /// The upgrade failed: close the new WebSocket; the session stays on polling.
+    Failed,
+}
+
+/// What a timer tick changed.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct TimerOutcome {
+    /// A ping was queued: wake the writer or the waiting poll.
+    pub pinged: bool,
+    /// The upgrade timed out: close the upgrading WebSocket.
+    pub upgrade_timed_out: bool,
+    /// The session is closed (ping timeout).
+    pub closed: bool,
 }

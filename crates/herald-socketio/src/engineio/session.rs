@@ -23,60 +23,10 @@
 use std::collections::VecDeque;
 use std::time::Instant;
 
-pub use super::message::{Inbound, Outgoing};
+pub use super::message::{CloseReason, Inbound, Outgoing, TimerOutcome, UpgradeStep};
 use super::packet::{PROBE, Packet};
 use super::payload::{self, SEPARATOR};
 use super::{EngineConfig, EngineError, Transport};
-
-/// Why a session ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum CloseReason {
-    /// The client sent `1` (Socket.IO: "transport close").
-    ClientClose,
-    /// No pong within `pingTimeout`.
-    PingTimeout,
-    /// A malformed packet or payload.
-    ParseError,
-    /// Overlapping requests, a ping from the client, an aborted poll.
-    TransportError,
-    /// More than `max_buffered` bytes waited for a polling client.
-    SlowConsumer,
-    /// The server closed it (shutdown, kick, token expiry…).
-    ServerClose,
-}
-
-impl CloseReason {
-    /// Whether Socket.IO counts this as a temporary disconnection after
-    /// which connection state recovery may restore the session
-    /// (`RECOVERABLE_DISCONNECT_REASONS` in socket.io's `socket.ts`).
-    pub const fn recoverable(self) -> bool {
-        !matches!(self, CloseReason::ParseError)
-    }
-}
-
-/// What the door does after a frame on the upgrading WebSocket.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum UpgradeStep {
-    /// Send `3probe` on the new WebSocket and answer the waiting poll now
-    /// ([`EngineSession::take_poll_response`] returns `6` if nothing waits).
-    SendProbe(&'static str),
-    /// The session now runs on the new WebSocket: end the waiting poll
-    /// ([`EngineSession::take_poll_response`]) and drain the outbox to it.
-    Upgraded,
-    /// The upgrade failed: close the new WebSocket; the session stays on polling.
-    Failed,
-}
-
-/// What a timer tick changed.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct TimerOutcome {
-    /// A ping was queued: wake the writer or the waiting poll.
-    pub pinged: bool,
-    /// The upgrade timed out: close the upgrading WebSocket.
-    pub upgrade_timed_out: bool,
-    /// The session is closed (ping timeout).
-    pub closed: bool,
-}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Upgrade {
@@ -335,7 +285,8 @@ impl EngineSession {
     }
 
     /// A frame on the session's own WebSocket (after the handshake on
-    /// WebSocket, or after the upgrade), decoded with
+    /// WebSocket, or after the upgrade; a message over `maxPayload` closes
+    /// the session, though the door's reader should stop it sooner), decoded with
     /// [`Packet::decode_text`] (no base64) or [`Packet::decode_binary`].
     /// After `1` ([`EngineSession::closed`]) the door closes the socket.
     pub fn on_websocket_packet<'a>(
@@ -348,6 +299,15 @@ impl EngineSession {
         }
         if self.transport != Transport::Websocket {
             return Err(EngineError::bad_request("the session is not on WebSocket"));
+        }
+        let len = match &packet {
+            Packet::Message(text) => text.len() + 1,
+            Packet::Binary(bytes) => bytes.len(),
+            _ => 0,
+        };
+        if len > self.config.max_payload {
+            self.close(CloseReason::MessageTooLarge);
+            return Err(EngineError::PayloadTooLarge { len, max: self.config.max_payload });
         }
         self.on_packet(packet, now)
     }

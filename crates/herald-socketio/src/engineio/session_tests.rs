@@ -217,6 +217,14 @@ fn websocket_sessions() {
     assert_eq!(s.on_websocket_packet(Packet::Close, now).unwrap(), None);
     assert_eq!(s.closed(), Some(CloseReason::ClientClose));
     assert!(s.finished());
+
+    let mut s = EngineSession::new("s2".into(), Transport::Websocket, config(), now);
+    let big = "x".repeat(1000);
+    let err = s.on_websocket_packet(Packet::Message(&big), now).unwrap_err();
+    assert_eq!(err, EngineError::PayloadTooLarge { len: 1001, max: 1000 });
+    assert_eq!(s.closed(), Some(CloseReason::MessageTooLarge));
+    assert!(!CloseReason::MessageTooLarge.recoverable());
+    assert!(s.finished());
 }
 
 #[test]
