@@ -18,3 +18,9 @@
 pub mod engineio;
 pub mod events;
 pub mod socketio;
+
+/// Append `s` as a JSON string (quoted and escaped) to `out`.
+pub(crate) fn json_str(out: &mut String, s: &str) {
+    // A &str always serializes.
+    out.push_str(&serde_json::to_string(s).unwrap_or_default());
+}

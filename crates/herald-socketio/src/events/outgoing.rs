@@ -29,6 +29,7 @@ use herald_core::{ChannelEvent, ClientInfo, Publication, WireEncoder};
 use serde::Deserialize;
 use serde_json::value::RawValue;
 
+use crate::json_str;
 use crate::socketio::{MAIN_NAMESPACE, RESERVED_EVENTS, server};
 
 /// The event of publications without an `{event, data}` envelope.
@@ -59,10 +60,6 @@ pub fn unwrap_publication(data: &str) -> (Cow<'_, str>, &str) {
         Ok(e) if deliverable_name(&e.event) => (e.event, e.data.get()),
         _ => (Cow::Borrowed(MESSAGE_EVENT), data),
     }
-}
-
-fn json_str(out: &mut String, s: &str) {
-    out.push_str(&serde_json::to_string(s).unwrap_or_default());
 }
 
 /// `{"channel","epoch","offset","time","publisher"?}`.

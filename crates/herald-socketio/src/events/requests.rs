@@ -27,6 +27,7 @@ use serde::Deserialize;
 use serde_json::value::RawValue;
 
 use super::outgoing::{HERALD_PREFIX, MAX_EVENT_NAME_LEN, deliverable_name};
+use crate::json_str;
 use crate::socketio::{MAIN_NAMESPACE, server};
 
 /// A client event as a Herald request.
@@ -185,10 +186,6 @@ pub fn parse_client_event(name: &str, args: &[&RawValue]) -> Result<ClientReques
             ClientRequest::Typing { channel: f.channel()? }
         }
     })
-}
-
-fn json_str(out: &mut String, s: &str) {
-    out.push_str(&serde_json::to_string(s).unwrap_or_default());
 }
 
 fn position_fields(out: &mut String, channel: &ChannelName, position: &Position) {

@@ -7,11 +7,7 @@ use serde::Serialize;
 use serde_json::value::RawValue;
 
 use super::{Packet, PacketKind};
-
-fn json_str(out: &mut String, s: &str) {
-    // A &str always serializes.
-    out.push_str(&serde_json::to_string(s).unwrap_or_default());
-}
+use crate::json_str;
 
 /// `[first?, args…]` as JSON text.
 fn array(first: Option<&str>, args: &[&str]) -> String {
