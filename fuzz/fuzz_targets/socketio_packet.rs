@@ -2,7 +2,7 @@
 //! body (Engine.IO payload) or a WebSocket frame, each message as a
 //! Socket.IO packet (with its attachments), its event as a Herald request,
 //! a CONNECT's auth with its recovery token, and the session state machine
-//! fed the same bytes. What decodes re-encodes to the same text.
+//! fed the same bytes. What decodes re-encodes to what decodes the same.
 #![no_main]
 
 use std::time::Instant;
@@ -15,7 +15,10 @@ use libfuzzer_sys::fuzz_target;
 
 fn socketio(text: &str, assembler: &mut Assembler) {
     let Ok(packet) = Packet::decode(text, 4) else { return };
-    assert_eq!(packet.encode(), text);
+    // Clients may write a packet in a longer form (`0/admin` without the
+    // comma, `/` spelled out); its encoding is canonical and decodes the same.
+    let canonical = packet.encode();
+    assert_eq!(Packet::decode(&canonical, 4).as_ref(), Ok(&packet));
     let _ = assembler.on_packet(&packet);
     match packet.kind {
         PacketKind::Connect => {

@@ -32,6 +32,19 @@ fn data_for(kind: PacketKind, s: String, n: i64) -> Option<String> {
 
 proptest! {
     #[test]
+    fn noncanonical_forms_decode_like_their_canonical_form(ns in "/[a-z]{1,8}", id in 0u64..1000) {
+        // `0/admin` (no comma, as the protocol test suite writes it), `/` spelled out, zero-padded ids.
+        let short = format!("0{ns}");
+        let canonical = Packet::decode(&short, 0).unwrap().encode();
+        prop_assert_eq!(canonical.clone(), format!("0{ns},"));
+        prop_assert_eq!(Packet::decode(&canonical, 0).unwrap(), Packet::decode(&short, 0).unwrap());
+        let spelled = format!("2/,{id}[\"e\"]");
+        prop_assert_eq!(Packet::decode(&spelled, 0).unwrap().encode(), format!("2{id}[\"e\"]"));
+        let padded = format!("200{id}[\"e\"]");
+        prop_assert_eq!(Packet::decode(&padded, 0).unwrap().id, Some(id));
+    }
+
+    #[test]
     fn socketio_packets_round_trip(
         kind in kind(),
         ns in "(/|/[a-z0-9_-]{1,20})",
@@ -64,9 +77,16 @@ proptest! {
 
     #[test]
     fn decoding_never_panics(text in "\\PC{0,40}", raw in prop::collection::vec(any::<u8>(), 0..40)) {
-        let _ = Packet::decode(&text, 10);
-        let _ = payload::decode(&text, 64);
-        let _ = EnginePacket::decode_text(&text, true);
+        if let Ok(p) = Packet::decode(&text, 10) {
+            let canonical = p.encode();
+            prop_assert_eq!(Packet::decode(&canonical, 10).unwrap(), p);
+        }
+        if let Ok(packets) = payload::decode(&text, 64) {
+            prop_assert_eq!(payload::encode(&packets), text.clone());
+        }
+        if let Ok(p) = EnginePacket::decode_text(&text, true) {
+            prop_assert_eq!(p.encode(), text.clone());
+        }
         if let Ok(s) = std::str::from_utf8(&raw) {
             let _ = Packet::decode(s, 10);
         }
