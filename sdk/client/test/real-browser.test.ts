@@ -70,7 +70,8 @@ describe.skipIf(skip)("in Chromium", () => {
   afterAll(async () => {
     await browser?.close();
     await proxy?.close();
-    await new Promise<void>((r) => page?.close(() => r()));
+    // Set only when beforeAll got that far (a failed setup must fail fast, not hang here).
+    if (page) await new Promise<void>((r) => page.close(() => r()));
   });
 
   it("falls back to SSE across origins, publishes and receives, and recovers after a drop", async () => {
