@@ -1,11 +1,4 @@
 import { defineConfig } from "tsup";
+import { packageBuild } from "../tsup.base";
 
-export default defineConfig({
-  entry: ["src/index.tsx"],
-  format: ["esm", "cjs"],
-  dts: true,
-  clean: true,
-  sourcemap: true,
-  target: "es2022",
-  external: ["react", "@herald/client"],
-});
+export default defineConfig(packageBuild("src/index.tsx", ["react", "@herald/client"]));

@@ -62,7 +62,8 @@ export interface StartOptions {
   extraArgs?: string[];
 }
 
-export interface HeraldServer {
+/** A running `herald` process (not to be confused with `@herald/next`'s `HeraldServer`, the HTTP API client). */
+export interface HeraldProcess {
   port: number;
   /** ws://127.0.0.1:PORT/ws */
   wsUrl: string;
@@ -91,7 +92,7 @@ async function waitHealthy(httpUrl: string, proc: ChildProcess, output: () => st
   throw new Error(`herald did not become healthy:\n${output()}`);
 }
 
-export async function startHerald(opts: StartOptions = {}): Promise<HeraldServer> {
+export async function startHerald(opts: StartOptions = {}): Promise<HeraldProcess> {
   const bin = opts.bin ?? process.env.HERALD_TEST_BIN ?? findHeraldBin();
   const port = opts.port ?? (await freePort());
   const dir = mkdtempSync(join(tmpdir(), "herald-sdk-"));
@@ -139,7 +140,7 @@ export async function startHerald(opts: StartOptions = {}): Promise<HeraldServer
       const m = /^herald_connections(?:\{[^}]*\})?\s+(\d+(?:\.\d+)?)/m.exec(text);
       return m ? Number(m[1]) : 0;
     },
-  } satisfies HeraldServer;
+  } satisfies HeraldProcess;
 }
 
 /** POST/GET helper for the HTTP API in tests. */
@@ -154,16 +155,18 @@ export async function api<T = unknown>(httpUrl: string, path: string, body?: unk
   return json;
 }
 
+/** Polls `cond` until it is true; on timeout fails with `what` and the last error `cond` threw, if any. */
 export function until(cond: () => boolean | Promise<boolean>, timeoutMs = 10_000, what = "condition"): Promise<void> {
   const deadline = Date.now() + timeoutMs;
+  let last: unknown;
   return new Promise((res, rej) => {
     const tick = async () => {
       try {
         if (await cond()) return res();
-      } catch {
-        /* retry */
+      } catch (e) {
+        last = e; // retried; reported if it is still failing at the deadline
       }
-      if (Date.now() > deadline) return rej(new Error(`timed out waiting for ${what}`));
+      if (Date.now() > deadline) return rej(new Error(`timed out waiting for ${what}${last === undefined ? "" : ` (last error: ${String(last)})`}`));
       setTimeout(tick, 20);
     };
     void tick();

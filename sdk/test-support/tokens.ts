@@ -2,8 +2,8 @@
 import { afterAll, afterEach, beforeAll, inject } from "vitest";
 import { WebSocket as NodeWebSocket } from "ws";
 import { Herald, type HeraldOptions } from "@herald/client";
-import { Herald as HeraldServerClient, mintToken, type Capability } from "@herald/next";
-import { startHerald, type HeraldServer, type StartOptions } from "./herald.js";
+import { HeraldServer, mintToken, type Capability } from "@herald/next";
+import { startHerald, type HeraldProcess, type StartOptions } from "./herald.js";
 
 export const TEST_SECRET = "sdk-test-secret-0123456789abcdef";
 export const TEST_API_KEY = "sdk-test-key";
@@ -18,7 +18,7 @@ typing_throttle_ms = 100
 typing_timeout_ms = 600
 `;
 
-export function startTokenHerald(opts: StartOptions = {}): Promise<HeraldServer> {
+export function startTokenHerald(opts: StartOptions = {}): Promise<HeraldProcess> {
   return startHerald({
     config: TOKEN_CONFIG,
     apiKey: TEST_API_KEY,
@@ -34,21 +34,21 @@ export function tokenFor(sub: string, capabilities: Capability[] = ALL, ttlSecon
 
 export interface TokenSuite {
   /** The token-mode server (set in beforeAll). */
-  readonly server: HeraldServer;
-  /** `@herald/next`'s HTTP client with the API key. */
-  readonly admin: HeraldServerClient;
+  readonly server: HeraldProcess;
+  /** `@herald/next`'s HTTP API client with the API key. */
+  readonly admin: HeraldServer;
   /** A client signed in as `user` (closed after each test). */
   as(user: string, opts?: Partial<HeraldOptions>): Herald;
 }
 
 /** Starts a token-mode server for the file (beforeAll/afterAll) and closes its clients after each test. */
 export function tokenSuite(): TokenSuite {
-  let server: HeraldServer | undefined;
-  let admin: HeraldServerClient | undefined;
+  let server: HeraldProcess | undefined;
+  let admin: HeraldServer | undefined;
   const clients: Herald[] = [];
   beforeAll(async () => {
     server = await startTokenHerald({ bin: inject("heraldBin") });
-    admin = new HeraldServerClient({ url: server.httpUrl, apiKey: TEST_API_KEY });
+    admin = new HeraldServer({ url: server.httpUrl, apiKey: TEST_API_KEY });
   });
   afterAll(async () => {
     await server?.stop("SIGTERM");

@@ -3,6 +3,9 @@
 import { expectTypeOf } from "vitest";
 import {
   createOptimisticList,
+  decodeHistory,
+  decodeMembers,
+  Emitter,
   fallbackTransport,
   Herald,
   pollTransport,
@@ -10,6 +13,7 @@ import {
   webSocketTransport,
   HeraldError,
   type ConnectionState,
+  type HistoryResult,
   type Member,
   type Notification,
   type NotificationEvent,
@@ -31,9 +35,9 @@ import {
   type UseChannelResult,
 } from "@herald/react";
 import * as Y from "yjs";
-import { HeraldProvider as YjsProvider, type HeraldProviderStatus } from "@herald/yjs";
+import { HeraldProvider as DeprecatedYjsProvider, HeraldYjsProvider, type HeraldYjsProviderStatus } from "@herald/yjs";
 import type { DocumentMessageEvent } from "@herald/client";
-import { createTokenHandler, Herald as HeraldServer, type TokenClaims } from "@herald/next";
+import { createTokenHandler, Herald as DeprecatedHeraldServer, HeraldServer, type TokenClaims } from "@herald/next";
 
 interface ChatMessage {
   text: string;
@@ -91,6 +95,14 @@ void new Herald({ url: "ws://x/ws", transports: ["websocket", "sse", "poll"], re
 void new Herald({ url: "ws://x/ws", transports: ["carrier-pigeon"] });
 client.on("tokenRefreshed", (v) => expectTypeOf(v).toBeUndefined());
 
+// The shared wire decoders and emitter (used by @herald/next and @herald/yjs).
+expectTypeOf(decodeHistory<ChatMessage>("chat:x", {})).toEqualTypeOf<HistoryResult<ChatMessage>>();
+expectTypeOf(decodeMembers<{ name: string }>({})).toEqualTypeOf<Member<{ name: string }>[]>();
+const emitter = new Emitter<{ ping: number }>();
+emitter.on("ping", (n) => expectTypeOf(n).toBeNumber());
+// @ts-expect-error: only declared events
+emitter.emit("pong", 1);
+
 const err = new HeraldError(103, "no", false);
 expectTypeOf(err.code).toBeNumber();
 expectTypeOf(err.temporary).toBeBoolean();
@@ -134,17 +146,21 @@ expectTypeOf(server.history<ChatMessage>("chat:x")).resolves.toHaveProperty("pub
 expectTypeOf(server.publish("chat:x", { a: 1 })).resolves.toHaveProperty("offset").toBeNumber();
 expectTypeOf(server.readPositions("room:1")).resolves.toHaveProperty("members").items.toHaveProperty("offset").toBeNumber();
 expectTypeOf(server.notify("u42", { title: "hi", data: { room: "room:1" } })).resolves.items.toHaveProperty("id").toBeNumber();
+// The old name still compiles (deprecated alias, one release).
+expectTypeOf(new DeprecatedHeraldServer({ url: "http://127.0.0.1:7700" })).toEqualTypeOf<HeraldServer>();
 // @ts-expect-error: capabilities only take the four rights
 createTokenHandler({ secret: "s", claims: () => ({ sub: "u", capabilities: [{ channels: ["*"], allow: ["admin"] }] }) });
 
 // Yjs documents over the client's connection.
 const ydoc = new Y.Doc();
-const yProvider = new YjsProvider(client, "doc:x", ydoc);
+const yProvider = new HeraldYjsProvider(client, "doc:x", ydoc);
 expectTypeOf(yProvider.synced).toBeBoolean();
 expectTypeOf(yProvider.writable).toBeBoolean();
-expectTypeOf(yProvider.status).toEqualTypeOf<HeraldProviderStatus>();
+expectTypeOf(yProvider.status).toEqualTypeOf<HeraldYjsProviderStatus>();
 yProvider.on("synced", (s) => expectTypeOf(s).toBeBoolean());
 yProvider.on("error", (e) => expectTypeOf(e).toEqualTypeOf<HeraldError>());
 expectTypeOf(client.documents.open("doc:x")).resolves.toEqualTypeOf<{ writable: boolean }>();
 expectTypeOf(client.documents.send("doc:x", new Uint8Array())).resolves.toBeVoid();
 client.documents.on("message", (m) => expectTypeOf(m).toEqualTypeOf<DocumentMessageEvent>());
+// The old name still compiles (deprecated alias, one release).
+expectTypeOf(new DeprecatedYjsProvider(client, "doc:y", new Y.Doc())).toEqualTypeOf<HeraldYjsProvider>();

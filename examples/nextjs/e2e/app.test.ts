@@ -224,14 +224,14 @@ describe("connection loss", () => {
   it("the browser goes offline: banner, the message waits as queued, delivered once when back", async () => {
     const banner = alice.getByTestId("connection-banner");
     const text = `sent while offline ${run}`;
-    await alice.context().setOffline(true);
+    await stack.setOffline(alice, true);
     await waitFor("the offline banner", async () => (await banner.count()) > 0 && (await banner.innerText()).startsWith("You are offline."));
     await send(alice, text);
     await waitFor("the queued count", async () => (await banner.innerText()).includes("1 message queued"));
     expect(await message(alice, text).locator(".msg-status").innerText()).toBe("Queued");
     await sleep(1000);
     expect(await message(bob, text).count()).toBe(0);
-    await alice.context().setOffline(false);
+    await stack.setOffline(alice, false);
     await waitFor("the banner to go", async () => (await banner.count()) === 0, 30_000);
     await message(bob, text).waitFor({ timeout: 30_000 });
     await waitFor("the message confirmed", async () => {
@@ -248,7 +248,7 @@ describe("connection loss", () => {
     const queuedText = `sent while Herald was down ${run}`;
     await message(bob, `hello from Alice ${run}`).waitFor();
 
-    await stack.herald.stop("SIGKILL");
+    await stack.killHerald();
     await waitFor("the reconnecting banner", async () => (await banner.count()) > 0 && (await banner.innerText()).includes("Reconnecting"));
     await send(alice, queuedText);
     await message(alice, queuedText).waitFor();
@@ -261,7 +261,7 @@ describe("connection loss", () => {
     // most likely land before they are back and reach them by recovery.
     await sleep(3000);
 
-    await stack.herald.start();
+    await stack.restartHerald();
     // Published by the back end right after the restart, while the browsers are still reconnecting.
     const meanwhile = [1, 2, 3].map((i) => `published meanwhile ${i} ${run}`);
     for (const text of meanwhile) await stack.publish("room:general", { text, name: "Server", user: "server" });

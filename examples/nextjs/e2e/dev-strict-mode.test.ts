@@ -6,19 +6,19 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { chromium, type Browser } from "playwright-core";
 import { afterAll, beforeAll, expect, it } from "vitest";
-import { HeraldServer, NextServer, freePort, sleep, waitFor } from "../scripts/stack.mjs";
+import { HeraldProcess, NextProcess, freePort, sleep, waitFor } from "../scripts/stack.mjs";
 import { ARTIFACTS_DIR, CHROMIUM, CHROMIUM_ARGS } from "./harness";
 
 const dataDir = mkdtempSync(join(tmpdir(), "herald-nextjs-dev-"));
 const secret = `dev-secret-${process.pid}`;
-let herald: HeraldServer;
-let next: NextServer;
+let herald: HeraldProcess;
+let next: NextProcess;
 let browser: Browser;
 
 beforeAll(async () => {
-  herald = new HeraldServer({ port: await freePort(), dataDir, secret, log: join(ARTIFACTS_DIR, "herald-dev.log") });
+  herald = new HeraldProcess({ port: await freePort(), dataDir, secret, log: join(ARTIFACTS_DIR, "herald-dev.log") });
   await herald.start();
-  next = new NextServer({
+  next = new NextProcess({
     mode: "dev",
     port: await freePort(),
     heraldUrl: herald.url,

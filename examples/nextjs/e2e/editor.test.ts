@@ -182,8 +182,8 @@ it("a reload gets the text back from Herald, and so does a fresh page after Hera
     await page.waitForURL("**/dashboard");
   }
   await waitFor("the editors' sockets closed", async () => [...docSockets.values()].every((s) => s.open === 0));
-  await stack.herald.stop("SIGKILL");
-  await stack.herald.start();
+  await stack.killHerald();
+  await stack.restartHerald();
   await bob.goto(`${stack.next.url}/docs/notes`);
   await synced(bob);
   await waitFor("the text after Herald's restart", async () => (await editorText(bob)) === text);

@@ -4,7 +4,7 @@ import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { chromium, type Browser, type BrowserContext, type Page } from "playwright-core";
-import { EXAMPLE_DIR, HeraldServer, NextServer, REPO_DIR, freePort } from "../scripts/stack.mjs";
+import { EXAMPLE_DIR, HeraldProcess, NextProcess, REPO_DIR, freePort } from "../scripts/stack.mjs";
 
 export { sleep, waitFor } from "../scripts/stack.mjs";
 
@@ -30,24 +30,44 @@ export interface ConsoleProblem {
   text: string;
 }
 
+/**
+ * A time in which the test deliberately breaks the connection (Herald killed,
+ * a browser held offline): console errors of the failing requests are
+ * expected then, and only then. `user` limits it to one browser.
+ */
+interface BreakWindow {
+  user?: string;
+  /** Whether a console message (its text and the URL it is about) is one of the expected failures. */
+  expected(text: string, url: string): boolean;
+  /** When the break ended (Date.now()); undefined while it lasts. */
+  endedAt?: number;
+}
+
+/** How long after a break ends a failure may still be reported (the browser reports asynchronously). */
+const LATE_REPORT_MS = 2000;
+
 export class Stack {
   readonly apiKey = `e2e-key-${process.pid}`;
   readonly secret = `e2e-secret-${process.pid}-${Date.now()}`;
   readonly dataDir = mkdtempSync(join(tmpdir(), "herald-nextjs-e2e-"));
-  herald!: HeraldServer;
-  next!: NextServer;
+  herald!: HeraldProcess;
+  next!: NextProcess;
   browser!: Browser;
   readonly problems: ConsoleProblem[] = [];
   /** Herald WebSockets per user: open now, and the most open at once. */
   readonly sockets = new Map<string, { open: number; max: number }>();
   private readonly contexts: BrowserContext[] = [];
+  private readonly breaks: BreakWindow[] = [];
+  private heraldDown: BreakWindow | undefined;
+  private readonly offline = new Map<Page, BreakWindow>();
+  private readonly users = new Map<Page, string>();
 
   async start(): Promise<void> {
     rmSync(ARTIFACTS_DIR, { recursive: true, force: true });
     mkdirSync(ARTIFACTS_DIR, { recursive: true });
     mkdirSync(IMAGES_DIR, { recursive: true });
     const heraldPort = await freePort();
-    this.herald = new HeraldServer({
+    this.herald = new HeraldProcess({
       port: heraldPort,
       dataDir: join(this.dataDir, "data"),
       secret: this.secret,
@@ -55,7 +75,7 @@ export class Stack {
       log: join(ARTIFACTS_DIR, "herald.log"),
     });
     await this.herald.start();
-    const next = new NextServer({
+    const next = new NextProcess({
       mode: "start",
       port: await freePort(),
       heraldUrl: this.herald.url,
@@ -91,14 +111,60 @@ export class Stack {
     return page;
   }
 
+  /** Kills Herald (SIGKILL, a crash): until `restartHerald()`, the browsers failing to reach it is expected. */
+  async killHerald(): Promise<void> {
+    const herald = this.herald.url.replace(/^http:\/\//, "");
+    this.heraldDown = this.openBreak({
+      expected: (text, url) => (url.includes(herald) || text.includes(herald)) && /failed|ERR_CONNECTION_REFUSED/i.test(text),
+    });
+    await this.herald.stop("SIGKILL");
+  }
+
+  /** Starts Herald again on the same port and data; from now on a failure to reach it is a problem again. */
+  async restartHerald(): Promise<void> {
+    await this.herald.start();
+    this.closeBreak(this.heraldDown);
+    this.heraldDown = undefined;
+  }
+
+  /** Holds `page`'s browser offline (or lets it back): its requests failing meanwhile is expected. */
+  async setOffline(page: Page, offline: boolean): Promise<void> {
+    if (offline) {
+      this.offline.set(page, this.openBreak({ user: this.users.get(page), expected: (text) => text.includes("ERR_INTERNET_DISCONNECTED") }));
+    }
+    await page.context().setOffline(offline);
+    if (!offline) {
+      this.closeBreak(this.offline.get(page));
+      this.offline.delete(page);
+    }
+  }
+
+  private openBreak(b: BreakWindow): BreakWindow {
+    this.breaks.push(b);
+    return b;
+  }
+
+  private closeBreak(b: BreakWindow | undefined): void {
+    if (b) b.endedAt = Date.now();
+  }
+
+  /** Whether `user`'s console message is a failure the test caused on purpose (during a break, or just after it). */
+  private duringBreak(user: string, text: string, url: string): boolean {
+    const now = Date.now();
+    return this.breaks.some(
+      (b) =>
+        (b.user === undefined || b.user === user) &&
+        (b.endedAt === undefined || now - b.endedAt <= LATE_REPORT_MS) &&
+        b.expected(text, url),
+    );
+  }
+
   private watch(user: string, page: Page): void {
+    this.users.set(page, user);
     page.on("console", (msg) => {
       const text = msg.text();
-      // Failing to reach Herald while it is deliberately killed is expected; anything else is a problem.
-      const herald = this.herald.url.replace(/^http:\/\//, "");
-      if ((msg.location().url.includes(herald) || text.includes(herald)) && /failed|ERR_CONNECTION_REFUSED/i.test(text)) return;
-      // And so is any request while the test holds the browser offline.
-      if (text.includes("ERR_INTERNET_DISCONNECTED")) return;
+      // Failing requests are expected only while the test breaks the connection; at any other time they are a problem.
+      if (this.duringBreak(user, text, msg.location().url)) return;
       if (msg.type() === "error" || (msg.type() === "warning" && /hydrat|React|did not match/i.test(text))) {
         this.problems.push({ user, text: `${text} (${msg.location().url})` });
       }

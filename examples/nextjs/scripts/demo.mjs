@@ -2,21 +2,21 @@
 // in ./herald-data) and `next dev` on http://127.0.0.1:3000, both with the
 // same HERALD_TOKEN_SECRET. Ctrl-C stops both.
 import { join } from "node:path";
-import { DEFAULT_SECRET, EXAMPLE_DIR, HeraldServer, NextServer, heraldBinary } from "./stack.mjs";
+import { DEFAULT_SECRET, EXAMPLE_DIR, HeraldProcess, NextProcess, heraldBinary } from "./stack.mjs";
 
 const secret = process.env.HERALD_TOKEN_SECRET ?? DEFAULT_SECRET;
 const apiKey = process.env.HERALD_API_KEY || undefined;
 const heraldPort = Number(process.env.HERALD_PORT ?? 7700);
 const appPort = Number(process.env.PORT ?? 3000);
 
-const herald = new HeraldServer({
+const herald = new HeraldProcess({
   port: heraldPort,
   dataDir: join(EXAMPLE_DIR, "herald-data"),
   secret,
   apiKey,
   bin: heraldBinary({ build: true }),
 });
-const next = new NextServer({ mode: "dev", port: appPort, heraldUrl: herald.url, secret, apiKey });
+const next = new NextProcess({ mode: "dev", port: appPort, heraldUrl: herald.url, secret, apiKey });
 
 let stopping = false;
 async function stop(code = 0) {

@@ -15,14 +15,14 @@ declare class Proc {
   stop(signal?: NodeJS.Signals): Promise<void>;
 }
 
-export class HeraldServer extends Proc {
+export class HeraldProcess extends Proc {
   constructor(options: { port: number; dataDir: string; secret?: string; apiKey?: string; log?: string; bin?: string });
   readonly port: number;
   readonly url: string;
   start(): Promise<void>;
 }
 
-export class NextServer extends Proc {
+export class NextProcess extends Proc {
   constructor(options: {
     mode?: "start" | "dev";
     port: number;

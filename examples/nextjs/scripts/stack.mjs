@@ -117,7 +117,7 @@ class Proc {
 }
 
 /** Herald with the example's herald.toml, on `port`, storing under `dataDir` (kept across restarts). */
-export class HeraldServer extends Proc {
+export class HeraldProcess extends Proc {
   constructor({ port, dataDir, secret = DEFAULT_SECRET, apiKey, log, bin = heraldBinary() }) {
     const env = { ...process.env, HERALD_TOKEN_SECRET: secret, RUST_LOG: process.env.RUST_LOG ?? "warn" };
     if (apiKey) env.HERALD_API_KEY = apiKey;
@@ -142,7 +142,7 @@ export class HeraldServer extends Proc {
 }
 
 /** Next.js (`next start` after `next build`, or `next dev`) pointed at a Herald. */
-export class NextServer extends Proc {
+export class NextProcess extends Proc {
   constructor({ mode = "start", port, heraldUrl, secret = DEFAULT_SECRET, apiKey, log, extraEnv = {} }) {
     const env = {
       ...process.env,

@@ -1,7 +1,7 @@
 import type { ChannelInternals, Herald } from "./client.js";
 import { Emitter } from "./emitter.js";
 import { ClientErrorCode, HeraldError } from "./errors.js";
-import { asRecord } from "./util.js";
+import { decodeHistory, decodeMember, decodeMembers, decodePublication, decodeReadPositions } from "./wire.js";
 import type {
   ChannelStatus,
   HistoryOptions,
@@ -38,33 +38,6 @@ export interface ChannelEvents<T> {
   typing: TypingEvent;
   /** A user's read position moved ("seen by"), yours included. */
   read: ReadPosition;
-}
-
-function toPublication<T>(channel: string, epoch: string, raw: Record<string, unknown>): Publication<T> {
-  const p: Publication<T> = {
-    channel,
-    epoch,
-    offset: Number(raw.offset),
-    time: Number(raw.time),
-    data: raw.data as T,
-  };
-  const publisher = raw.publisher as { client?: unknown; user?: unknown } | undefined;
-  if (publisher && typeof publisher.client === "string") {
-    p.publisher = { client: publisher.client };
-    if (typeof publisher.user === "string") p.publisher.user = publisher.user;
-  }
-  if (typeof raw.idempotency_key === "string") p.idempotencyKey = raw.idempotency_key;
-  return p;
-}
-
-function toMember(raw: unknown): Member {
-  const m = (typeof raw === "object" && raw !== null ? raw : {}) as Record<string, unknown>;
-  const out: Member = { client: String(m.client ?? "") };
-  if (typeof m.user === "string") out.user = m.user;
-  if (m.info !== undefined) out.info = m.info;
-  if (typeof m.connections === "number") out.connections = m.connections;
-  if (m.state !== undefined && m.state !== null) out.state = m.state;
-  return out;
 }
 
 /**
@@ -166,17 +139,12 @@ export class Channel<T = unknown> {
     if (options.direction !== undefined) frame.direction = options.direction;
     if (options.since !== undefined) frame.since = options.since;
     if (options.before !== undefined) frame.before = options.before;
-    const r = await this.internals.request(frame);
-    const epoch = String(r.epoch);
-    const pubs = Array.isArray(r.publications) ? (r.publications as Record<string, unknown>[]) : [];
-    return { epoch, offset: Number(r.offset), publications: pubs.map((p) => toPublication<T>(this.name, epoch, p)) };
+    return decodeHistory<T>(this.name, await this.internals.request(frame));
   }
 
   /** The channel's presence members (namespaces with `presence = true`). */
   async presence<I = unknown>(): Promise<Member<I>[]> {
-    const r = await this.internals.request({ op: "presence", channel: this.name });
-    const members = Array.isArray(r.members) ? r.members : [];
-    return members.map((m) => toMember(m) as Member<I>);
+    return decodeMembers<I>(await this.internals.request({ op: "presence", channel: this.name }));
   }
 
   /**
@@ -207,14 +175,7 @@ export class Channel<T = unknown> {
    * view; `read` events keep it current. Needs the subscribe right.
    */
   async readPositions(): Promise<ChannelReadPositions> {
-    const r = await this.internals.request({ op: "read_positions", channel: this.name });
-    const members = Array.isArray(r.members) ? (r.members as unknown[]).map(asRecord) : [];
-    return {
-      channel: this.name,
-      epoch: String(r.epoch),
-      offset: Number(r.offset),
-      members: members.map((m) => ({ user: String(m.user), offset: Number(m.offset), updatedAt: Number(m.updated_at) })),
-    };
+    return decodeReadPositions(this.name, await this.internals.request({ op: "read_positions", channel: this.name }));
   }
 
   /**
@@ -275,17 +236,17 @@ export class Channel<T = unknown> {
         const offset = Number(msg.offset);
         if (offset <= this._position.offset) return; // already seen (recovery overlap)
         this._position = { epoch: this._position.epoch, offset };
-        this.events.emit("publication", toPublication<T>(this.name, this._position.epoch, msg));
+        this.events.emit("publication", decodePublication<T>(this.name, this._position.epoch, msg));
         return;
       }
       case "join":
-        this.events.emit("join", toMember(msg.member));
+        this.events.emit("join", decodeMember(msg.member));
         return;
       case "leave":
-        this.events.emit("leave", toMember(msg.member));
+        this.events.emit("leave", decodeMember(msg.member));
         return;
       case "presence_update":
-        this.events.emit("presence_update", toMember(msg.member));
+        this.events.emit("presence_update", decodeMember(msg.member));
         return;
       case "typing":
         this.events.emit("typing", { channel: this.name, user: String(msg.user ?? ""), typing: msg.typing === true });

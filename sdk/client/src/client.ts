@@ -1,14 +1,16 @@
-import { backoffDelay, type BackoffOptions } from "./backoff.js";
+import type { BackoffOptions } from "./backoff.js";
 import { Channel } from "./channel.js";
+import { Connection } from "./connection.js";
 import { Emitter } from "./emitter.js";
 import { Inbox } from "./inbox.js";
-import { ClientErrorCode, CloseCode, ErrorCode, HeraldError, isTerminalCloseCode } from "./errors.js";
+import { ClientErrorCode, HeraldError } from "./errors.js";
 import { Documents } from "./documents.js";
 import { defaultTransport } from "./fallback.js";
-import { Outbox, type Frame, type SendText } from "./outbox.js";
-import { asRecord, normalizeUrl, randomKey } from "./util.js";
-import type { Transport, TransportFactory, WebSocketConstructor } from "./transport.js";
+import { Outbox, type Frame } from "./outbox.js";
+import { normalizeUrl, randomKey } from "./util.js";
+import type { TransportFactory, WebSocketConstructor } from "./transport.js";
 import type { ConnectionState, PublishOptions, PublishResult, UnreadChannel } from "./types.js";
+import { decodeUnreadChannels } from "./wire.js";
 
 export interface HeraldOptions {
   /** `ws://host:7700/ws` (an `http(s)://` URL or one without a path is mapped to it). */
@@ -90,57 +92,59 @@ export interface ClientEvents {
  * ```
  */
 export class Herald {
-  private readonly opts: HeraldOptions;
-  private readonly url: string;
-  private readonly makeTransport: TransportFactory;
   private readonly events = new Emitter<ClientEvents>();
   private readonly channels = new Map<string, Channel<unknown>>();
   private readonly outbox: Outbox;
-
-  private _state: ConnectionState = "idle";
-  private transport: Transport | undefined;
-  private generation = 0;
-  private attempt = 0;
-  private reconnectTimer: ReturnType<typeof setTimeout> | undefined;
-  private livenessTimer: ReturnType<typeof setTimeout> | undefined;
-  private livenessMs = 0;
-  private tokenRetried = false;
-  private removeEnvListeners: (() => void) | undefined;
+  private readonly connection: Connection;
   private refs = 0;
   private releaseTimer: ReturnType<typeof setTimeout> | undefined;
-  private _connectionId: string | undefined;
-  private lastError: HeraldError | undefined;
   /** The signed-in user's notification inbox (list, mark read, delete, live pushes). */
   readonly inbox: Inbox = new Inbox((frame) => this.request(frame));
   /** Collaborative (Yjs) documents on this connection; see `@herald/yjs`. */
   readonly documents: Documents = new Documents({
-    session: (frame) => this.sessionRequest(frame),
-    isConnected: () => this._state === "connected",
+    session: (frame) => this.connection.sessionRequest(frame),
+    isConnected: () => this.state === "connected",
     ensureConnected: () => {
-      if (this._state === "idle") this.connect();
+      if (this.state === "idle") this.connect();
     },
   });
 
   constructor(options: HeraldOptions) {
-    this.opts = options;
-    this.url = normalizeUrl(options.url);
-    this.makeTransport = options.transport ?? defaultTransport(options);
     this.outbox = new Outbox(options.queue?.maxMessages ?? 1000, options.queue?.timeoutMs ?? 30_000);
+    this.connection = new Connection(
+      options,
+      normalizeUrl(options.url),
+      options.transport ?? defaultTransport(options),
+      this.outbox,
+      this.events,
+      {
+        connected: () => {
+          for (const ch of this.channels.values()) ch._onConnected();
+        },
+        push: (kind, msg) => this.routePush(kind, msg),
+        lost: () => {
+          for (const ch of this.channels.values()) ch._onDisconnected();
+        },
+        failed: (err) => {
+          for (const ch of this.channels.values()) ch._fail(err);
+        },
+      },
+    );
   }
 
   /** The connection state. */
   get state(): ConnectionState {
-    return this._state;
+    return this.connection.state;
   }
 
   /** The current transport (`"websocket"`, `"sse"`), while one is open. */
   get transportName(): string | undefined {
-    return this.transport?.name;
+    return this.connection.transportName;
   }
 
   /** The server's id for the current connection. */
   get connectionId(): string | undefined {
-    return this._connectionId;
+    return this.connection.connectionId;
   }
 
   /** Requests waiting to be sent (while disconnected). */
@@ -171,13 +175,7 @@ export class Herald {
 
   /** Starts connecting (also done lazily by `subscribe()`, `publish()`…). From `offline`, tries again. */
   connect(): void {
-    if (this._state === "closed") throw new HeraldError(ClientErrorCode.Closed, "client is closed");
-    if (this._state === "connecting" || this._state === "connected" || this._state === "reconnecting") return;
-    this.installEnvListeners();
-    this.lastError = undefined;
-    this.attempt = 0;
-    this.setState("connecting");
-    void this.open();
+    this.connection.connect();
   }
 
   /**
@@ -197,8 +195,7 @@ export class Herald {
   /** Your unread counts per channel you have marked read in (needs a signed-in user). */
   async unread(): Promise<UnreadChannel[]> {
     const r = await this.request({ op: "unread" });
-    const list = Array.isArray(r.channels) ? (r.channels as Record<string, unknown>[]) : [];
-    return list.map((c) => ({ channel: String(c.channel), unread: Number(c.unread), offset: Number(c.offset) }));
+    return decodeUnreadChannels(r.channels);
   }
 
   /** Keeps the client open for one more user (see `release`). Used by `@herald/react`. */
@@ -225,21 +222,15 @@ export class Herald {
 
   /** Closes the connection and cleans up every timer and listener. Pending requests fail with code 1003. */
   close(): void {
-    if (this._state === "closed") return;
-    this.generation++;
-    this.clearTimers();
+    if (this.state === "closed") return;
+    this.connection.shutdown();
     if (this.releaseTimer !== undefined) clearTimeout(this.releaseTimer);
     this.releaseTimer = undefined;
-    this.removeEnvListeners?.();
-    this.removeEnvListeners = undefined;
-    const t = this.transport;
-    this.transport = undefined;
-    t?.close(1000, "client closed");
     const err = new HeraldError(ClientErrorCode.Closed, "client closed", false);
     this.outbox.failAll(err);
     for (const ch of this.channels.values()) ch._destroy();
     this.channels.clear();
-    this.setState("closed");
+    this.connection.setState("closed");
     this.events.removeAll();
     this.inbox._destroy();
     this.documents._destroy();
@@ -249,203 +240,32 @@ export class Herald {
 
   /** Internal hooks for channels (not part of the public API). */
   private readonly channelInternals: ChannelInternals = {
-    session: (frame) => this.sessionRequest(frame),
+    session: (frame) => this.connection.sessionRequest(frame),
     request: (frame) => this.request(frame),
-    isConnected: () => this._state === "connected",
+    isConnected: () => this.state === "connected",
     ensureConnected: () => {
-      if (this._state === "idle") this.connect();
+      if (this.state === "idle") this.connect();
     },
   };
 
   /** Sends a user request now, or queues it while disconnected. */
   private request(frame: Frame): Promise<Record<string, unknown>> {
-    if (this._state === "closed") return Promise.reject(new HeraldError(ClientErrorCode.Closed, "client closed"));
-    if (this._state === "offline") {
+    const state = this.state;
+    if (state === "closed") return Promise.reject(new HeraldError(ClientErrorCode.Closed, "client closed"));
+    if (state === "offline") {
       // Terminal state: nothing would send it. The app decides when to connect() again.
       return Promise.reject(
-        this.lastError ?? new HeraldError(ClientErrorCode.Disconnected, "offline: call connect() to retry", false),
+        this.connection.lastError ??
+          new HeraldError(ClientErrorCode.Disconnected, "offline: call connect() to retry", false),
       );
     }
-    if (this._state === "idle") this.connect();
-    return this.outbox.user(frame, this._state === "connected" ? this.sender() : undefined);
+    if (state === "idle") this.connect();
+    return this.outbox.user(frame, this.state === "connected" ? this.connection.sender() : undefined);
   }
 
-  /** Sends a session request (connect/subscribe/unsubscribe); fails if the connection drops. */
-  private sessionRequest(frame: Frame): Promise<Record<string, unknown>> {
-    return this.outbox.session(frame, this.sender());
-  }
-
-  /** Writes on the current transport, if there is one. */
-  private sender(): SendText | undefined {
-    const t = this.transport;
-    return t ? (text) => t.send(text) : undefined;
-  }
-
-  private setState(s: ConnectionState): void {
-    if (this._state === s) return;
-    this._state = s;
-    this.events.emit("state", s);
-  }
-
-  private clearTimers(): void {
-    if (this.reconnectTimer !== undefined) clearTimeout(this.reconnectTimer);
-    if (this.livenessTimer !== undefined) clearTimeout(this.livenessTimer);
-    this.reconnectTimer = undefined;
-    this.livenessTimer = undefined;
-  }
-
-  private installEnvListeners(): void {
-    if (this.removeEnvListeners || this.opts.retryOnOnline === false) return;
-    const w = (globalThis as { window?: EventTarget }).window;
-    const d = (globalThis as { document?: EventTarget & { visibilityState?: string } }).document;
-    if (!w || typeof w.addEventListener !== "function") return;
-    const retryNow = () => {
-      if (this._state === "reconnecting" && this.reconnectTimer !== undefined) {
-        clearTimeout(this.reconnectTimer);
-        this.reconnectTimer = undefined;
-        void this.open();
-      }
-    };
-    const onVisible = () => {
-      if (d?.visibilityState === "visible") retryNow();
-    };
-    w.addEventListener("online", retryNow);
-    d?.addEventListener?.("visibilitychange", onVisible);
-    this.removeEnvListeners = () => {
-      w.removeEventListener("online", retryNow);
-      d?.removeEventListener?.("visibilitychange", onVisible);
-    };
-  }
-
-  private async open(): Promise<void> {
-    const gen = ++this.generation;
-    let token: string | undefined;
-    try {
-      token = this.opts.getToken ? await this.opts.getToken() : this.opts.token;
-    } catch (e) {
-      if (gen !== this.generation) return;
-      this.events.emit("error", new HeraldError(ErrorCode.Unauthorized, `getToken failed: ${String(e)}`, true));
-      this.scheduleReconnect(ClientErrorCode.Transport, "getToken failed");
-      return;
-    }
-    if (gen !== this.generation) return;
-    let transport: Transport;
-    try {
-      transport = await this.makeTransport(this.url, {
-        onOpen: () => {
-          if (gen !== this.generation) return;
-          this.onTransportOpen(token);
-        },
-        onMessage: (text) => {
-          if (gen !== this.generation) return;
-          this.onFrame(text);
-        },
-        onClose: (code, reason) => {
-          if (gen !== this.generation) return;
-          this.onDisconnect(code, reason);
-        },
-      });
-    } catch (e) {
-      if (gen !== this.generation) return;
-      this.scheduleReconnect(ClientErrorCode.Transport, `transport failed: ${String(e)}`);
-      return;
-    }
-    if (gen !== this.generation) {
-      transport.close(1000, "stale");
-      return;
-    }
-    this.transport = transport;
-    // A socket that never opens (or a server that never answers connect) must not hang the client.
-    this.livenessMs = this.opts.connectTimeoutMs ?? 10_000;
-    this.resetLiveness();
-  }
-
-  private onTransportOpen(token: string | undefined): void {
-    const frame: Frame = { op: "connect" };
-    if (token) frame.token = token;
-    if (this.opts.clientName) frame.client = this.opts.clientName;
-    const gen = this.generation;
-    this.sessionRequest(frame).then(
-      (r) => {
-        if (gen !== this.generation) return;
-        const info: ConnectedEvent = {
-          client: String(r.client),
-          version: String(r.version ?? ""),
-          pingIntervalMs: Number(r.ping_interval_ms ?? 25_000),
-          pongTimeoutMs: Number(r.pong_timeout_ms ?? 10_000),
-        };
-        this._connectionId = info.client;
-        this.livenessMs = info.pingIntervalMs + info.pongTimeoutMs;
-        this.resetLiveness();
-        this.attempt = 0;
-        this.tokenRetried = false;
-        this.setState("connected");
-        this.events.emit("connected", info);
-        // Resubscribe first, then flush queued requests in order.
-        for (const ch of this.channels.values()) ch._onConnected();
-        const send = this.sender();
-        if (send) this.outbox.flush(send);
-      },
-      (err: HeraldError) => {
-        if (gen !== this.generation) return;
-        if (err.code === ErrorCode.TokenExpired) {
-          this.dropTransport(CloseCode.TokenExpired, err.message);
-        } else if (!err.temporary && err.code !== ClientErrorCode.Disconnected) {
-          this.dropTransport(4501, err.message);
-        } else {
-          this.dropTransport(CloseCode.ServerError, err.message);
-        }
-      },
-    );
-  }
-
-  /** Closes the current transport ourselves and handles it as a disconnect with `code`. */
-  private dropTransport(code: number, reason: string): void {
-    const t = this.transport;
-    this.onDisconnect(code, reason);
-    t?.close(code >= 4000 ? code : 4000, reason.slice(0, 100));
-  }
-
-  private resetLiveness(): void {
-    if (this.livenessTimer !== undefined) clearTimeout(this.livenessTimer);
-    if (this.livenessMs <= 0) return;
-    this.livenessTimer = setTimeout(() => {
-      this.livenessTimer = undefined;
-      this.dropTransport(
-        CloseCode.PingTimeout,
-        this._state === "connected"
-          ? `no frame from the server for ${this.livenessMs} ms`
-          : `no connection within ${this.livenessMs} ms`,
-      );
-    }, this.livenessMs);
-  }
-
-  private onFrame(text: string): void {
-    this.resetLiveness();
-    let msg: Record<string, unknown>;
-    try {
-      msg = asRecord(JSON.parse(text));
-    } catch {
-      return;
-    }
-    if (typeof msg.push === "string") {
-      this.onPush(msg.push, msg);
-      return;
-    }
-    this.outbox.settle(msg);
-  }
-
-  private onPush(kind: string, msg: Record<string, unknown>): void {
+  /** Channel, inbox and document pushes, to whom they are for. */
+  private routePush(kind: string, msg: Record<string, unknown>): void {
     switch (kind) {
-      case "ping":
-        this.transport?.send('{"op":"pong"}');
-        return;
-      case "disconnect":
-        // The close frame follows with the same code; nothing to do until then.
-        return;
-      case "error":
-        this.events.emit("error", HeraldError.fromWire(msg.error));
-        return;
       case "notification":
       case "unread":
         this.inbox._onPush(kind, msg);
@@ -453,90 +273,11 @@ export class Herald {
       case "doc":
         this.documents._onPush(msg);
         return;
-      case "token_expiring":
-        void this.refreshToken();
-        return;
       default: {
         const ch = typeof msg.channel === "string" ? this.channels.get(msg.channel) : undefined;
         ch?._onPush(kind, msg);
       }
     }
-  }
-
-  /**
-   * The token expires soon: get a new one and send `refresh` on the live
-   * connection. Without `getToken`, or if it fails, the server closes with
-   * 4004 at expiry and the reconnect path takes over.
-   */
-  private async refreshToken(): Promise<void> {
-    if (!this.opts.getToken) return;
-    const gen = this.generation;
-    let token: string;
-    try {
-      token = await this.opts.getToken();
-    } catch (e) {
-      this.events.emit("error", new HeraldError(ErrorCode.Unauthorized, `getToken failed: ${String(e)}`, true));
-      return;
-    }
-    if (gen !== this.generation || !this.transport) return;
-    try {
-      await this.sessionRequest({ op: "refresh", token });
-      this.events.emit("tokenRefreshed", undefined);
-    } catch (e) {
-      if (e instanceof HeraldError && e.code !== ClientErrorCode.Disconnected) this.events.emit("error", e);
-    }
-  }
-
-  private onDisconnect(code: number, reason: string): void {
-    this.generation++;
-    this.transport = undefined;
-    if (this.livenessTimer !== undefined) clearTimeout(this.livenessTimer);
-    this.livenessTimer = undefined;
-    this._connectionId = undefined;
-    // Session requests fail; user requests go back to the queue, to be re-sent in order.
-    this.outbox.connectionLost(new HeraldError(ClientErrorCode.Disconnected, `connection lost (${code})`, true));
-    for (const ch of this.channels.values()) ch._onDisconnected();
-    if (this._state === "closed") return;
-    this.events.emit("disconnected", { code, reason });
-
-    const staleToken = code === CloseCode.TokenExpired && !this.opts.getToken;
-    if (isTerminalCloseCode(code) || staleToken) {
-      const err = new HeraldError(
-        code,
-        staleToken
-          ? "token expired and no getToken() to refresh it"
-          : reason || `connection refused (close code ${code})`,
-        false,
-      );
-      this.lastError = err;
-      this.setState("offline");
-      this.events.emit("error", err);
-      this.outbox.failAll(err);
-      for (const ch of this.channels.values()) ch._fail(err);
-      return;
-    }
-    if (code === CloseCode.TokenExpired && this.opts.getToken && !this.tokenRetried) {
-      // Refresh the token (getToken runs on every connect) and reconnect at once.
-      this.tokenRetried = true;
-      this.setState("reconnecting");
-      this.events.emit("reconnecting", { attempt: this.attempt, delayMs: 0, code, reason });
-      void this.open();
-      return;
-    }
-    this.scheduleReconnect(code, reason);
-  }
-
-  private scheduleReconnect(code: number, reason: string): void {
-    if (this._state === "closed") return;
-    const delayMs = backoffDelay(this.attempt, this.opts.reconnect);
-    const attempt = this.attempt++;
-    this.setState("reconnecting");
-    this.events.emit("reconnecting", { attempt, delayMs, code, reason });
-    if (this.reconnectTimer !== undefined) clearTimeout(this.reconnectTimer);
-    this.reconnectTimer = setTimeout(() => {
-      this.reconnectTimer = undefined;
-      void this.open();
-    }, delayMs);
   }
 }
 

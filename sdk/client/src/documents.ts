@@ -50,7 +50,7 @@ export interface DocumentsInternals {
 /**
  * Collaborative (Yjs) documents carried on the client's own connection
  * (`herald.documents`): the raw y-websocket messages, base64 in JSON frames.
- * `@herald/yjs`'s `HeraldProvider` builds on it; apps rarely use it directly.
+ * `@herald/yjs`'s `HeraldYjsProvider` builds on it; apps rarely use it directly.
  *
  * Nothing here is queued while disconnected: a document is open on one
  * connection only, so after every reconnect (`connected` event) open it

@@ -1,8 +1,16 @@
-/** A small typed event emitter. Listener exceptions are reported, never thrown into the client. */
+/** A listener for one event's payload. */
 export type Listener<T> = (payload: T) => void;
 
+/**
+ * The SDK's typed event emitter (the client, its channels, inbox and
+ * documents, and `@herald/yjs`'s provider). Listener exceptions are
+ * reported on the console, never thrown into the emitter's owner.
+ */
 export class Emitter<Events extends { [K in keyof Events]: unknown }> {
   private readonly listeners = new Map<keyof Events, Set<Listener<never>>>();
+
+  /** `source` names the package in the console message of a throwing listener. */
+  constructor(private readonly source = "herald") {}
 
   on<K extends keyof Events>(event: K, listener: Listener<Events[K]>): () => void {
     let set = this.listeners.get(event);
@@ -25,7 +33,7 @@ export class Emitter<Events extends { [K in keyof Events]: unknown }> {
       try {
         (l as Listener<Events[K]>)(payload);
       } catch (err) {
-        console.error(`[herald] a "${String(event)}" listener threw`, err);
+        console.error(`[${this.source}] a "${String(event)}" listener threw`, err);
       }
     }
   }

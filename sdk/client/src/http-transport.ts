@@ -17,7 +17,7 @@
  * the server's `disconnect` code) and the client reconnects and recovers.
  */
 import type { Transport, TransportHandlers } from "./transport.js";
-import { asRecord } from "./util.js";
+import { asRecord } from "./wire.js";
 
 export type Json = Record<string, unknown>;
 export type FetchLike = typeof fetch;

@@ -1,27 +1,13 @@
 import { Emitter } from "./emitter.js";
 import type { Frame } from "./outbox.js";
-import type { Notification, NotificationEvent, NotificationsOptions, NotificationsPage } from "./types.js";
+import { decodeNotification } from "./wire.js";
+import type { NotificationEvent, NotificationsOptions, NotificationsPage } from "./types.js";
 
 export interface InboxEvents {
   /** A new notification, with your unread count. */
   notification: NotificationEvent;
   /** Your unread notification count: right after connecting and after every change to your inbox (any tab). */
   unread: number;
-}
-
-function toNotification(raw: unknown): Notification {
-  const n = (typeof raw === "object" && raw !== null ? raw : {}) as Record<string, unknown>;
-  const out: Notification = {
-    id: Number(n.id),
-    kind: String(n.kind ?? ""),
-    createdAt: Number(n.created_at ?? 0),
-    read: n.read === true,
-  };
-  if (typeof n.title === "string") out.title = n.title;
-  if (typeof n.body === "string") out.body = n.body;
-  if (n.data !== undefined && n.data !== null) out.data = n.data;
-  if (typeof n.expires_at === "number") out.expiresAt = n.expires_at;
-  return out;
 }
 
 /**
@@ -58,7 +44,7 @@ export class Inbox {
     const list = Array.isArray(r.notifications) ? r.notifications : [];
     const unread = Number(r.unread ?? 0);
     this._unread = unread;
-    return { notifications: list.map((n) => toNotification(n) as Notification<D>), unread };
+    return { notifications: list.map((n) => decodeNotification<D>(n)), unread };
   }
 
   /** Marks one notification read; resolves with the new unread count. Error 118 if it is not in your inbox. */
@@ -88,7 +74,7 @@ export class Inbox {
     if (kind === "notification") {
       const unread = Number(msg.unread ?? 0);
       this._unread = unread;
-      this.events.emit("notification", { notification: toNotification(msg.notification), unread });
+      this.events.emit("notification", { notification: decodeNotification(msg.notification), unread });
     } else if (kind === "unread") {
       const unread = Number(msg.unread ?? 0);
       this._unread = unread;

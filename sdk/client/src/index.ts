@@ -18,6 +18,23 @@ export { fallbackTransport } from "./fallback.js";
 export type { FallbackOptions, NamedTransport } from "./fallback.js";
 export type { Transport, TransportFactory, TransportHandlers, WebSocketConstructor, WebSocketLike } from "./transport.js";
 export { createOptimisticList } from "./optimistic.js";
+// For Herald's own packages (`@herald/next`, `@herald/yjs`) and other SDK authors: the one
+// event emitter and the one decoder of the wire shapes. The client uses them itself, so
+// exporting them adds nothing to an app's bundle.
+export { Emitter } from "./emitter.js";
+export type { Listener } from "./emitter.js";
+export {
+  asRecord,
+  asRecords,
+  decodeHistory,
+  decodeMember,
+  decodeMembers,
+  decodeNotification,
+  decodePublication,
+  decodeReadPositions,
+  decodeUnreadChannels,
+} from "./wire.js";
+export type { WireObject } from "./wire.js";
 export type { OptimisticItem, OptimisticList, OptimisticListOptions, OptimisticStatus } from "./optimistic.js";
 export type {
   ChannelStatus,

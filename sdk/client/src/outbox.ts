@@ -1,5 +1,5 @@
 import { ClientErrorCode, HeraldError } from "./errors.js";
-import { asRecord } from "./util.js";
+import { asRecord } from "./wire.js";
 
 /** One request frame of the native protocol, without its `id`. */
 export type Frame = { op: string } & Record<string, unknown>;

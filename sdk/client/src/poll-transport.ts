@@ -13,7 +13,7 @@
  * answer, so nothing is lost or repeated between polls.
  */
 import type { TransportFactory, TransportHandlers } from "./transport.js";
-import { asRecord } from "./util.js";
+import { asRecord } from "./wire.js";
 import { formatId, HttpTransport, parseId, type ChannelEntry, type HttpTransportOptions, type Position } from "./http-transport.js";
 
 export type PollTransportOptions = HttpTransportOptions & {

@@ -11,7 +11,7 @@
  * `: ping` comments become `ping` pushes (liveness).
  */
 import type { TransportFactory, TransportHandlers } from "./transport.js";
-import { asRecord } from "./util.js";
+import { asRecord } from "./wire.js";
 import { FRESH, formatId, HttpTransport, parseId, safeParse, type HttpTransportOptions } from "./http-transport.js";
 
 export { httpBase } from "./http-transport.js";

@@ -1,8 +1,8 @@
 import { afterAll, describe, expect, inject, it } from "vitest";
 import { ClientErrorCode, Herald, HeraldError, type PublishResult } from "@herald/client";
-import { freePort, startHerald, type HeraldServer } from "../../test-support/herald.js";
+import { freePort, startHerald, type HeraldProcess } from "../../test-support/herald.js";
 
-const servers: HeraldServer[] = [];
+const servers: HeraldProcess[] = [];
 const clients: Herald[] = [];
 afterAll(async () => {
   for (const c of clients) c.close();

@@ -4,9 +4,9 @@ import { join } from "node:path";
 import { afterAll, describe, expect, inject, it } from "vitest";
 import { WebSocket as NodeWebSocket } from "ws";
 import { Herald, webSocketTransport, type Publication, type SubscribedEvent, type TransportFactory } from "@herald/client";
-import { api, startHerald, until, type HeraldServer } from "../../test-support/herald.js";
+import { api, startHerald, until, type HeraldProcess } from "../../test-support/herald.js";
 
-let server: HeraldServer | undefined;
+let server: HeraldProcess | undefined;
 const clients: Herald[] = [];
 afterAll(async () => {
   for (const c of clients) c.close();

@@ -9,10 +9,10 @@ import {
   type Publication,
   type SubscribedEvent,
 } from "@herald/client";
-import { api, startHerald, until, type HeraldServer } from "../../test-support/herald.js";
+import { api, startHerald, until, type HeraldProcess } from "../../test-support/herald.js";
 import { startProxy, type TestProxy } from "../../test-support/proxy.js";
 
-let server: HeraldServer;
+let server: HeraldProcess;
 let proxy: TestProxy;
 const clients: Herald[] = [];
 const uniq = (ns: string) => `${ns}:s-${Math.random().toString(36).slice(2, 10)}`;

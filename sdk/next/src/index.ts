@@ -1,10 +1,10 @@
 export { createTokenHandler, mintToken } from "./token.js";
 export type { Capability, MintOptions, Right, TokenClaims, TokenHandlerOptions, TokenPayload, TokenResponse } from "./token.js";
-export { Herald } from "./server.js";
+// `Herald` is the deprecated old name of `HeraldServer` (kept for one release).
+export { HeraldServer, Herald } from "./server.js";
 export type {
   BroadcastResult,
   ChannelInfo,
-  ChannelReadPositions,
   HeraldServerOptions,
   NotifyInput,
   NotifyResult,
@@ -12,4 +12,4 @@ export type {
   UserUnread,
 } from "./server.js";
 export { HeraldError, ClientErrorCode, ErrorCode } from "@herald/client";
-export type { HistoryOptions, HistoryResult, Member, Publication } from "@herald/client";
+export type { ChannelReadPositions, HistoryOptions, HistoryResult, Member, Publication } from "@herald/client";

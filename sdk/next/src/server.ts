@@ -1,11 +1,18 @@
 import {
+  asRecord,
+  asRecords,
   ClientErrorCode,
+  decodeHistory,
+  decodeMembers,
+  decodeReadPositions,
+  decodeUnreadChannels,
   HeraldError,
+  type ChannelReadPositions,
   type HistoryOptions,
   type HistoryResult,
   type Member,
-  type Publication,
   type UnreadChannel,
+  type WireObject,
 } from "@herald/client";
 
 export interface HeraldServerOptions {
@@ -40,15 +47,6 @@ export interface ChannelInfo {
   offset?: number;
 }
 
-export interface ChannelReadPositions {
-  channel: string;
-  /** The channel's current top position. */
-  epoch: string;
-  offset: number;
-  /** Most recently updated first; positions from an older epoch are left out. */
-  members: { user: string; offset: number; updatedAt: number }[];
-}
-
 export interface UserUnread {
   channels: UnreadChannel[];
   /** Unread notifications. */
@@ -76,14 +74,28 @@ export interface NotifyResult {
   created: boolean;
 }
 
-type Json = Record<string, unknown>;
+/** `{channel, subscribers, presence, epoch?, offset?}` (`GET /api/channels[/{channel}]`). */
+function decodeChannelInfo(raw: WireObject): ChannelInfo {
+  const info: ChannelInfo = {
+    channel: String(raw.channel),
+    subscribers: Number(raw.subscribers ?? 0),
+    presence: Number(raw.presence ?? 0),
+  };
+  if (typeof raw.epoch === "string") info.epoch = raw.epoch;
+  if (typeof raw.offset === "number") info.offset = raw.offset;
+  return info;
+}
 
 /**
  * Herald's HTTP API for app back ends (Route Handlers, Server Actions):
  * publish, broadcast, history, presence, channel info, disconnect users.
  * Errors throw `HeraldError` with the server's code, message and `temporary`.
+ *
+ * Not to be confused with `@herald/client`'s `Herald`, the real-time
+ * connection a browser (or a Node process) holds: this one only makes HTTP
+ * requests, with the API key, and never runs in a browser.
  */
-export class Herald {
+export class HeraldServer {
   private readonly base: string;
   private readonly opts: HeraldServerOptions;
 
@@ -94,7 +106,7 @@ export class Herald {
 
   /** Publishes `data` to `channel`. With an idempotency key, a retry within 5 minutes publishes nothing new. */
   async publish<T>(channel: string, data: T, options: { idempotencyKey?: string } = {}): Promise<ServerPublishResult> {
-    const body: Json = { channel, data };
+    const body: WireObject = { channel, data };
     if (options.idempotencyKey !== undefined) body.idempotency_key = options.idempotencyKey;
     const r = await this.call("POST", "/api/publish", body);
     return { channel: String(r.channel), epoch: String(r.epoch), offset: Number(r.offset) };
@@ -103,8 +115,7 @@ export class Herald {
   /** The same data to several channels (1–100); each succeeds or fails on its own. */
   async broadcast<T>(channels: string[], data: T): Promise<BroadcastResult[]> {
     const r = await this.call("POST", "/api/broadcast", { channels, data });
-    const results = Array.isArray(r.results) ? (r.results as Json[]) : [];
-    return results.map((x) => {
+    return asRecords(r.results).map((x) => {
       const out: BroadcastResult = { channel: String(x.channel) };
       if (x.error !== undefined) out.error = HeraldError.fromWire(x.error);
       else {
@@ -123,40 +134,28 @@ export class Herald {
     if (options.since !== undefined) q.set("since", String(options.since));
     if (options.before !== undefined) q.set("before", String(options.before));
     const qs = q.toString();
-    const r = await this.call("GET", `/api/history/${encodeURIComponent(channel)}${qs ? `?${qs}` : ""}`);
-    const epoch = String(r.epoch);
-    const pubs = Array.isArray(r.publications) ? (r.publications as Json[]) : [];
-    return {
-      epoch,
-      offset: Number(r.offset),
-      publications: pubs.map((p) => {
-        const pub: Publication<T> = { channel, epoch, offset: Number(p.offset), time: Number(p.time), data: p.data as T };
-        if (typeof p.idempotency_key === "string") pub.idempotencyKey = p.idempotency_key;
-        return pub;
-      }),
-    };
+    return decodeHistory<T>(channel, await this.call("GET", `/api/history/${encodeURIComponent(channel)}${qs ? `?${qs}` : ""}`));
   }
 
   /** Presence members of a channel (namespaces with presence). */
   async presence<I = unknown>(channel: string): Promise<Member<I>[]> {
-    const r = await this.call("GET", `/api/presence/${encodeURIComponent(channel)}`);
-    return (Array.isArray(r.members) ? r.members : []) as Member<I>[];
+    return decodeMembers<I>(await this.call("GET", `/api/presence/${encodeURIComponent(channel)}`));
   }
 
   /** A channel's subscribers, presence count and top position. */
   async channel(name: string): Promise<ChannelInfo> {
-    return (await this.call("GET", `/api/channels/${encodeURIComponent(name)}`)) as unknown as ChannelInfo;
+    return decodeChannelInfo(await this.call("GET", `/api/channels/${encodeURIComponent(name)}`));
   }
 
   /** Channels with subscribers on this node, optionally by prefix. */
   async channels(prefix?: string): Promise<ChannelInfo[]> {
     const r = await this.call("GET", `/api/channels${prefix ? `?prefix=${encodeURIComponent(prefix)}` : ""}`);
-    return (Array.isArray(r.channels) ? r.channels : []) as ChannelInfo[];
+    return asRecords(r.channels).map(decodeChannelInfo);
   }
 
   /** Puts a notification in the users' inboxes and pushes it to their connections (all or nothing). */
   async notify<D = unknown>(users: string | string[], input: NotifyInput<D>): Promise<NotifyResult[]> {
-    const body: Json = Array.isArray(users) ? { users } : { user: users };
+    const body: WireObject = Array.isArray(users) ? { users } : { user: users };
     body.title = input.title;
     if (input.kind !== undefined) body.kind = input.kind;
     if (input.body !== undefined) body.body = input.body;
@@ -164,30 +163,18 @@ export class Herald {
     if (input.dedupeKey !== undefined) body.dedupe_key = input.dedupeKey;
     if (input.expiresAt !== undefined) body.expires_at = input.expiresAt;
     const r = await this.call("POST", "/api/notifications", body);
-    const list = Array.isArray(r.notifications) ? (r.notifications as Json[]) : [];
-    return list.map((n) => ({ user: String(n.user), id: Number(n.id), createdAt: Number(n.created_at), created: n.created === true }));
+    return asRecords(r.notifications).map((n) => ({ user: String(n.user), id: Number(n.id), createdAt: Number(n.created_at), created: n.created === true }));
   }
 
   /** Read positions of a channel's users ("seen by"); pass `members` to `useReadReceipts({ initial })`. */
   async readPositions(channel: string): Promise<ChannelReadPositions> {
-    const r = await this.call("GET", `/api/read/${encodeURIComponent(channel)}`);
-    const members = Array.isArray(r.members) ? (r.members as Json[]) : [];
-    return {
-      channel: String(r.channel ?? channel),
-      epoch: String(r.epoch),
-      offset: Number(r.offset),
-      members: members.map((m) => ({ user: String(m.user), offset: Number(m.offset), updatedAt: Number(m.updated_at) })),
-    };
+    return decodeReadPositions(channel, await this.call("GET", `/api/read/${encodeURIComponent(channel)}`));
   }
 
   /** A user's unread counts per channel and unread notifications. */
   async unread(user: string): Promise<UserUnread> {
     const r = await this.call("GET", `/api/users/${encodeURIComponent(user)}/unread`);
-    const channels = Array.isArray(r.channels) ? (r.channels as Json[]) : [];
-    return {
-      channels: channels.map((c) => ({ channel: String(c.channel), unread: Number(c.unread), offset: Number(c.offset) })),
-      notifications: Number(r.notifications ?? 0),
-    };
+    return { channels: decodeUnreadChannels(r.channels), notifications: Number(r.notifications ?? 0) };
   }
 
   /** Closes every connection of `user` (close code 4005). Returns how many. */
@@ -196,7 +183,7 @@ export class Herald {
     return Number(r.disconnected ?? 0);
   }
 
-  private async call(method: "GET" | "POST", path: string, body?: Json): Promise<Json> {
+  private async call(method: "GET" | "POST", path: string, body?: WireObject): Promise<WireObject> {
     const f = this.opts.fetch ?? fetch;
     const headers: Record<string, string> = {};
     if (body !== undefined) headers["content-type"] = "application/json";
@@ -219,7 +206,7 @@ export class Herald {
     } catch {
       throw new HeraldError(ClientErrorCode.BadResponse, `${method} ${path}: HTTP ${res.status} without a JSON body`, res.status >= 500);
     }
-    const obj = (typeof json === "object" && json !== null ? json : {}) as Json;
+    const obj = asRecord(json);
     if (!res.ok || obj.error !== undefined) {
       if (obj.error !== undefined) throw HeraldError.fromWire(obj.error);
       throw new HeraldError(ClientErrorCode.BadResponse, `${method} ${path}: HTTP ${res.status}`, res.status >= 500);
@@ -227,3 +214,11 @@ export class Herald {
     return obj;
   }
 }
+
+/**
+ * @deprecated Renamed `HeraldServer` (so it is not confused with
+ * `@herald/client`'s `Herald`); this alias goes in the next release.
+ */
+export const Herald = HeraldServer;
+/** @deprecated Renamed `HeraldServer`; this alias goes in the next release. */
+export type Herald = HeraldServer;

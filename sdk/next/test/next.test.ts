@@ -1,8 +1,8 @@
 import { createHmac } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
-import { createTokenHandler, Herald, HeraldError, mintToken, type TokenPayload } from "@herald/next";
+import { createTokenHandler, HeraldError, HeraldServer, mintToken, type TokenPayload } from "@herald/next";
 import { Herald as HeraldClient } from "@herald/client";
-import { startHerald, type HeraldServer } from "../../test-support/herald.js";
+import { startHerald, type HeraldProcess } from "../../test-support/herald.js";
 
 function verifyHs256(token: string, secret: string): TokenPayload {
   const [h, p, s] = token.split(".");
@@ -52,8 +52,8 @@ describe("createTokenHandler", () => {
   });
 });
 
-describe("Herald server client (HTTP API)", () => {
-  let server: HeraldServer;
+describe("HeraldServer (HTTP API client)", () => {
+  let server: HeraldProcess;
   beforeAll(async () => {
     server = await startHerald({ bin: inject("heraldBin"), apiKey: "test-key" });
   });
@@ -62,7 +62,7 @@ describe("Herald server client (HTTP API)", () => {
   });
 
   it("publishes, broadcasts and reads history, presence and channel info", async () => {
-    const h = new Herald({ url: server.httpUrl, apiKey: "test-key" });
+    const h = new HeraldServer({ url: server.httpUrl, apiKey: "test-key" });
     const a = await h.publish("chat:srv", { text: "one" }, { idempotencyKey: "srv-1" });
     const again = await h.publish("chat:srv", { text: "one" }, { idempotencyKey: "srv-1" });
     expect(again.offset).toBe(a.offset);
@@ -90,16 +90,16 @@ describe("Herald server client (HTTP API)", () => {
   });
 
   it("throws HeraldError with code, message and temporary", async () => {
-    const h = new Herald({ url: server.httpUrl, apiKey: "test-key" });
+    const h = new HeraldServer({ url: server.httpUrl, apiKey: "test-key" });
     const e1 = await h.presence("chat:nopresence").catch((e: unknown) => e);
     expect(e1).toBeInstanceOf(HeraldError);
     expect(e1).toMatchObject({ code: 103, temporary: false });
-    const e2 = await new Herald({ url: server.httpUrl, apiKey: "wrong" }).publish("chat:x", 1).catch((e: unknown) => e);
+    const e2 = await new HeraldServer({ url: server.httpUrl, apiKey: "wrong" }).publish("chat:x", 1).catch((e: unknown) => e);
     expect(e2).toMatchObject({ code: 101 });
   });
 
   it("disconnectUser answers how many connections it closed", async () => {
-    const h = new Herald({ url: server.httpUrl, apiKey: "test-key" });
+    const h = new HeraldServer({ url: server.httpUrl, apiKey: "test-key" });
     // Without token auth on the server every connection is anonymous, so no user matches.
     expect(await h.disconnectUser("nobody")).toBe(0);
   });

@@ -3,10 +3,10 @@ import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from "vi
 import { WebSocket as NodeWebSocket } from "ws";
 import { Herald, type Publication } from "@herald/client";
 import { createTokenHandler } from "@herald/next";
-import { startHerald, until, type HeraldServer } from "../../test-support/herald.js";
+import { startHerald, until, type HeraldProcess } from "../../test-support/herald.js";
 
 const SECRET = "e2e-token-secret-0123456789abcdef";
-let server: HeraldServer;
+let server: HeraldProcess;
 const clients: Herald[] = [];
 
 // The Route Handler exactly as an app exports it (app/api/herald-token/route.ts).

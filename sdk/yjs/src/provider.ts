@@ -1,4 +1,12 @@
-import { ClientErrorCode, ErrorCode, type DocumentMessageEvent, type Herald, type HeraldError } from "@herald/client";
+import {
+  ClientErrorCode,
+  Emitter,
+  ErrorCode,
+  type DocumentMessageEvent,
+  type Herald,
+  type HeraldError,
+  type Listener,
+} from "@herald/client";
 import * as decoding from "lib0/decoding";
 import * as encoding from "lib0/encoding";
 import { Awareness, applyAwarenessUpdate, encodeAwarenessUpdate, removeAwarenessStates } from "y-protocols/awareness";
@@ -11,17 +19,17 @@ const MESSAGE_AWARENESS = 1;
 const MESSAGE_QUERY_AWARENESS = 3;
 
 /** `connecting`: the document is being opened; `connected`: open and live; `disconnected`: the client's connection is down. */
-export type HeraldProviderStatus = "connecting" | "connected" | "disconnected";
+export type HeraldYjsProviderStatus = "connecting" | "connected" | "disconnected";
 
-export interface HeraldProviderOptions {
+export interface HeraldYjsProviderOptions {
   /** The awareness instance to sync (default: a new `Awareness(doc)`, destroyed with the provider). */
   awareness?: Awareness;
 }
 
-export interface HeraldProviderEvents {
+export interface HeraldYjsProviderEvents {
   /** `true` after the server's first sync step 2 on a connection, `false` when the connection drops. */
   synced: boolean;
-  status: HeraldProviderStatus;
+  status: HeraldYjsProviderStatus;
   /** A request for the document failed (not for a dropped connection: the next sync covers it). */
   error: HeraldError;
 }
@@ -31,8 +39,6 @@ interface AwarenessChanges {
   updated: number[];
   removed: number[];
 }
-
-type Listener<T> = (payload: T) => void;
 
 /** The code of a `HeraldError` (checked by shape: the ESM and CJS builds have distinct classes). */
 function errorCode(e: unknown): number | undefined {
@@ -48,7 +54,7 @@ function errorCode(e: unknown): number | undefined {
  * kinds of editors can work on it together.
  *
  * ```ts
- * const provider = new HeraldProvider(herald, "doc:spec-42", doc);
+ * const provider = new HeraldYjsProvider(herald, "doc:spec-42", doc);
  * provider.awareness.setLocalStateField("user", { name: "Ada" });
  * provider.on("synced", (synced) => console.log("synced", synced));
  * ```
@@ -56,18 +62,21 @@ function errorCode(e: unknown): number | undefined {
  * The document is opened whenever the client is connected, and again after
  * every reconnect; sync step 1/2 then exchanges what either side missed,
  * including edits made offline.
+ *
+ * Not to be confused with `@herald/react`'s `HeraldProvider`, the React
+ * context component that holds the client.
  */
-export class HeraldProvider {
+export class HeraldYjsProvider {
   readonly herald: Herald;
   readonly channel: string;
   readonly doc: Y.Doc;
   readonly awareness: Awareness;
 
   private readonly ownsAwareness: boolean;
-  private readonly listeners = new Map<keyof HeraldProviderEvents, Set<Listener<never>>>();
+  private readonly events = new Emitter<HeraldYjsProviderEvents>("herald/yjs");
   private readonly unhook: (() => void)[] = [];
   private _synced = false;
-  private _status: HeraldProviderStatus = "disconnected";
+  private _status: HeraldYjsProviderStatus = "disconnected";
   private _writable = false;
   /** Whether the document is open on the current connection. */
   private open = false;
@@ -75,7 +84,7 @@ export class HeraldProvider {
   private generation = 0;
   private destroyed = false;
 
-  constructor(herald: Herald, channel: string, doc: Y.Doc, options: HeraldProviderOptions = {}) {
+  constructor(herald: Herald, channel: string, doc: Y.Doc, options: HeraldYjsProviderOptions = {}) {
     this.herald = herald;
     this.channel = channel;
     this.doc = doc;
@@ -103,7 +112,7 @@ export class HeraldProvider {
     return this._synced;
   }
 
-  get status(): HeraldProviderStatus {
+  get status(): HeraldYjsProviderStatus {
     return this._status;
   }
 
@@ -112,18 +121,12 @@ export class HeraldProvider {
     return this._writable;
   }
 
-  on<K extends keyof HeraldProviderEvents>(event: K, listener: Listener<HeraldProviderEvents[K]>): () => void {
-    let set = this.listeners.get(event);
-    if (!set) {
-      set = new Set();
-      this.listeners.set(event, set);
-    }
-    set.add(listener as Listener<never>);
-    return () => this.off(event, listener);
+  on<K extends keyof HeraldYjsProviderEvents>(event: K, listener: Listener<HeraldYjsProviderEvents[K]>): () => void {
+    return this.events.on(event, listener);
   }
 
-  off<K extends keyof HeraldProviderEvents>(event: K, listener: Listener<HeraldProviderEvents[K]>): void {
-    this.listeners.get(event)?.delete(listener as Listener<never>);
+  off<K extends keyof HeraldYjsProviderEvents>(event: K, listener: Listener<HeraldYjsProviderEvents[K]>): void {
+    this.events.off(event, listener);
   }
 
   /**
@@ -143,29 +146,19 @@ export class HeraldProvider {
     if (wasOpen) this.herald.documents.close(this.channel).catch(() => undefined);
     for (const off of this.unhook.splice(0)) off();
     if (this.ownsAwareness) this.awareness.destroy();
-    this.listeners.clear();
+    this.events.removeAll();
   }
 
-  private emit<K extends keyof HeraldProviderEvents>(event: K, payload: HeraldProviderEvents[K]): void {
-    for (const l of [...(this.listeners.get(event) ?? [])]) {
-      try {
-        (l as Listener<HeraldProviderEvents[K]>)(payload);
-      } catch (err) {
-        console.error(`[herald/yjs] a "${event}" listener threw`, err);
-      }
-    }
-  }
-
-  private setStatus(status: HeraldProviderStatus): void {
+  private setStatus(status: HeraldYjsProviderStatus): void {
     if (this._status === status) return;
     this._status = status;
-    this.emit("status", status);
+    this.events.emit("status", status);
   }
 
   private setSynced(synced: boolean): void {
     if (this._synced === synced) return;
     this._synced = synced;
-    this.emit("synced", synced);
+    this.events.emit("synced", synced);
   }
 
   private async openDocument(): Promise<void> {
@@ -181,7 +174,7 @@ export class HeraldProvider {
       this.setStatus("disconnected");
       // A dropped connection reopens on the next `connected` event.
       const code = errorCode(e);
-      if (code !== undefined && code !== ClientErrorCode.Disconnected) this.emit("error", e as HeraldError);
+      if (code !== undefined && code !== ClientErrorCode.Disconnected) this.events.emit("error", e as HeraldError);
       return;
     }
     if (gen !== this.generation) return;
@@ -278,7 +271,21 @@ export class HeraldProvider {
       if (code === ClientErrorCode.Disconnected || code === ClientErrorCode.Closed) return;
       // A read-only connection's sync step 2 is refused: expected, its edits stay local.
       if (code === ErrorCode.PermissionDenied && !this._writable) return;
-      this.emit("error", e as HeraldError);
+      this.events.emit("error", e as HeraldError);
     });
   }
 }
+
+/**
+ * @deprecated Renamed `HeraldYjsProvider` (so it is not confused with
+ * `@herald/react`'s `HeraldProvider`); this alias goes in the next release.
+ */
+export const HeraldProvider = HeraldYjsProvider;
+/** @deprecated Renamed `HeraldYjsProvider`; this alias goes in the next release. */
+export type HeraldProvider = HeraldYjsProvider;
+/** @deprecated Renamed `HeraldYjsProviderStatus`. */
+export type HeraldProviderStatus = HeraldYjsProviderStatus;
+/** @deprecated Renamed `HeraldYjsProviderOptions`. */
+export type HeraldProviderOptions = HeraldYjsProviderOptions;
+/** @deprecated Renamed `HeraldYjsProviderEvents`. */
+export type HeraldProviderEvents = HeraldYjsProviderEvents;

@@ -4,8 +4,8 @@ import * as Y from "yjs";
 import { WebsocketProvider } from "y-websocket";
 import { Herald, type HeraldOptions } from "@herald/client";
 import type { Capability } from "@herald/next";
-import { HeraldProvider } from "@herald/yjs";
-import { until, type HeraldServer } from "../../test-support/herald.js";
+import { HeraldYjsProvider } from "@herald/yjs";
+import { until, type HeraldProcess } from "../../test-support/herald.js";
 import { startProxy, type TestProxy } from "../../test-support/proxy.js";
 import { startTokenHerald, tokenFor, TOKEN_CONFIG } from "../../test-support/tokens.js";
 
@@ -16,7 +16,7 @@ allow_client_publish = true
 `;
 const READ_ONLY: Capability[] = [{ channels: ["doc:*"], allow: ["subscribe"] }];
 
-let server: HeraldServer;
+let server: HeraldProcess;
 const cleanups: (() => void)[] = [];
 const uniq = () => `doc:y-${Math.random().toString(36).slice(2, 10)}`;
 
@@ -42,8 +42,8 @@ function client(user: string, opts: Partial<HeraldOptions> = {}): Herald {
   return c;
 }
 
-function provider(herald: Herald, channel: string, doc = new Y.Doc()): HeraldProvider {
-  const p = new HeraldProvider(herald, channel, doc);
+function provider(herald: Herald, channel: string, doc = new Y.Doc()): HeraldYjsProvider {
+  const p = new HeraldYjsProvider(herald, channel, doc);
   cleanups.push(() => p.destroy());
   return p;
 }
@@ -61,7 +61,7 @@ function varUint(n: number): number[] {
 
 const text = (p: { doc: Y.Doc }) => p.doc.getText("body").toString();
 
-describe("@herald/yjs HeraldProvider", () => {
+describe("@herald/yjs HeraldYjsProvider", () => {
   it("syncs two providers that type at the same position at once to the same text", async () => {
     const channel = uniq();
     const a = provider(client("ada"), channel);
@@ -108,7 +108,7 @@ describe("@herald/yjs HeraldProvider", () => {
     herald.connect();
     await until(() => herald.state === "connected", 10_000, "client connected");
     // Destroyed while its doc_open is in flight: the close follows it, and the next open follows the close.
-    new HeraldProvider(herald, channel, new Y.Doc()).destroy();
+    new HeraldYjsProvider(herald, channel, new Y.Doc()).destroy();
     const second = provider(herald, channel);
     const errors: unknown[] = [];
     second.on("error", (e) => errors.push(e));
@@ -118,7 +118,7 @@ describe("@herald/yjs HeraldProvider", () => {
 
   it("shows awareness states to the other provider and removes them on destroy()", async () => {
     const channel = uniq();
-    const a = new HeraldProvider(client("ada"), channel, new Y.Doc());
+    const a = new HeraldYjsProvider(client("ada"), channel, new Y.Doc());
     const b = provider(client("bob"), channel);
     await until(() => a.synced && b.synced, 10_000, "both synced");
 

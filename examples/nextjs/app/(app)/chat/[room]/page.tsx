@@ -7,7 +7,7 @@ import { HISTORY_PAGE, isRoomId, roomChannel, ROOMS } from "@/lib/rooms";
 import { currentUser } from "@/lib/session";
 import type { ChatMessage, InitialMessage } from "@/lib/types";
 
-// Rendered on the server through @herald/next: the last page of history (on
+// Rendered on the server through @herald/next's HeraldServer: the last page of history (on
 // screen at first paint), who has read how far ("seen by"), and each room's
 // newest offset and my read mark (unread badges). The client then subscribes
 // and keeps all of it live.
