@@ -11,6 +11,7 @@ use axum::http::{Request, Response, header};
 use axum::middleware::Next;
 use herald_core::{ErrorCode, HeraldError};
 
+use crate::api_error::ApiError;
 use crate::app::App;
 
 /// Constant-time comparison, so the key cannot be guessed byte by byte from timing.
@@ -24,7 +25,7 @@ pub async fn require_api_key(
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     req: Request<Body>,
     next: Next,
-) -> Response<Body> {
+) -> Result<Response<Body>, ApiError> {
     let client_ip = app.proxies.client_ip(peer.ip(), req.headers());
     let allowed = match &app.config.api_key {
         Some(key) => req
@@ -39,8 +40,8 @@ pub async fn require_api_key(
         Some(_) => "api-key".to_string(),
         None => client_ip.to_string(),
     };
-    if allowed && let Err(e) = app.limits.check_api(&limit_key) {
-        return super::error(&e);
+    if allowed {
+        app.limits.check_api(&limit_key)?;
     }
     if !allowed {
         metrics::counter!("herald_api_unauthorized_total").increment(1);
@@ -49,7 +50,7 @@ pub async fn require_api_key(
         } else {
             "no API key is configured, so the HTTP API only answers loopback callers"
         };
-        return super::error(&HeraldError::new(ErrorCode::Unauthorized, msg));
+        return Err(HeraldError::new(ErrorCode::Unauthorized, msg).into());
     }
-    next.run(req).await
+    Ok(next.run(req).await)
 }
