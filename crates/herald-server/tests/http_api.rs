@@ -117,3 +117,28 @@ async fn forwarded_addresses_count_only_from_trusted_proxies() {
     let r = http_with(open.addr, "POST", "/api/publish", Some(body.as_bytes()), None, &remote).await.unwrap();
     assert_eq!(r.status, 200);
 }
+
+/// Not JSON at all (broken, truncated, empty, trailing garbage) is 108;
+/// JSON of the wrong shape is 107 — as `docs/http-api.md` and the protocol's
+/// code table say, and as the native door answers a frame.
+#[tokio::test]
+async fn malformed_json_is_108_and_a_wrong_shape_is_107() {
+    let server = Server::start(CONFIG).await;
+    let cases: &[(&str, u64)] = &[
+        ("{oops", 108),
+        (r#"{"channel":"chat:a","data":"#, 108),
+        (r#"{"channel":"chat:a","data":{"text":"hi"}"#, 108),
+        (r#"{"channel":"chat:a","data":1} trailing"#, 108),
+        ("channel=chat:a&data=1", 108),
+        ("", 108),
+        ("[1,2]", 107),
+        (r#""chat:a""#, 107),
+        (r#"{"channel":"chat:a"}"#, 107),
+    ];
+    for (body, code) in cases {
+        let r = http(server.addr, "POST", "/api/publish", Some(body.as_bytes()), Some("s3cret")).await.unwrap();
+        assert_eq!((r.status, r.json()["error"]["code"].as_u64()), (400, Some(*code)), "{body:?}: {}", r.body);
+    }
+    let r = server.get("/api/channels/chat:a").await.unwrap();
+    assert_eq!(r.json()["offset"], 0, "nothing was published");
+}
