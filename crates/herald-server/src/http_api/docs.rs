@@ -7,7 +7,7 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use axum::body::{Body, Bytes};
+use axum::body::Body;
 use axum::extract::{DefaultBodyLimit, Path, Query, State};
 use axum::http::{HeaderValue, Response, header};
 use axum::response::IntoResponse;
@@ -18,6 +18,7 @@ use herald_docs::{DocLease, DocRegistry};
 use serde::Deserialize;
 use serde_json::Value;
 
+use super::json_body::JsonBody;
 use crate::api_error::ApiError;
 use crate::app::App;
 
@@ -116,9 +117,9 @@ fn default_root() -> String {
 async fn compare_and_set(
     State(app): State<Arc<App>>,
     Path(name): Path<String>,
-    body: Bytes,
+    body: JsonBody,
 ) -> Result<Json<Value>, ApiError> {
-    let req: CompareAndSet = super::parse_body(&body)?;
+    let req: CompareAndSet = body.parse()?;
     let lease = open(&app, &name).await?;
     let version =
         lease.compare_and_set(&req.root, &req.id, req.expect_version, &req.fields).await.map_err(|e| e.to_herald())?;

@@ -3,7 +3,6 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use axum::body::Bytes;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
 use axum::routing::{get, post};
@@ -16,7 +15,7 @@ use serde::Deserialize;
 use serde_json::Value;
 use serde_json::value::RawValue;
 
-use super::parse_body;
+use super::json_body::JsonBody;
 use crate::api_error::{ApiError, JsonBytes};
 use crate::app::App;
 
@@ -57,8 +56,8 @@ struct PublishBody<'a> {
     idempotency_key: Option<String>,
 }
 
-async fn publish(State(app): State<Arc<App>>, body: Bytes) -> Result<Json<Value>, ApiError> {
-    let req: PublishBody<'_> = parse_body(&body)?;
+async fn publish(State(app): State<Arc<App>>, body: JsonBody) -> Result<Json<Value>, ApiError> {
+    let req: PublishBody<'_> = body.parse()?;
     match (&req.channel, &req.channels) {
         (Some(name), None) => {
             let ch = channel(name)?;
@@ -71,8 +70,8 @@ async fn publish(State(app): State<Arc<App>>, body: Bytes) -> Result<Json<Value>
     }
 }
 
-async fn broadcast(State(app): State<Arc<App>>, body: Bytes) -> Result<Json<Value>, ApiError> {
-    let req: PublishBody<'_> = parse_body(&body)?;
+async fn broadcast(State(app): State<Arc<App>>, body: JsonBody) -> Result<Json<Value>, ApiError> {
+    let req: PublishBody<'_> = body.parse()?;
     if req.channel.is_some() {
         return Err(HeraldError::bad_request("broadcast takes \"channels\", a list").into());
     }
@@ -162,8 +161,8 @@ struct DisconnectBody {
     user: String,
 }
 
-async fn disconnect(State(app): State<Arc<App>>, body: Bytes) -> Result<Json<Value>, ApiError> {
-    let req: DisconnectBody = parse_body(&body)?;
+async fn disconnect(State(app): State<Arc<App>>, body: JsonBody) -> Result<Json<Value>, ApiError> {
+    let req: DisconnectBody = body.parse()?;
     let n = app.hub.disconnect_user(&req.user, DisconnectReason::Disconnected);
     Ok(Json(serde_json::json!({ "disconnected": n })))
 }
@@ -190,8 +189,8 @@ struct NotifyBody {
 /// Default `kind` of a notification.
 const DEFAULT_NOTIFICATION_KIND: &str = "notification";
 
-async fn notify(State(app): State<Arc<App>>, body: Bytes) -> Result<Json<Value>, ApiError> {
-    let req: NotifyBody = parse_body(&body)?;
+async fn notify(State(app): State<Arc<App>>, body: JsonBody) -> Result<Json<Value>, ApiError> {
+    let req: NotifyBody = body.parse()?;
     let users = match (req.user, req.users) {
         (Some(u), None) => vec![u],
         (None, Some(list)) => list,
