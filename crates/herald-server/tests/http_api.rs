@@ -178,7 +178,11 @@ async fn json_endpoints_refuse_other_content_types_with_415() {
         ("/api/docs/doc:ct/records", Some("text/plain"), r#"{"id":"a","expect_version":0,"fields":{}}"#),
     ];
     for (path, content_type, body) in cases {
-        assert_eq!(post_typed(server.addr, path, content_type, body).await, (415, Some(107)), "{path} {content_type:?}");
+        assert_eq!(
+            post_typed(server.addr, path, content_type, body).await,
+            (415, Some(107)),
+            "{path} {content_type:?}"
+        );
     }
     let r = server.get("/api/channels/chat:ct").await.unwrap();
     assert_eq!(r.json()["offset"], 0, "nothing was published");
@@ -204,7 +208,8 @@ async fn browsers_from_unlisted_origins_are_refused() {
     let dev = Server::start("").await;
     assert_eq!(post(dev.addr, "http://localhost:3000").await, (403, Some(103)));
     assert_eq!(post(dev.addr, "null").await, (403, Some(103)));
-    let r = http_with(dev.addr, "GET", "/api/channels", None, None, &[("Origin", "https://evil.example")]).await.unwrap();
+    let r =
+        http_with(dev.addr, "GET", "/api/channels", None, None, &[("Origin", "https://evil.example")]).await.unwrap();
     assert_eq!(r.status, 403);
     assert_eq!(dev.get("/api/channels/chat:o").await.unwrap().json()["offset"], 0, "nothing was published");
     assert_eq!(http(dev.addr, "POST", "/api/publish", Some(body.as_bytes()), None).await.unwrap().status, 200);

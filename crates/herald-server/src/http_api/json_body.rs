@@ -52,7 +52,10 @@ impl<S: Send + Sync> FromRequest<S> for JsonBody {
                 StatusCode::PAYLOAD_TOO_LARGE => ErrorCode::MessageTooLarge,
                 _ => ErrorCode::BadRequest,
             };
-            ApiError::with_status(e.status(), HeraldError::new(code, format!("request body refused: {}", e.body_text())))
+            ApiError::with_status(
+                e.status(),
+                HeraldError::new(code, format!("request body refused: {}", e.body_text())),
+            )
         })?;
         Ok(Self(body))
     }

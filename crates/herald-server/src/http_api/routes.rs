@@ -82,10 +82,9 @@ async fn broadcast(State(app): State<Arc<App>>, body: JsonBody) -> Result<Json<V
 async fn publish_many(app: &App, req: PublishBody<'_>) -> Result<Json<Value>, ApiError> {
     let names = req.channels.unwrap_or_default();
     if names.is_empty() || names.len() > MAX_BROADCAST_CHANNELS {
-        return Err(HeraldError::bad_request(format!(
-            "\"channels\" must list 1 to {MAX_BROADCAST_CHANNELS} channels"
-        ))
-        .into());
+        return Err(
+            HeraldError::bad_request(format!("\"channels\" must list 1 to {MAX_BROADCAST_CHANNELS} channels")).into()
+        );
     }
     let channels = names.iter().map(|c| channel(c)).collect::<Result<Vec<_>, _>>()?;
     let data = Payload::from_raw(req.data);
@@ -227,5 +226,7 @@ async fn user_unread(State(app): State<Arc<App>>, Path(user): Path<String>) -> R
 async fn read_positions(State(app): State<Arc<App>>, Path(name): Path<String>) -> Result<Json<Value>, ApiError> {
     let ch = channel(&name)?;
     let (top, members) = app.hub.read_positions(Caller::Server, &ch).await?;
-    Ok(Json(serde_json::json!({ "channel": ch, "epoch": top.epoch.as_str(), "offset": top.offset, "members": members })))
+    Ok(Json(
+        serde_json::json!({ "channel": ch, "epoch": top.epoch.as_str(), "offset": top.offset, "members": members }),
+    ))
 }

@@ -9,11 +9,11 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
+use axum::Json;
 use axum::body::{Body, Bytes};
 use axum::extract::{FromRequest, FromRequestParts, Path, Request, State};
 use axum::http::{HeaderValue, Method, Response, StatusCode, Uri, header};
 use axum::response::IntoResponse;
-use axum::Json;
 use herald_core::{Caller, ChannelInfo, ChannelName, DisconnectReason, ErrorCode, HeraldError};
 use serde::Deserialize;
 use serde_json::Value;
@@ -121,8 +121,10 @@ fn authenticate(
     uri: &Uri,
     body: &[u8],
 ) -> Result<(Arc<PusherApp>, Params), Refusal> {
-    let papp =
-        app.pusher.by_id(app_id).ok_or_else(|| Refusal::new(StatusCode::NOT_FOUND, format!("Unknown app id {app_id}")))?;
+    let papp = app
+        .pusher
+        .by_id(app_id)
+        .ok_or_else(|| Refusal::new(StatusCode::NOT_FOUND, format!("Unknown app id {app_id}")))?;
     let params: Params = form_urlencoded::parse(uri.query().unwrap_or("").as_bytes())
         .map(|(k, v)| (k.into_owned(), v.into_owned()))
         .collect();
