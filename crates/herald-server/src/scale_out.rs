@@ -4,9 +4,12 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use axum::Json;
+use axum::extract::State;
 use herald_redis::{RedisBroker, RedisBrokerOptions};
 
-use crate::app::StartError;
+use crate::api_error::ApiError;
+use crate::app::{App, StartError};
 use crate::config::BrokerConfig;
 
 /// Connect the Redis broker described by `cfg` at `url`.
@@ -52,14 +55,9 @@ pub fn join_cluster(
 
 /// `GET /api/nodes`: live nodes with their connection counts (just this
 /// node with the embedded broker).
-pub async fn nodes_route(
-    axum::extract::State(app): axum::extract::State<Arc<crate::app::App>>,
-) -> axum::response::Response<axum::body::Body> {
-    let list = match &app.nodes {
-        Some(r) => match r.nodes().await {
-            Ok(l) => l,
-            Err(e) => return crate::http_api::error(&e),
-        },
+pub async fn nodes_route(State(app): State<Arc<App>>) -> Result<Json<Nodes>, ApiError> {
+    let nodes = match &app.nodes {
+        Some(r) => r.nodes().await?,
         None => vec![herald_redis::NodeInfo {
             id: "local".to_string(),
             connections: app.hub.connection_count() as u64,
@@ -68,6 +66,11 @@ pub async fn nodes_route(
             this_node: true,
         }],
     };
-    let body = serde_json::to_vec(&serde_json::json!({ "nodes": list })).unwrap_or_default();
-    crate::http_api::json_response(body)
+    Ok(Json(Nodes { nodes }))
+}
+
+/// The answer of `GET /api/nodes`.
+#[derive(serde::Serialize)]
+pub struct Nodes {
+    nodes: Vec<herald_redis::NodeInfo>,
 }

@@ -3,10 +3,12 @@
 
 mod common;
 
+use std::net::SocketAddr;
 use std::time::Duration;
 
 use common::{Server, close_code, connect, http, http_with, publications};
 use serde_json::json;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 const CONFIG: &str = "api_key = \"s3cret\"\n";
 
@@ -116,4 +118,103 @@ async fn forwarded_addresses_count_only_from_trusted_proxies() {
     let open = Server::start("").await;
     let r = http_with(open.addr, "POST", "/api/publish", Some(body.as_bytes()), None, &remote).await.unwrap();
     assert_eq!(r.status, 200);
+}
+
+/// Not JSON at all (broken, truncated, empty, trailing garbage) is 108;
+/// JSON of the wrong shape is 107 — as `docs/http-api.md` and the protocol's
+/// code table say, and as the native door answers a frame.
+#[tokio::test]
+async fn malformed_json_is_108_and_a_wrong_shape_is_107() {
+    let server = Server::start(CONFIG).await;
+    let cases: &[(&str, u64)] = &[
+        ("{oops", 108),
+        (r#"{"channel":"chat:a","data":"#, 108),
+        (r#"{"channel":"chat:a","data":{"text":"hi"}"#, 108),
+        (r#"{"channel":"chat:a","data":1} trailing"#, 108),
+        ("channel=chat:a&data=1", 108),
+        ("", 108),
+        ("[1,2]", 107),
+        (r#""chat:a""#, 107),
+        (r#"{"channel":"chat:a"}"#, 107),
+    ];
+    for (body, code) in cases {
+        let r = http(server.addr, "POST", "/api/publish", Some(body.as_bytes()), Some("s3cret")).await.unwrap();
+        assert_eq!((r.status, r.json()["error"]["code"].as_u64()), (400, Some(*code)), "{body:?}: {}", r.body);
+    }
+    let r = server.get("/api/channels/chat:a").await.unwrap();
+    assert_eq!(r.json()["offset"], 0, "nothing was published");
+}
+
+/// `POST path` with this `Content-Type` (or none): the status and the error code.
+async fn post_typed(addr: SocketAddr, path: &str, content_type: Option<&str>, body: &str) -> (u16, Option<u64>) {
+    let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let declared = content_type.map(|c| format!("Content-Type: {c}\r\n")).unwrap_or_default();
+    let head = format!("POST {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n{declared}");
+    let req = format!("{head}Content-Length: {}\r\n\r\n{body}", body.len());
+    s.write_all(req.as_bytes()).await.unwrap();
+    let mut raw = String::new();
+    s.read_to_string(&mut raw).await.unwrap();
+    let (head, body) = raw.split_once("\r\n\r\n").unwrap_or((&raw, ""));
+    let status = head.split(' ').nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
+    let code = serde_json::from_str::<serde_json::Value>(body).ok().and_then(|v| v["error"]["code"].as_u64());
+    (status, code)
+}
+
+/// Every JSON endpoint takes only `application/json`: in development mode a
+/// page in the developer's browser could otherwise publish with a
+/// `text/plain` POST, which browsers send cross-site without a preflight
+/// (issue 22 item 4).
+#[tokio::test]
+async fn json_endpoints_refuse_other_content_types_with_415() {
+    let server = Server::start("").await;
+    let publish = r#"{"channel":"chat:ct","data":1}"#;
+    let cases = [
+        ("/api/publish", Some("text/plain"), publish),
+        ("/api/publish", Some("text/plain;charset=UTF-8"), publish),
+        ("/api/publish", None, publish),
+        ("/api/broadcast", Some("application/x-www-form-urlencoded"), r#"{"channels":["chat:ct"],"data":1}"#),
+        ("/api/disconnect", Some("multipart/form-data; boundary=x"), r#"{"user":"u1"}"#),
+        ("/api/notifications", Some("text/plain"), r#"{"user":"u1","title":"hi"}"#),
+        ("/api/docs/doc:ct/records", Some("text/plain"), r#"{"id":"a","expect_version":0,"fields":{}}"#),
+    ];
+    for (path, content_type, body) in cases {
+        assert_eq!(
+            post_typed(server.addr, path, content_type, body).await,
+            (415, Some(107)),
+            "{path} {content_type:?}"
+        );
+    }
+    let r = server.get("/api/channels/chat:ct").await.unwrap();
+    assert_eq!(r.json()["offset"], 0, "nothing was published");
+    for content_type in ["application/json", "application/json; charset=utf-8", "Application/JSON"] {
+        assert_eq!(post_typed(server.addr, "/api/publish", Some(content_type), publish).await.0, 200, "{content_type}");
+    }
+}
+
+/// Browsers send `Origin`, back ends do not: the API serves a browser only
+/// from an origin listed in `auth.allowed_origins`, and none when the list is
+/// empty (development mode trusts loopback, and a browser tab is loopback).
+#[tokio::test]
+async fn browsers_from_unlisted_origins_are_refused() {
+    let body = json!({"channel": "chat:o", "data": 1}).to_string();
+    let post = |addr, origin: &'static str| {
+        let body = body.clone();
+        async move {
+            let headers = [("Origin", origin)];
+            let r = http_with(addr, "POST", "/api/publish", Some(body.as_bytes()), None, &headers).await.unwrap();
+            (r.status, r.json()["error"]["code"].as_u64())
+        }
+    };
+    let dev = Server::start("").await;
+    assert_eq!(post(dev.addr, "http://localhost:3000").await, (403, Some(103)));
+    assert_eq!(post(dev.addr, "null").await, (403, Some(103)));
+    let r =
+        http_with(dev.addr, "GET", "/api/channels", None, None, &[("Origin", "https://evil.example")]).await.unwrap();
+    assert_eq!(r.status, 403);
+    assert_eq!(dev.get("/api/channels/chat:o").await.unwrap().json()["offset"], 0, "nothing was published");
+    assert_eq!(http(dev.addr, "POST", "/api/publish", Some(body.as_bytes()), None).await.unwrap().status, 200);
+
+    let listed = Server::start("[auth]\nallowed_origins = [\"https://app.example.com\"]\n").await;
+    assert_eq!(post(listed.addr, "https://app.example.com").await, (200, None));
+    assert_eq!(post(listed.addr, "https://evil.example").await, (403, Some(103)));
 }

@@ -7,16 +7,19 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use axum::Router;
-use axum::body::{Body, Bytes};
+use axum::body::Body;
 use axum::extract::{DefaultBodyLimit, Path, Query, State};
 use axum::http::{HeaderValue, Response, header};
+use axum::response::IntoResponse;
 use axum::routing::{get, post};
+use axum::{Json, Router};
 use herald_core::{ChannelName, ErrorCode, HeraldError};
 use herald_docs::{DocLease, DocRegistry};
 use serde::Deserialize;
+use serde_json::Value;
 
-use super::{error, json_response};
+use super::json_body::JsonBody;
+use crate::api_error::ApiError;
 use crate::app::App;
 
 pub(super) fn router() -> Router<Arc<App>> {
@@ -46,16 +49,13 @@ async fn read(
     State(app): State<Arc<App>>,
     Path(name): Path<String>,
     Query(q): Query<HashMap<String, String>>,
-) -> Response<Body> {
-    let lease = match open(&app, &name).await {
-        Ok(l) => l,
-        Err(e) => return error(&e),
-    };
+) -> Result<Response<Body>, ApiError> {
+    let lease = open(&app, &name).await?;
     match q.get("format").map(String::as_str) {
         None | Some("update") => {
             let mut resp = Response::new(Body::from(lease.snapshot()));
             resp.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/octet-stream"));
-            resp
+            Ok(resp)
         }
         Some("json") => {
             let awareness: Vec<serde_json::Value> = lease
@@ -67,37 +67,34 @@ async fn read(
                 })
                 .collect();
             let body = serde_json::json!({ "name": lease.name(), "roots": lease.json(), "awareness": awareness });
-            json_response(body.to_string().into_bytes())
+            Ok(Json(body).into_response())
         }
-        Some(other) => error(&HeraldError::bad_request(format!(
+        Some(other) => Err(HeraldError::bad_request(format!(
             "unknown format {other:?}: use \"update\" (binary, the default) or \"json\""
-        ))),
+        ))
+        .into()),
     }
 }
 
 /// `POST /api/docs/{name}/update` with a Yjs update (v1) as the body.
-async fn apply(State(app): State<Arc<App>>, Path(name): Path<String>, body: Body) -> Response<Body> {
+async fn apply(State(app): State<Arc<App>>, Path(name): Path<String>, body: Body) -> Result<Json<Value>, ApiError> {
     let limit = app.config.yjs.max_update_bytes;
     let bytes = match axum::body::to_bytes(body, limit + 1).await {
         Ok(b) if b.len() <= limit => b,
         _ => {
-            return error(&HeraldError::new(
+            return Err(HeraldError::new(
                 ErrorCode::MessageTooLarge,
                 format!("update is larger than yjs.max_update_bytes ({limit} bytes)"),
-            ));
+            )
+            .into());
         }
     };
     if bytes.is_empty() {
-        return error(&HeraldError::bad_request("the body must be a Yjs update (v1 encoding), not empty"));
+        return Err(HeraldError::bad_request("the body must be a Yjs update (v1 encoding), not empty").into());
     }
-    let lease = match open(&app, &name).await {
-        Ok(l) => l,
-        Err(e) => return error(&e),
-    };
-    match lease.apply_update(&bytes).await {
-        Ok(()) => json_response(serde_json::json!({ "name": lease.name(), "applied": true }).to_string().into_bytes()),
-        Err(e) => error(&e.to_herald()),
-    }
+    let lease = open(&app, &name).await?;
+    lease.apply_update(&bytes).await.map_err(|e| e.to_herald())?;
+    Ok(Json(serde_json::json!({ "name": lease.name(), "applied": true })))
 }
 
 /// `POST /api/docs/{name}/records`: compare-and-set on a versioned record.
@@ -117,19 +114,14 @@ fn default_root() -> String {
     "records".into()
 }
 
-async fn compare_and_set(State(app): State<Arc<App>>, Path(name): Path<String>, body: Bytes) -> Response<Body> {
-    let req: CompareAndSet = match super::parse_body(&body) {
-        Ok(r) => r,
-        Err(e) => return error(&e),
-    };
-    let lease = match open(&app, &name).await {
-        Ok(l) => l,
-        Err(e) => return error(&e),
-    };
-    match lease.compare_and_set(&req.root, &req.id, req.expect_version, &req.fields).await {
-        Ok(version) => json_response(
-            serde_json::json!({ "name": lease.name(), "id": req.id, "version": version }).to_string().into_bytes(),
-        ),
-        Err(e) => error(&e.to_herald()),
-    }
+async fn compare_and_set(
+    State(app): State<Arc<App>>,
+    Path(name): Path<String>,
+    body: JsonBody,
+) -> Result<Json<Value>, ApiError> {
+    let req: CompareAndSet = body.parse()?;
+    let lease = open(&app, &name).await?;
+    let version =
+        lease.compare_and_set(&req.root, &req.id, req.expect_version, &req.fields).await.map_err(|e| e.to_herald())?;
+    Ok(Json(serde_json::json!({ "name": lease.name(), "id": req.id, "version": version })))
 }

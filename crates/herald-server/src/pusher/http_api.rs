@@ -6,13 +6,17 @@
 //! Channel lists and counts are the cluster's (`Hub::cluster_channels`,
 //! `Hub::cluster_channel_info`), whichever node answers.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
+use axum::Json;
 use axum::body::{Body, Bytes};
-use axum::extract::{Path, State};
-use axum::http::{Method, Response, StatusCode, Uri, header};
+use axum::extract::{FromRequest, FromRequestParts, Path, Request, State};
+use axum::http::{HeaderValue, Method, Response, StatusCode, Uri, header};
+use axum::response::IntoResponse;
 use herald_core::{Caller, ChannelInfo, ChannelName, DisconnectReason, ErrorCode, HeraldError};
 use serde::Deserialize;
+use serde_json::Value;
 
 use super::PusherApp;
 use super::channels::{self, Kind};
@@ -20,36 +24,93 @@ use super::frames::envelope;
 use super::signature;
 use crate::app::App;
 
-/// A refused request: status and message.
-type Refusal = (StatusCode, String);
+/// A refused request in Pusher's shape: plain text with Pusher's status.
+#[derive(Debug)]
+pub struct Refusal {
+    status: StatusCode,
+    message: String,
+}
+
+impl Refusal {
+    fn new(status: StatusCode, message: impl Into<String>) -> Self {
+        Self { status, message: message.into() }
+    }
+}
+
+fn bad(m: impl Into<String>) -> Refusal {
+    Refusal::new(StatusCode::BAD_REQUEST, m)
+}
+
+fn unauthorized(m: impl Into<String>) -> Refusal {
+    Refusal::new(StatusCode::UNAUTHORIZED, m)
+}
+
+/// A hub error with the status Pusher would answer.
+impl From<HeraldError> for Refusal {
+    fn from(e: HeraldError) -> Self {
+        let status = match e.code {
+            ErrorCode::MessageTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            ErrorCode::PermissionDenied => StatusCode::FORBIDDEN,
+            ErrorCode::TooManyRequests => StatusCode::TOO_MANY_REQUESTS,
+            c if c.temporary() => StatusCode::SERVICE_UNAVAILABLE,
+            _ => StatusCode::BAD_REQUEST,
+        };
+        Self::new(status, e.message)
+    }
+}
+
+impl IntoResponse for Refusal {
+    fn into_response(self) -> Response<Body> {
+        let mut resp = Response::new(Body::from(self.message));
+        *resp.status_mut() = self.status;
+        resp.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain; charset=utf-8"));
+        resp
+    }
+}
 
 /// A request's query parameters, decoded.
 type Params = Vec<(String, String)>;
 
-fn text(status: StatusCode, body: impl Into<String>) -> Response<Body> {
-    let mut resp = Response::new(Body::from(body.into()));
-    *resp.status_mut() = status;
-    resp.headers_mut().insert(header::CONTENT_TYPE, header::HeaderValue::from_static("text/plain; charset=utf-8"));
-    resp
+/// A request signed as Pusher signs it, checked before the handler runs:
+/// the app it is for, its query parameters and its body (empty for `GET`).
+pub struct Signed {
+    papp: Arc<PusherApp>,
+    params: Params,
+    body: Bytes,
 }
 
-fn json(v: serde_json::Value) -> Response<Body> {
-    crate::http_api::json_response(v.to_string().into_bytes())
+impl FromRequest<Arc<App>> for Signed {
+    type Rejection = Refusal;
+
+    async fn from_request(req: Request, app: &Arc<App>) -> Result<Self, Refusal> {
+        let (mut parts, body) = req.into_parts();
+        let Path(path) = Path::<HashMap<String, String>>::from_request_parts(&mut parts, app)
+            .await
+            .map_err(|e| Refusal::new(e.status(), e.body_text()))?;
+        let app_id = path.get("app_id").map(String::as_str).unwrap_or_default();
+        let (method, uri) = (parts.method.clone(), parts.uri.clone());
+        let body = if method == Method::GET {
+            Bytes::new()
+        } else {
+            Bytes::from_request(Request::from_parts(parts, body), app)
+                .await
+                .map_err(|e| Refusal::new(e.status(), e.body_text()))?
+        };
+        let (papp, params) = authenticate(app, app_id, &method, &uri, &body)?;
+        Ok(Self { papp, params, body })
+    }
 }
 
-fn refused(r: Refusal) -> Response<Body> {
-    text(r.0, r.1)
-}
+impl Signed {
+    /// A query parameter.
+    fn param(&self, key: &str) -> Option<&str> {
+        self.params.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str())
+    }
 
-fn hub_refusal(e: &HeraldError) -> Refusal {
-    let status = match e.code {
-        ErrorCode::MessageTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
-        ErrorCode::PermissionDenied => StatusCode::FORBIDDEN,
-        ErrorCode::TooManyRequests => StatusCode::TOO_MANY_REQUESTS,
-        c if c.temporary() => StatusCode::SERVICE_UNAVAILABLE,
-        _ => StatusCode::BAD_REQUEST,
-    };
-    (status, e.message.clone())
+    /// The body as JSON.
+    fn json<T: serde::de::DeserializeOwned>(&self) -> Result<T, Refusal> {
+        serde_json::from_slice(&self.body).map_err(|e| bad(format!("invalid JSON body: {e}")))
+    }
 }
 
 /// Check the request's signature; the app and the query parameters.
@@ -60,21 +121,23 @@ fn authenticate(
     uri: &Uri,
     body: &[u8],
 ) -> Result<(Arc<PusherApp>, Params), Refusal> {
-    let papp = app.pusher.by_id(app_id).ok_or((StatusCode::NOT_FOUND, format!("Unknown app id {app_id}")))?;
+    let papp = app
+        .pusher
+        .by_id(app_id)
+        .ok_or_else(|| Refusal::new(StatusCode::NOT_FOUND, format!("Unknown app id {app_id}")))?;
     let params: Params = form_urlencoded::parse(uri.query().unwrap_or("").as_bytes())
         .map(|(k, v)| (k.into_owned(), v.into_owned()))
         .collect();
     let get = |k: &str| params.iter().find(|(key, _)| key == k).map(|(_, v)| v.as_str());
-    let unauthorized = |m: String| (StatusCode::UNAUTHORIZED, m);
     let cfg = &papp.config;
     if get("auth_key") != Some(cfg.key.as_str()) {
-        return Err(unauthorized("Unknown auth_key".into()));
+        return Err(unauthorized("Unknown auth_key"));
     }
     if get("auth_version") != Some("1.0") {
-        return Err(unauthorized("auth_version must be 1.0".into()));
+        return Err(unauthorized("auth_version must be 1.0"));
     }
     let ts: u64 =
-        get("auth_timestamp").and_then(|t| t.parse().ok()).ok_or(unauthorized("auth_timestamp missing".into()))?;
+        get("auth_timestamp").and_then(|t| t.parse().ok()).ok_or_else(|| unauthorized("auth_timestamp missing"))?;
     let now = herald_core::now_ms() / 1000;
     let tolerance = app.config.pusher.auth_timestamp_tolerance_secs;
     if ts.abs_diff(now) > tolerance {
@@ -85,7 +148,7 @@ fn authenticate(
     if !body.is_empty() || get("body_md5").is_some() {
         let md5 = signature::body_md5(body);
         if get("body_md5") != Some(md5.as_str()) {
-            return Err(unauthorized("body_md5 does not match the body".into()));
+            return Err(unauthorized("body_md5 does not match the body"));
         }
     }
     let to_sign = signature::rest_string_to_sign(method.as_str(), uri.path(), &params);
@@ -95,23 +158,8 @@ fn authenticate(
             "Invalid signature: you should have sent HmacSHA256Hex({to_sign:?}, your_secret)"
         )));
     }
-    if let Err(e) = app.limits.check_api(&cfg.key) {
-        return Err((StatusCode::TOO_MANY_REQUESTS, e.message));
-    }
+    app.limits.check_api(&cfg.key)?;
     Ok((papp.clone(), params))
-}
-
-/// Authenticate a signed request with a JSON body; the app and the body as `T`.
-fn signed_json<T: serde::de::DeserializeOwned>(
-    app: &App,
-    app_id: &str,
-    method: &Method,
-    uri: &Uri,
-    body: &[u8],
-) -> Result<(Arc<PusherApp>, T), Refusal> {
-    let (papp, _) = authenticate(app, app_id, method, uri, body)?;
-    let parsed = serde_json::from_slice(body).map_err(|e| bad(format!("invalid JSON body: {e}")))?;
-    Ok((papp, parsed))
 }
 
 #[derive(Deserialize)]
@@ -126,10 +174,6 @@ struct Event {
     socket_id: Option<String>,
     #[serde(default)]
     info: Option<String>,
-}
-
-fn bad(m: impl Into<String>) -> Refusal {
-    (StatusCode::BAD_REQUEST, m.into())
 }
 
 /// Which counts `info` asks for.
@@ -166,7 +210,7 @@ fn counts(c: &ChannelInfo, name: &str, info: Info) -> serde_json::Value {
 /// One channel's counts over the cluster (members only when `info` asks).
 async fn channel_counts(app: &App, ch: &ChannelName, name: &str, info: Info) -> Result<ChannelInfo, Refusal> {
     let presence = info.users && name.starts_with("presence-");
-    app.hub.cluster_channel_info(ch, presence).await.map_err(|e| hub_refusal(&e))
+    Ok(app.hub.cluster_channel_info(ch, presence).await?)
 }
 
 /// Validate and publish one event; the `info` answer per channel.
@@ -188,7 +232,7 @@ async fn publish(app: &App, papp: &PusherApp, e: Event) -> Result<serde_json::Va
         other => other.to_string(),
     };
     if data.len() > cfg.max_event_payload_bytes {
-        return Err((
+        return Err(Refusal::new(
             StatusCode::PAYLOAD_TOO_LARGE,
             format!("event data is {} bytes; at most {} allowed", data.len(), cfg.max_event_payload_bytes),
         ));
@@ -217,7 +261,7 @@ async fn publish(app: &App, papp: &PusherApp, e: Event) -> Result<serde_json::Va
             Some(conn) => app.hub.publish_on_behalf(ch.clone(), payload.clone(), conn.clone()).await,
             None => app.hub.publish(Caller::Server, ch.clone(), payload.clone(), None).await,
         };
-        r.map_err(|e| hub_refusal(&e))?;
+        r?;
         if info.users || info.subscriptions {
             let c = channel_counts(app, &ch, name, info).await?;
             answer.insert(name.clone(), counts(&c, name, info));
@@ -233,170 +277,95 @@ fn valid_socket_id(s: &str) -> bool {
 }
 
 /// `POST /apps/{app_id}/events`.
-pub async fn trigger(
-    State(app): State<Arc<App>>,
-    Path(app_id): Path<String>,
-    method: Method,
-    uri: Uri,
-    body: Bytes,
-) -> Response<Body> {
-    let (papp, event): (_, Event) = match signed_json(&app, &app_id, &method, &uri, &body) {
-        Ok(r) => r,
-        Err(r) => return refused(r),
-    };
+pub async fn trigger(State(app): State<Arc<App>>, signed: Signed) -> Result<Json<Value>, Refusal> {
+    let event: Event = signed.json()?;
     let wants_info = event.info.is_some();
-    match publish(&app, &papp, event).await {
-        Ok(channels) if wants_info => json(serde_json::json!({ "channels": channels })),
-        Ok(_) => json(serde_json::json!({})),
-        Err(r) => refused(r),
-    }
+    let channels = publish(&app, &signed.papp, event).await?;
+    Ok(Json(if wants_info { serde_json::json!({ "channels": channels }) } else { serde_json::json!({}) }))
 }
 
 /// `POST /apps/{app_id}/batch_events`.
-pub async fn batch_trigger(
-    State(app): State<Arc<App>>,
-    Path(app_id): Path<String>,
-    method: Method,
-    uri: Uri,
-    body: Bytes,
-) -> Response<Body> {
+pub async fn batch_trigger(State(app): State<Arc<App>>, signed: Signed) -> Result<Json<Value>, Refusal> {
     #[derive(Deserialize)]
     struct Batch {
         batch: Vec<Event>,
     }
-    let (papp, batch): (_, Batch) = match signed_json(&app, &app_id, &method, &uri, &body) {
-        Ok(r) => r,
-        Err(r) => return refused(r),
-    };
-    let max = papp.config.max_batch_events;
+    let batch: Batch = signed.json()?;
+    let max = signed.papp.config.max_batch_events;
     if batch.batch.len() > max {
-        return refused(bad(format!("Batch too large: {} events; at most {max}", batch.batch.len())));
+        return Err(bad(format!("Batch too large: {} events; at most {max}", batch.batch.len())));
     }
     let mut answers = Vec::with_capacity(batch.batch.len());
     for event in batch.batch {
         if event.channels.is_some() {
-            return refused(bad("each batch event names one channel"));
+            return Err(bad("each batch event names one channel"));
         }
         let name = event.channel.clone().unwrap_or_default();
-        match publish(&app, &papp, event).await {
-            Ok(info) => answers.push(info.get(&name).cloned().unwrap_or(serde_json::json!({}))),
-            Err(r) => return refused(r),
-        }
+        let info = publish(&app, &signed.papp, event).await?;
+        answers.push(info.get(&name).cloned().unwrap_or(serde_json::json!({})));
     }
-    json(serde_json::json!({ "batch": answers }))
+    Ok(Json(serde_json::json!({ "batch": answers })))
 }
 
 /// `GET /apps/{app_id}/channels?filter_by_prefix=…&info=user_count`.
-pub async fn channels(
-    State(app): State<Arc<App>>,
-    Path(app_id): Path<String>,
-    method: Method,
-    uri: Uri,
-) -> Response<Body> {
-    let (papp, params) = match authenticate(&app, &app_id, &method, &uri, &[]) {
-        Ok(p) => p,
-        Err(r) => return refused(r),
-    };
-    let get = |k: &str| params.iter().find(|(key, _)| key == k).map(|(_, v)| v.as_str());
-    let prefix = get("filter_by_prefix").unwrap_or("");
-    let info = match parse_info(get("info")) {
-        Ok(i) => i,
-        Err(r) => return refused(r),
-    };
+pub async fn channels(State(app): State<Arc<App>>, signed: Signed) -> Result<Json<Value>, Refusal> {
+    let prefix = signed.param("filter_by_prefix").unwrap_or("");
+    let info = parse_info(signed.param("info"))?;
     if info.users && !prefix.starts_with("presence-") {
-        return refused(bad("info=user_count needs filter_by_prefix=presence-"));
+        return Err(bad("info=user_count needs filter_by_prefix=presence-"));
     }
-    let ns = &papp.config.namespace;
-    let listed = match app.hub.cluster_channels(&format!("{ns}:{prefix}"), info.users).await {
-        Ok(l) => l,
-        Err(e) => return refused(hub_refusal(&e)),
-    };
+    let ns = &signed.papp.config.namespace;
+    let listed = app.hub.cluster_channels(&format!("{ns}:{prefix}"), info.users).await?;
     let mut out = serde_json::Map::new();
     for c in listed {
         let Some(name) = channels::from_herald(ns, &c.channel) else { continue };
         out.insert(name.to_string(), counts(&c, name, info));
     }
-    json(serde_json::json!({ "channels": out }))
+    Ok(Json(serde_json::json!({ "channels": out })))
 }
 
 /// `GET /apps/{app_id}/channels/{channel}?info=user_count,subscription_count`.
 pub async fn channel(
     State(app): State<Arc<App>>,
-    Path((app_id, name)): Path<(String, String)>,
-    method: Method,
-    uri: Uri,
-) -> Response<Body> {
-    let (papp, params) = match authenticate(&app, &app_id, &method, &uri, &[]) {
-        Ok(p) => p,
-        Err(r) => return refused(r),
-    };
-    let info = match parse_info(params.iter().find(|(k, _)| k == "info").map(|(_, v)| v.as_str())) {
-        Ok(i) => i,
-        Err(r) => return refused(r),
-    };
+    Path((_, name)): Path<(String, String)>,
+    signed: Signed,
+) -> Result<Json<Value>, Refusal> {
+    let info = parse_info(signed.param("info"))?;
     if info.users && !name.starts_with("presence-") {
-        return refused(bad("info=user_count is only for presence channels"));
+        return Err(bad("info=user_count is only for presence channels"));
     }
-    let ch = match papp.channel(&name) {
-        Ok(c) => c,
-        Err(e) => return refused(bad(e.message)),
-    };
+    let ch = signed.papp.channel(&name).map_err(|e| bad(e.message))?;
     // Occupied needs the subscription count even when `info` does not ask for it.
-    let c = match channel_counts(&app, &ch, &name, info).await {
-        Ok(c) => c,
-        Err(r) => return refused(r),
-    };
+    let c = channel_counts(&app, &ch, &name, info).await?;
     let mut v = counts(&c, &name, info);
     v["occupied"] = (c.subscribers > 0).into();
-    json(v)
+    Ok(Json(v))
 }
 
 /// `GET /apps/{app_id}/channels/{channel}/users` (presence channels).
 pub async fn users(
     State(app): State<Arc<App>>,
-    Path((app_id, name)): Path<(String, String)>,
-    method: Method,
-    uri: Uri,
-) -> Response<Body> {
-    let papp = match authenticate(&app, &app_id, &method, &uri, &[]) {
-        Ok((p, _)) => p,
-        Err(r) => return refused(r),
-    };
+    Path((_, name)): Path<(String, String)>,
+    signed: Signed,
+) -> Result<Json<Value>, Refusal> {
     if !name.starts_with("presence-") {
-        return refused(bad("users are only listed for presence channels"));
+        return Err(bad("users are only listed for presence channels"));
     }
-    let ch = match papp.channel(&name) {
-        Ok(c) => c,
-        Err(e) => return refused(bad(e.message)),
-    };
-    match app.hub.presence_all(Caller::Server, &ch).await {
-        Ok(members) => {
-            let mut ids: Vec<String> = members.iter().map(|m| m.info.member_key().to_string()).collect();
-            ids.sort();
-            let users: Vec<_> = ids.into_iter().map(|id| serde_json::json!({ "id": id })).collect();
-            json(serde_json::json!({ "users": users }))
-        }
-        Err(e) => refused(hub_refusal(&e)),
-    }
+    let ch = signed.papp.channel(&name).map_err(|e| bad(e.message))?;
+    let members = app.hub.presence_all(Caller::Server, &ch).await?;
+    let mut ids: Vec<String> = members.iter().map(|m| m.info.member_key().to_string()).collect();
+    ids.sort();
+    let users: Vec<_> = ids.into_iter().map(|id| serde_json::json!({ "id": id })).collect();
+    Ok(Json(serde_json::json!({ "users": users })))
 }
 
 /// `POST /apps/{app_id}/users/{user_id}/terminate_connections`: close every
 /// socket signed in as the user (4009: pusher-js does not reconnect).
-pub async fn terminate(
-    State(app): State<Arc<App>>,
-    Path((app_id, user)): Path<(String, String)>,
-    method: Method,
-    uri: Uri,
-    body: Bytes,
-) -> Response<Body> {
-    let papp = match authenticate(&app, &app_id, &method, &uri, &body) {
-        Ok((p, _)) => p,
-        Err(r) => return refused(r),
-    };
-    for conn in papp.user_sockets(&user) {
+pub async fn terminate(Path((_, user)): Path<(String, String)>, signed: Signed) -> Json<Value> {
+    for conn in signed.papp.user_sockets(&user) {
         conn.outbound.close(DisconnectReason::Forbidden, true);
     }
-    json(serde_json::json!({}))
+    Json(serde_json::json!({}))
 }
 
 #[cfg(test)]

@@ -11,17 +11,17 @@
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use axum::body::{Body, Bytes};
+use axum::body::Bytes;
 use axum::extract::{ConnectInfo, State};
-use axum::http::{HeaderMap, Response, Uri};
+use axum::http::{HeaderMap, Uri};
 use herald_core::{Caller, HeraldError};
 use herald_protocol::request::{Op, parse_frame};
 use tracing::Instrument;
 
 use super::request;
+use crate::api_error::{ApiError, JsonBytes};
 use crate::app::App;
 use crate::client_requests;
-use crate::http_api::{error, json_response};
 
 /// `POST /sse/request` with one native request frame.
 pub async fn client_request(
@@ -30,26 +30,15 @@ pub async fn client_request(
     uri: Uri,
     headers: HeaderMap,
     body: Bytes,
-) -> Response<Body> {
-    let identity = match request::upstream(&app, peer, &uri, &headers) {
-        Ok(identity) => identity,
-        Err(e) => return error(&e),
-    };
-    let text = match std::str::from_utf8(&body) {
-        Ok(t) => t,
-        Err(_) => return error(&HeraldError::bad_request("the body must be a UTF-8 JSON request frame")),
-    };
-    let req = match parse_frame(text) {
-        Ok(r) => r,
-        Err((_, e)) => return error(&e),
-    };
+) -> Result<JsonBytes, ApiError> {
+    let identity = request::upstream(&app, peer, &uri, &headers)?;
+    let text = std::str::from_utf8(&body)
+        .map_err(|_| HeraldError::bad_request("the body must be a UTF-8 JSON request frame"))?;
+    let req = parse_frame(text).map_err(|(_, e)| e)?;
     if matches!(req.op, Op::Publish { .. }) {
-        return error(&HeraldError::bad_request("publish with POST /sse/publish"));
+        return Err(HeraldError::bad_request("publish with POST /sse/publish").into());
     }
     let span = tracing::debug_span!("sse_request", op = req.op.name(), user = identity.user.as_deref());
     let answer = client_requests::answer(&app.hub, Caller::Identity(&identity), &identity, req.id.unwrap_or(0), req.op);
-    match answer.instrument(span).await {
-        Ok(reply) => json_response(reply),
-        Err(e) => error(&e),
-    }
+    Ok(JsonBytes(answer.instrument(span).await?))
 }

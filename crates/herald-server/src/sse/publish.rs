@@ -5,16 +5,19 @@
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use axum::body::{Body, Bytes};
+use axum::Json;
+use axum::body::Bytes;
 use axum::extract::{ConnectInfo, State};
-use axum::http::{HeaderMap, Response, Uri};
+use axum::http::{HeaderMap, Uri};
 use herald_core::{Caller, ChannelName, Payload};
 use serde::Deserialize;
+use serde_json::Value;
 use serde_json::value::RawValue;
 
 use super::request;
+use crate::api_error::ApiError;
 use crate::app::App;
-use crate::http_api::{error, json_response, parse_body};
+use crate::http_api::parse_body;
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -35,29 +38,14 @@ pub async fn publish(
     uri: Uri,
     headers: HeaderMap,
     body: Bytes,
-) -> Response<Body> {
-    let identity = match request::upstream(&app, peer, &uri, &headers) {
-        Ok(identity) => identity,
-        Err(e) => return error(&e),
-    };
-    if let Some(user) = &identity.user
-        && let Err(e) = app.limits.check_publish(user)
-    {
-        return error(&e);
+) -> Result<Json<Value>, ApiError> {
+    let identity = request::upstream(&app, peer, &uri, &headers)?;
+    if let Some(user) = &identity.user {
+        app.limits.check_publish(user)?;
     }
-    let req: PublishBody<'_> = match parse_body(&body) {
-        Ok(r) => r,
-        Err(e) => return error(&e),
-    };
-    let channel = match ChannelName::new(&req.channel) {
-        Ok(c) => c,
-        Err(e) => return error(&e),
-    };
+    let req: PublishBody<'_> = parse_body(&body)?;
+    let channel = ChannelName::new(&req.channel)?;
     let key = req.idempotency_key.map(Arc::from);
-    match app.hub.publish(Caller::Identity(&identity), channel, Payload::from_raw(req.data), key).await {
-        Ok(p) => {
-            json_response(serde_json::json!({ "epoch": p.epoch.as_str(), "offset": p.offset }).to_string().into_bytes())
-        }
-        Err(e) => error(&e),
-    }
+    let p = app.hub.publish(Caller::Identity(&identity), channel, Payload::from_raw(req.data), key).await?;
+    Ok(Json(serde_json::json!({ "epoch": p.epoch.as_str(), "offset": p.offset })))
 }
