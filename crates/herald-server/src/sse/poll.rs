@@ -21,6 +21,7 @@ use super::encoder::SseEncoder;
 use super::position_id;
 use super::request::{self, Opened, QueryParams};
 use crate::app::App;
+use crate::door::admission::{self, Credentials};
 use crate::http_api::{error, json_response};
 
 /// `GET /poll?channel=…[&since=…][&token=…]` → `{"events":[…],"id":"…"}`.
@@ -37,15 +38,22 @@ pub async fn poll(
 }
 
 async fn run(app: &App, peer: SocketAddr, uri: &Uri, headers: &HeaderMap) -> Result<Value, HeraldError> {
-    let slot = request::admit(app, peer, headers)?;
+    let mut admitted = admission::admit(app, peer, uri, headers, Credentials::QueryHeaderOrCookie)?;
     let query = QueryParams::parse(uri.query());
     let channels = query.channels(app.config.connection.max_channels)?;
     let since = request::positions(query.one("since")?, channels.len())?;
     let waits = since.is_some();
-    let identity = request::identity(app, &query, headers)?;
-    let opened =
-        request::open(app, slot, identity, app.sse_encoder.clone(), app.config.connection.queue, channels, since)
-            .await?;
+    let identity = admitted.take_identity()?;
+    let opened = request::open(
+        app,
+        admitted.slot,
+        identity,
+        app.sse_encoder.clone(),
+        app.config.connection.queue,
+        channels,
+        since,
+    )
+    .await?;
     // Dropping `opened` (also when the client leaves mid-wait) unregisters the connection.
     Ok(collect(app, opened, waits).await)
 }

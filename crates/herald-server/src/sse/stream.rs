@@ -20,7 +20,7 @@ use std::time::Duration;
 
 use axum::body::Body;
 use axum::extract::{ConnectInfo, State};
-use axum::http::{HeaderMap, HeaderValue, Response, StatusCode, Uri, header};
+use axum::http::{HeaderMap, HeaderValue, Response, Uri, header};
 use bytes::{Bytes, BytesMut};
 use herald_core::{ChannelEvent, ChannelName, Connection, DisconnectReason, HeraldError, Outgoing, Position};
 use herald_protocol::encode;
@@ -31,7 +31,8 @@ use super::encoder::SseEncoder;
 use super::position_id;
 use super::request::{self, Opened, QueryParams, Registration};
 use crate::app::App;
-use crate::http_api::{error, error_response};
+use crate::door::admission::{self, Credentials};
+use crate::http_api::error;
 
 /// Chunks buffered between the pump and the response body. One slot is
 /// always kept free for the final `disconnect` event.
@@ -51,12 +52,6 @@ pub async fn sse(
     uri: Uri,
     headers: HeaderMap,
 ) -> Response<Body> {
-    if app.shutting_down() {
-        return error_response(
-            StatusCode::SERVICE_UNAVAILABLE,
-            &HeraldError::unavailable("server is shutting down; connect to another node"),
-        );
-    }
     match open(&app, peer, &uri, &headers).await {
         Ok(opened) => start(app, opened),
         Err(e) => {
@@ -67,7 +62,7 @@ pub async fn sse(
 }
 
 async fn open(app: &App, peer: SocketAddr, uri: &Uri, headers: &HeaderMap) -> Result<Opened, HeraldError> {
-    let slot = request::admit(app, peer, headers)?;
+    let mut admitted = admission::admit(app, peer, uri, headers, Credentials::QueryHeaderOrCookie)?;
     let query = QueryParams::parse(uri.query());
     let channels = query.channels(app.config.connection.max_channels)?;
     let header_id = headers
@@ -79,8 +74,9 @@ async fn open(app: &App, peer: SocketAddr, uri: &Uri, headers: &HeaderMap) -> Re
         _ => query.one("lastEventId")?,
     };
     let since = request::positions(id, channels.len())?;
-    let identity = request::identity(app, &query, headers)?;
-    request::open(app, slot, identity, app.sse_encoder.clone(), app.config.connection.queue, channels, since).await
+    let identity = admitted.take_identity()?;
+    request::open(app, admitted.slot, identity, app.sse_encoder.clone(), app.config.connection.queue, channels, since)
+        .await
 }
 
 /// Build the opening events, activate the subscriptions, start the pump.
@@ -258,7 +254,7 @@ async fn pump(app: Arc<App>, mut writer: Writer, registration: Registration, ope
     let end = writer.run(opening, every).await;
     drop(registration);
     if let End::Closed(reason) = end {
-        metrics::counter!("herald_disconnects_total", "reason" => reason.name()).increment(1);
+        metrics::counter!("herald_disconnects_total", "reason" => reason.name(), "door" => "sse").increment(1);
         let mut chunk = BytesMut::new();
         event_with_id(&mut chunk, &SseEncoder::lines("disconnect", &encode::disconnect(reason)), &writer.sent_id);
         // The slot kept free: the event goes out if the client still reads.
