@@ -7,6 +7,7 @@ pub mod auth;
 pub mod client_ip;
 pub mod client_requests;
 pub mod config;
+pub mod door;
 pub mod http_api;
 pub mod http_client;
 pub mod limits;

@@ -165,15 +165,30 @@ pub enum ConnectionLimit {
 impl ConnectionLimits {
     /// Count one request of `kind`.
     pub fn check(&self, kind: ConnectionLimit) -> Result<(), HeraldError> {
-        let (limiter, what) = match kind {
-            ConnectionLimit::Request => (&self.requests, "requests on this connection"),
-            ConnectionLimit::Subscribe => (&self.subscribes, "subscribe attempts on this connection"),
-            ConnectionLimit::ClientEvent => (&self.events, "client events on this connection"),
-        };
+        let (limiter, what) = self.limiter(kind);
         limiter.check().map_err(|n| {
             metrics::counter!("herald_rate_limited_total", "limit" => what).increment(1);
             HeraldError::rate_limited(what, retry_ms(&n))
         })
+    }
+
+    /// Count one request of `kind`, waiting for the limiter's next permit
+    /// when over the rate, for a door that slows a client down rather than
+    /// refuse it (y-websocket cannot resend a refused edit).
+    pub async fn until_ready(&self, kind: ConnectionLimit) {
+        let (limiter, what) = self.limiter(kind);
+        if limiter.check().is_err() {
+            metrics::counter!("herald_rate_limited_total", "limit" => what).increment(1);
+            limiter.until_ready().await;
+        }
+    }
+
+    fn limiter(&self, kind: ConnectionLimit) -> (&DefaultDirectRateLimiter, &'static str) {
+        match kind {
+            ConnectionLimit::Request => (&self.requests, "requests on this connection"),
+            ConnectionLimit::Subscribe => (&self.subscribes, "subscribe attempts on this connection"),
+            ConnectionLimit::ClientEvent => (&self.events, "client events on this connection"),
+        }
     }
 
     /// Record a refused request; true when the connection should be closed for abuse.

@@ -10,31 +10,14 @@ use common::Server;
 use herald_ws::client::{TestClient, inflate};
 use herald_ws::frame::OP_TEXT;
 use serde_json::{Value, json};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 const CONFIG: &str = "[websocket]\ncompression = true\ncompression_threshold = 64\n";
 
 /// Upgrade a raw socket; returns the client and the negotiated extensions header.
 async fn upgrade(server: &Server, offer: Option<&str>) -> (TestClient<TcpStream>, Option<String>) {
-    let mut s = TcpStream::connect(server.addr).await.unwrap();
-    let mut req = format!(
-        "GET /ws HTTP/1.1\r\nHost: {}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
-         Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n",
-        server.addr
-    );
-    if let Some(o) = offer {
-        req.push_str(&format!("Sec-WebSocket-Extensions: {o}\r\n"));
-    }
-    req.push_str("\r\n");
-    s.write_all(req.as_bytes()).await.unwrap();
-    let mut head = Vec::new();
-    while !head.ends_with(b"\r\n\r\n") {
-        let mut b = [0u8; 1];
-        s.read_exact(&mut b).await.unwrap();
-        head.push(b[0]);
-    }
-    let head = String::from_utf8(head).unwrap();
+    let offer: Vec<_> = offer.map(|o| ("Sec-WebSocket-Extensions", o)).into_iter().collect();
+    let (s, head) = common::ws::handshake(server.addr, "/ws", &offer).await;
     assert!(head.starts_with("HTTP/1.1 101"), "{head}");
     let ext = head
         .lines()

@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use herald_core::{Caller, Connection, ErrorCode, HeraldError, Payload};
+use herald_core::{Caller, Connection, DisconnectReason, ErrorCode, HeraldError, Payload};
 use herald_protocol::encode;
 use herald_protocol::request::{Op, parse_request};
 use tracing::Instrument;
@@ -12,17 +12,8 @@ use super::documents::ConnectionDocuments;
 use super::encoder::NativeEncoder;
 use crate::app::App;
 use crate::client_requests;
+use crate::door::Flow;
 use crate::limits::{ConnectionLimit, ConnectionLimits};
-
-/// What the session does after a request.
-pub(super) enum Flow {
-    /// Keep going.
-    Continue,
-    /// The token was refreshed: recompute the expiry timers.
-    Refreshed,
-    /// Close for abuse of rate limits.
-    Abuse,
-}
 
 /// One connection's request handler.
 pub(super) struct Dispatcher<'a> {
@@ -42,7 +33,7 @@ impl Dispatcher<'_> {
     fn refuse(&self, id: Option<u64>, e: &HeraldError) -> Flow {
         self.push(&encode::reply_error(id, e));
         if e.code == ErrorCode::TooManyRequests && self.limits.record_refusal() {
-            return Flow::Abuse;
+            return DisconnectReason::TooManyRequests.into();
         }
         Flow::Continue
     }

@@ -6,7 +6,8 @@
 //!
 //! `config` (apps and limits), `signature` (HMAC checks), `channels` (names,
 //! kinds, mapping), `frames` (Pusher JSON frames, the encoder), `upgrade`
-//! (the handshake and refusals), `session` (one socket), `http_api` (REST),
+//! (the handshake and refusals), `session` (one socket on the door runtime;
+//! `subscribe` and `events`: subscriptions, sign-in, client events), `http_api` (REST),
 //! `webhooks` (signed webhook POSTs, the in-process sender) and
 //! `webhook_queue` (the durable sender on Redis, with a `[broker]`), and
 //! here the door's state: apps and their sockets, and the hub's server-event
@@ -14,10 +15,12 @@
 
 pub mod channels;
 pub mod config;
+mod events;
 pub mod frames;
 pub mod http_api;
 pub mod session;
 pub mod signature;
+mod subscribe;
 pub mod upgrade;
 pub mod webhook_queue;
 pub mod webhooks;

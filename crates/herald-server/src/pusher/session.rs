@@ -1,34 +1,32 @@
-//! One Pusher socket at `/app/{key}`: `pusher:connection_established`,
-//! then a read loop (ping/pong, subscribe/unsubscribe with the app's
-//! signatures, sign-in, client events) and a write loop that drains the
-//! connection's outbound queue. Closes use Pusher's codes so pusher-js
-//! reconnects or gives up exactly as against Pusher: 4001–4099 refused for
-//! good, 4100–4199 back off, 4200–4299 reconnect now; 4301 is only ever a
-//! `pusher:error` frame.
+//! One Pusher socket at `/app/{key}` on the door runtime:
+//! `pusher:connection_established`, then each frame dispatched (ping/pong,
+//! `subscribe.rs`, unsubscribe, `events.rs`: sign-in and client events),
+//! `pusher:ping` after `activity_timeout` of silence. Closes use Pusher's
+//! codes so pusher-js reconnects or gives up exactly as against Pusher:
+//! 4001–4099 refused for good, 4100–4199 back off, 4200–4299 reconnect now;
+//! 4301 is only ever a `pusher:error` frame.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
 use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
-use herald_core::{
-    Caller, Connection, ConnectionInit, Direction, DisconnectReason, HistoryQuery, Identity, Payload, Rights,
-    SubscriptionGrant, WireEncoder, now_ms,
-};
+use herald_core::{Connection, ConnectionInit, DisconnectReason, Identity, WireEncoder};
+use herald_ws::WsError;
 use herald_ws::frame;
-use herald_ws::reader::{Message, ReaderConfig, WsReader};
-use herald_ws::writer::WsWriter;
 use serde::Deserialize;
 use serde_json::value::RawValue;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tracing::Instrument;
 
 use super::PusherApp;
-use super::channels::{self, Kind};
-use super::frames::{error_frame, event_frame, member_json};
+use super::events::SigninData;
+use super::frames::{error_frame, event_frame};
+use super::subscribe::SubscribeData;
 use crate::app::App;
+use crate::door::socket::Socket;
+use crate::door::{Closing, DoorSession, Ending, Flow, KeepAlive, runtime};
 use crate::limits::{ConnectionLimit, ConnectionLimits, IpSlot};
-use crate::native::session::write_batch;
 
 /// Pusher close codes Herald uses.
 pub mod close {
@@ -61,13 +59,13 @@ pub fn close_code(reason: DisconnectReason) -> u16 {
 }
 
 /// One socket's session state.
-struct Session<'a> {
-    app: &'a App,
-    papp: &'a PusherApp,
-    conn: &'a Arc<Connection>,
-    socket_id: &'a str,
-    user: Option<String>,
-    client_events: DefaultDirectRateLimiter,
+pub(super) struct Session<'a> {
+    pub(super) app: &'a App,
+    pub(super) papp: &'a PusherApp,
+    pub(super) conn: &'a Arc<Connection>,
+    pub(super) socket_id: &'a str,
+    pub(super) user: Option<String>,
+    pub(super) client_events: DefaultDirectRateLimiter,
     /// Herald's per-connection limits (`[limits]`): frames and subscribes.
     limits: ConnectionLimits,
 }
@@ -78,20 +76,14 @@ where
     S: AsyncRead + AsyncWrite + Send + Unpin + 'static,
 {
     let cc = &app.config.connection;
-    let (rd, wr) = tokio::io::split(io);
-    let reader_cfg = ReaderConfig { max_message_size: cc.max_message_size, max_frame_size: cc.max_message_size };
-    let mut reader = WsReader::new(rd, reader_cfg, None);
-    let writer = WsWriter::new(wr);
-    let write_timeout = Duration::from_secs(cc.write_timeout_secs.max(1));
+    let socket = Socket::new(&app, io, cc.max_message_size, None);
     let encoder: Arc<dyn WireEncoder> = papp.encoder.clone();
     let init = ConnectionInit { identity: Identity::anonymous(), encoder, queue: cc.queue };
     let conn = match app.hub.connect(init) {
         Ok(c) => c,
         Err(e) => {
-            let mut writer = writer;
             let frames = [error_frame(Some(close::OVER_CAPACITY), &e.message), frame::close(close::OVER_CAPACITY, "")];
-            let _ = tokio::time::timeout(write_timeout, writer.write_frames(&frames)).await;
-            return;
+            return socket.refuse(&frames).await;
         }
     };
     // A trigger's `socket_id` excludes this socket, on whichever node the
@@ -105,7 +97,6 @@ where
         "activity_timeout": app.config.pusher.activity_timeout_secs,
     });
     let _ = conn.outbound.push_frame(event_frame("pusher:connection_established", None, &established.to_string()));
-    let mut writer_task = tokio::spawn(write_loop(conn.clone(), writer, write_timeout).instrument(span.clone()));
     let per_sec =
         std::num::NonZeroU32::new(papp.config.client_events_per_sec.max(1)).unwrap_or(std::num::NonZeroU32::MIN);
     let mut session = Session {
@@ -117,98 +108,54 @@ where
         client_events: RateLimiter::direct(Quota::per_second(per_sec)),
         limits: app.limits.for_connection(),
     };
-    let (end, writer_done) = read_loop(&mut session, &mut reader, &mut writer_task).instrument(span.clone()).await;
-    let user = session.user.take();
-    app.hub.disconnect(&conn);
-    papp.unregister(&socket_id, user.as_deref());
-    match end {
-        Some(reason) => conn.outbound.close(reason, true),
-        None => conn.outbound.close(DisconnectReason::Disconnected, false),
-    }
-    if !writer_done && tokio::time::timeout(write_timeout, &mut writer_task).await.is_err() {
-        writer_task.abort();
-    }
-    if end.is_some() {
-        crate::native::session::linger(&mut reader).await;
-    }
-    tracing::debug!(parent: &span, reason = ?end, "closed");
+    runtime::run(&app, socket, &conn, Arc::new(PusherClosing), &mut session).instrument(span).await;
 }
 
-async fn write_loop<W: AsyncWrite + Unpin>(conn: Arc<Connection>, mut writer: WsWriter<W>, write_timeout: Duration) {
-    let mut batch = Vec::new();
-    let mut frames: Vec<Bytes> = Vec::new();
-    loop {
-        match conn.outbound.next_batch(&mut batch).await {
-            Ok(()) => {
-                frames.extend(batch.drain(..).map(|o| o.frame).filter(|f| !f.is_empty()));
-                if !write_batch(&conn, &mut writer, &frames, write_timeout).await {
-                    return;
-                }
-                frames.clear();
-            }
-            Err(reason) => {
-                let closing = if reason == DisconnectReason::Disconnected {
-                    vec![frame::close(1000, "")]
-                } else {
-                    let code = close_code(reason);
-                    vec![error_frame(Some(code), reason.message()), frame::close(code, reason.message())]
-                };
-                let _ = tokio::time::timeout(write_timeout, writer.write_frames(&closing)).await;
-                let _ = tokio::time::timeout(write_timeout, writer.shutdown()).await;
-                return;
-            }
+/// Pusher's close: `pusher:error` with the code, then the close frame
+/// (a disconnect by the app is a plain 1000).
+struct PusherClosing;
+
+impl Closing for PusherClosing {
+    fn frames(&self, reason: DisconnectReason) -> Vec<Bytes> {
+        if reason == DisconnectReason::Disconnected {
+            return vec![frame::close(1000, "")];
         }
+        let code = close_code(reason);
+        vec![error_frame(Some(code), reason.message()), frame::close(code, reason.message())]
     }
 }
 
-async fn read_loop<R: AsyncRead + Unpin>(
-    s: &mut Session<'_>,
-    reader: &mut WsReader<R>,
-    writer_task: &mut tokio::task::JoinHandle<()>,
-) -> (Option<DisconnectReason>, bool) {
-    let cfg = &s.app.config.pusher;
-    let activity = Duration::from_secs(cfg.activity_timeout_secs.max(1));
-    let pong_timeout = Duration::from_secs(cfg.pong_timeout_secs.max(1));
-    let mut last_seen = tokio::time::Instant::now();
-    let mut pinged_at: Option<tokio::time::Instant> = None;
-    loop {
-        let wake = match pinged_at {
-            Some(at) => at + pong_timeout,
-            None => last_seen + activity,
-        };
-        tokio::select! {
-            msg = reader.next() => {
-                let msg = match msg {
-                    Ok(Some(m)) => m,
-                    Ok(None) => return (None, false),
-                    Err(e) => {
-                        return (e.close_frame().map(|_| DisconnectReason::ProtocolViolation), false);
-                    }
-                };
-                last_seen = tokio::time::Instant::now();
-                pinged_at = None;
-                match msg {
-                    Message::Text(text) => {
-                        let text = std::str::from_utf8(&text).unwrap_or("");
-                        if let Some(reason) = s.handle(text).await {
-                            return (Some(reason), false);
-                        }
-                    }
-                    Message::Binary(_) => s.push(error_frame(None, "binary frames are not part of the Pusher protocol")),
-                    Message::Ping(p) => s.push(frame::pong(&p)),
-                    Message::Pong(_) => {}
-                    Message::Close(_) => return (None, false),
-                }
-            }
-            _ = tokio::time::sleep_until(wake) => {
-                if pinged_at.is_some() {
-                    return (Some(DisconnectReason::PingTimeout), false);
-                }
-                s.push(event_frame("pusher:ping", None, "{}"));
-                pinged_at = Some(tokio::time::Instant::now());
-            }
-            _ = &mut *writer_task => return (s.conn.outbound.closed(), true),
+impl DoorSession for Session<'_> {
+    const DOOR: &'static str = "pusher";
+
+    fn keep_alive(&self) -> KeepAlive {
+        let cfg = &self.app.config.pusher;
+        KeepAlive::WhenIdle {
+            idle: Duration::from_secs(cfg.activity_timeout_secs.max(1)),
+            timeout: Duration::from_secs(cfg.pong_timeout_secs.max(1)),
+            ping: event_frame("pusher:ping", None, "{}"),
         }
+    }
+
+    async fn on_text(&mut self, text: &str) -> Flow {
+        match self.handle(text).await {
+            Some(reason) => reason.into(),
+            None => Flow::Continue,
+        }
+    }
+
+    async fn on_binary(&mut self, _bytes: &[u8]) -> Flow {
+        self.error(None, "binary frames are not part of the Pusher protocol");
+        Flow::Continue
+    }
+
+    fn read_error(&self, e: &WsError) -> Option<Ending> {
+        e.close_frame().map(|_| DisconnectReason::ProtocolViolation.into())
+    }
+
+    fn left(&mut self) {
+        let user = self.user.take();
+        self.papp.unregister(self.socket_id, user.as_deref());
     }
 }
 
@@ -222,21 +169,6 @@ struct ClientFrame<'a> {
     data: Option<&'a RawValue>,
 }
 
-#[derive(Deserialize)]
-struct SubscribeData {
-    channel: String,
-    #[serde(default)]
-    auth: Option<String>,
-    #[serde(default)]
-    channel_data: Option<String>,
-}
-
-#[derive(Deserialize)]
-struct SigninData {
-    auth: String,
-    user_data: String,
-}
-
 /// A frame's `data` as `T`: an object, or (older clients) a string holding one.
 fn data_as<T: serde::de::DeserializeOwned>(data: Option<&RawValue>) -> Option<T> {
     let raw = data?;
@@ -246,15 +178,14 @@ fn data_as<T: serde::de::DeserializeOwned>(data: Option<&RawValue>) -> Option<T>
 }
 
 impl Session<'_> {
-    fn push(&self, frame: Bytes) {
+    pub(super) fn push(&self, frame: Bytes) {
         let _ = self.conn.outbound.push_frame(frame);
     }
 
-    fn error(&self, code: Option<u16>, message: &str) {
+    pub(super) fn error(&self, code: Option<u16>, message: &str) {
         self.push(error_frame(code, message));
     }
 
-    /// Handle one client frame; `Some` closes the socket.
     /// Count a frame against `[limits]`; a refusal is answered with
     /// `pusher:error`, and too many refusals close the socket (4100: back off).
     fn over_limit(&self, kind: ConnectionLimit) -> Option<Option<DisconnectReason>> {
@@ -263,6 +194,7 @@ impl Session<'_> {
         Some(self.limits.record_refusal().then_some(DisconnectReason::TooManyRequests))
     }
 
+    /// Handle one client frame; `Some` closes the socket.
     async fn handle(&mut self, text: &str) -> Option<DisconnectReason> {
         if let Some(end) = self.over_limit(ConnectionLimit::Request) {
             return end;
@@ -303,209 +235,4 @@ impl Session<'_> {
         }
         None
     }
-
-    fn subscription_error(&self, channel: &str, status: u16, message: &str) {
-        let data = serde_json::json!({ "type": "AuthError", "error": message, "status": status });
-        self.push(event_frame("pusher:subscription_error", Some(channel), &data.to_string()));
-    }
-
-    /// Check the subscription's signature; the grant it earns.
-    fn grant(&self, d: &SubscribeData) -> Result<SubscriptionGrant, (u16, String)> {
-        let cfg = &self.papp.config;
-        let kind = Kind::of(&d.channel);
-        let plain = SubscriptionGrant { rights: Rights::SUBSCRIBE, user: None, info: None };
-        let signed = |channel_data: Option<&str>| {
-            let auth = d.auth.as_deref().unwrap_or("");
-            if super::signature::channel_auth_valid(
-                &cfg.key,
-                &cfg.secret,
-                self.socket_id,
-                &d.channel,
-                channel_data,
-                auth,
-            ) {
-                Ok(())
-            } else {
-                Err((
-                    401,
-                    format!("Invalid signature for {}: expected key:HMAC-SHA256 of socket_id:channel", d.channel),
-                ))
-            }
-        };
-        match kind {
-            Kind::Public => Ok(plain),
-            Kind::Encrypted => signed(None).map(|_| plain),
-            Kind::Private => {
-                signed(None).map(|_| SubscriptionGrant { rights: Rights::SUBSCRIBE.union(Rights::PUBLISH), ..plain })
-            }
-            Kind::ServerToUser => {
-                let id = d.channel.trim_start_matches("#server-to-user-");
-                if self.user.as_deref() == Some(id) {
-                    Ok(plain)
-                } else {
-                    Err((403, format!("{} is only for the socket signed in as user {id}", d.channel)))
-                }
-            }
-            Kind::Presence => {
-                let cd = d.channel_data.as_deref().ok_or((400, "presence channels need channel_data".to_string()))?;
-                signed(Some(cd))?;
-                presence_grant(cfg, cd)
-            }
-        }
-    }
-
-    async fn subscribe(&mut self, d: SubscribeData) {
-        let ch = match self.papp.channel(&d.channel) {
-            Ok(c) => c,
-            Err(e) => return self.subscription_error(&d.channel, 400, &e.message),
-        };
-        let grant = match self.grant(&d) {
-            Ok(g) => g,
-            Err((status, message)) => {
-                self.subscription_error(&d.channel, status, &message);
-                if status == 401 {
-                    self.error(Some(close::UNAUTHORIZED), &message);
-                }
-                return;
-            }
-        };
-        let member = grant.user.clone();
-        if let Some(user) = &member {
-            let members = self.app.hub.presence_all(Caller::Server, &ch).await.unwrap_or_default();
-            let max = self.papp.config.max_presence_members;
-            if members.len() >= max && !members.iter().any(|m| m.info.user.as_ref() == Some(user)) {
-                let msg = format!("{} is full: at most {max} members", d.channel);
-                return self.subscription_error(&d.channel, 403, &msg);
-            }
-        }
-        let info = grant.info.clone();
-        let pending = match self.app.hub.subscribe_granted(self.conn, ch.clone(), None, Some(grant)).await {
-            Ok(p) => p,
-            Err(e) => return self.subscription_error(&d.channel, 400, &e.message),
-        };
-        let data = match &member {
-            Some(me) => {
-                let mut ids = Vec::new();
-                let mut hash = serde_json::Map::new();
-                for m in pending.presence_snapshot.iter().flatten() {
-                    let v = member_json(&m.info, true);
-                    let id = m.info.member_key().to_string();
-                    hash.insert(id.clone(), v.get("user_info").cloned().unwrap_or(serde_json::Value::Null));
-                    ids.push(id);
-                }
-                if !hash.contains_key(&**me) {
-                    let info = info.as_ref().and_then(|i| serde_json::from_str(i.as_str()).ok());
-                    hash.insert(me.to_string(), info.unwrap_or(serde_json::Value::Null));
-                    ids.push(me.to_string());
-                }
-                serde_json::json!({ "presence": { "count": ids.len(), "ids": ids, "hash": hash } })
-            }
-            None => serde_json::json!({}),
-        };
-        self.push(event_frame("pusher_internal:subscription_succeeded", Some(&d.channel), &data.to_string()));
-        if channels::is_cache(&d.channel) {
-            self.send_cached(&ch, &d.channel, pending.top.offset).await;
-        }
-        pending.activate();
-    }
-
-    /// A cache channel's last event (within the history TTL), or `pusher:cache_miss`.
-    async fn send_cached(&self, ch: &herald_core::ChannelName, name: &str, top: u64) {
-        let ttl_ms = self.app.hub.options(ch).map(|o| o.history_ttl_secs * 1000).unwrap_or(0);
-        let mut last = None;
-        if top > 0 {
-            let q = HistoryQuery { since: Some(top - 1), before: None, limit: 1, direction: Direction::Forward };
-            if let Ok(page) = self.app.hub.history(Caller::Server, ch, q).await {
-                last = page.publications.into_iter().find(|p| ttl_ms == 0 || p.time_ms + ttl_ms >= now_ms());
-            }
-        }
-        match last {
-            Some(p) => self.push(self.conn.encoder.encode(&herald_core::ChannelEvent::Publication(&p))),
-            None => {
-                self.push(event_frame("pusher:cache_miss", Some(name), "{}"));
-                self.papp.webhook("cache_miss", serde_json::json!({ "name": "cache_miss", "channel": name }));
-            }
-        }
-    }
-
-    fn signin(&mut self, d: SigninData) -> Option<DisconnectReason> {
-        let cfg = &self.papp.config;
-        if !super::signature::signin_valid(&cfg.key, &cfg.secret, self.socket_id, &d.user_data, &d.auth) {
-            self.error(Some(close::UNAUTHORIZED), "Invalid signature for pusher:signin");
-            return Some(DisconnectReason::Unauthorized);
-        }
-        let id = serde_json::from_str::<serde_json::Value>(&d.user_data)
-            .ok()
-            .and_then(|v| v.get("id").and_then(|i| i.as_str()).map(str::to_string))
-            .filter(|id| !id.is_empty() && id.len() <= cfg.max_user_id_len);
-        let Some(id) = id else {
-            self.error(Some(close::UNAUTHORIZED), "user_data must be JSON with a string \"id\"");
-            return Some(DisconnectReason::Unauthorized);
-        };
-        if let Some(old) = self.user.replace(id.clone()) {
-            self.papp.unregister_user(self.socket_id, &old);
-        }
-        self.papp.sign_in(self.socket_id, &id);
-        let data = serde_json::json!({ "user_data": d.user_data });
-        self.push(event_frame("pusher:signin_success", None, &data.to_string()));
-        None
-    }
-
-    fn client_event(&self, event: &str, channel: Option<&str>, data: Option<&RawValue>) {
-        let Some(name) = channel else {
-            return self.error(None, "client events need a channel");
-        };
-        if !Kind::of(name).allows_client_events() {
-            return self
-                .error(None, &format!("Client events are only allowed on private and presence channels, not {name}"));
-        }
-        if event.len() > channels::MAX_NAME {
-            return self.error(None, "event name over 200 characters");
-        }
-        if self.client_events.check().is_err() {
-            let n = self.papp.config.client_events_per_sec;
-            return self.error(
-                Some(close::CLIENT_EVENT_RATE),
-                &format!("Client event rejected - only {n} accepted per second"),
-            );
-        }
-        let payload = match data {
-            Some(raw) => Payload::from_raw(raw),
-            None => Payload::from_value(&serde_json::Value::Null),
-        };
-        if payload.len() > self.papp.config.max_event_payload_bytes {
-            let max = self.papp.config.max_event_payload_bytes;
-            return self.error(None, &format!("Client event data over {max} bytes"));
-        }
-        let result = self.papp.channel(name).and_then(|ch| self.app.hub.client_event(self.conn, &ch, event, &payload));
-        if let Err(e) = result {
-            self.error(None, &e.message);
-        }
-    }
-}
-
-/// The presence grant from signed `channel_data`: `{"user_id", "user_info"?}`.
-fn presence_grant(
-    cfg: &super::config::PusherAppConfig,
-    channel_data: &str,
-) -> Result<SubscriptionGrant, (u16, String)> {
-    let v: serde_json::Value =
-        serde_json::from_str(channel_data).map_err(|_| (400, "channel_data must be JSON".to_string()))?;
-    let user = match v.get("user_id") {
-        Some(serde_json::Value::String(s)) => s.clone(),
-        Some(serde_json::Value::Number(n)) => n.to_string(),
-        _ => return Err((400, "channel_data needs a user_id".into())),
-    };
-    if user.is_empty() || user.len() > cfg.max_user_id_len {
-        return Err((400, format!("user_id must be 1 to {} characters", cfg.max_user_id_len)));
-    }
-    let info = match v.get("user_info") {
-        Some(i) if !i.is_null() => Some(Payload::from_value(i)),
-        _ => None,
-    };
-    if info.as_ref().is_some_and(|i| i.len() > cfg.max_user_info_bytes) {
-        return Err((400, format!("user_info over {} bytes", cfg.max_user_info_bytes)));
-    }
-    let rights = Rights::SUBSCRIBE.union(Rights::PUBLISH).union(Rights::PRESENCE);
-    Ok(SubscriptionGrant { rights, user: Some(user.into()), info })
 }

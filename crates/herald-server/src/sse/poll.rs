@@ -11,17 +11,17 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::body::Body;
 use axum::extract::{ConnectInfo, State};
-use axum::http::{HeaderMap, Response, Uri};
+use axum::http::{HeaderMap, Uri};
 use herald_core::{ChannelEvent, Connection, HeraldError, Outgoing, Position};
 use serde_json::{Value, json};
 
 use super::encoder::SseEncoder;
 use super::position_id;
 use super::request::{self, Opened, QueryParams};
+use crate::api_error::{ApiError, JsonBytes};
 use crate::app::App;
-use crate::http_api::{error, json_response};
+use crate::door::admission::{self, Credentials};
 
 /// `GET /poll?channel=…[&since=…][&token=…]` → `{"events":[…],"id":"…"}`.
 pub async fn poll(
@@ -29,23 +29,27 @@ pub async fn poll(
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     uri: Uri,
     headers: HeaderMap,
-) -> Response<Body> {
-    match run(&app, peer, &uri, &headers).await {
-        Ok(body) => json_response(body.to_string().into_bytes()),
-        Err(e) => error(&e),
-    }
+) -> Result<JsonBytes, ApiError> {
+    Ok(JsonBytes(run(&app, peer, &uri, &headers).await?.to_string().into_bytes()))
 }
 
 async fn run(app: &App, peer: SocketAddr, uri: &Uri, headers: &HeaderMap) -> Result<Value, HeraldError> {
-    let slot = request::admit(app, peer, headers)?;
+    let mut admitted = admission::admit(app, peer, uri, headers, Credentials::QueryHeaderOrCookie)?;
     let query = QueryParams::parse(uri.query());
     let channels = query.channels(app.config.connection.max_channels)?;
     let since = request::positions(query.one("since")?, channels.len())?;
     let waits = since.is_some();
-    let identity = request::identity(app, &query, headers)?;
-    let opened =
-        request::open(app, slot, identity, app.sse_encoder.clone(), app.config.connection.queue, channels, since)
-            .await?;
+    let identity = admitted.take_identity()?;
+    let opened = request::open(
+        app,
+        admitted.slot,
+        identity,
+        app.sse_encoder.clone(),
+        app.config.connection.queue,
+        channels,
+        since,
+    )
+    .await?;
     // Dropping `opened` (also when the client leaves mid-wait) unregisters the connection.
     Ok(collect(app, opened, waits).await)
 }

@@ -1,12 +1,13 @@
 //! What `/sse`, `/poll` and `/sse/publish` share: reading the query string
-//! and the credentials, and opening a hub connection subscribed to every
+//! (the credentials are read by the shared admission gate,
+//! `crate::door::admission`), and opening a hub connection subscribed to every
 //! requested channel (with recovery) before anything is streamed, so every
 //! refusal is an HTTP error with the protocol's JSON body.
 
-use std::net::{IpAddr, SocketAddr};
+use std::net::SocketAddr;
 use std::sync::Arc;
 
-use axum::http::{HeaderMap, Uri, header};
+use axum::http::{HeaderMap, Uri};
 use herald_core::{ChannelName, WireEncoder};
 use herald_core::{
     Connection, ConnectionInit, ErrorCode, HeraldError, Hub, Identity, PendingSubscription, Position, QueueLimits,
@@ -14,10 +15,8 @@ use herald_core::{
 
 use super::position_id;
 use crate::app::App;
+use crate::door::admission;
 use crate::limits::IpSlot;
-
-/// Cookie that may carry the token (for `EventSource`, which cannot set headers).
-pub const TOKEN_COOKIE: &str = "herald_token";
 
 /// The decoded query string, in order (repeated keys kept).
 pub struct QueryParams(Vec<(String, String)>);
@@ -56,60 +55,13 @@ impl QueryParams {
     }
 }
 
-/// The token from `token=`, else `Authorization: Bearer`, else the `herald_token` cookie.
-pub fn token(query: &QueryParams, headers: &HeaderMap) -> Result<Option<String>, HeraldError> {
-    if let Some(t) = query.one("token")? {
-        return Ok(Some(t.to_string()));
-    }
-    if let Some(v) = headers.get(header::AUTHORIZATION) {
-        let bearer = v.to_str().ok().and_then(|v| v.strip_prefix("Bearer ")).map(str::trim);
-        return match bearer {
-            Some(t) if !t.is_empty() => Ok(Some(t.to_string())),
-            _ => Err(HeraldError::new(ErrorCode::Unauthorized, "Authorization must be \"Bearer <token>\"")),
-        };
-    }
-    let cookie = headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|kv| kv.trim().split_once('='))
-        .find(|(k, _)| *k == TOKEN_COOKIE)
-        .map(|(_, v)| v.to_string());
-    Ok(cookie)
-}
-
-/// The client's real address (behind trusted proxies).
-pub fn client_ip(app: &App, peer: SocketAddr, headers: &HeaderMap) -> IpAddr {
-    app.proxies.client_ip(peer.ip(), headers)
-}
-
-/// Admit a stream or poll from `peer` under the per-address connection
-/// limits shared with the WebSocket door; the slot is held while it lasts.
-pub fn admit(app: &App, peer: SocketAddr, headers: &HeaderMap) -> Result<IpSlot, HeraldError> {
-    app.limits.admit_connection(client_ip(app, peer, headers))
-}
-
-/// Check the browser origin and authenticate the request's credentials.
-pub fn identity(app: &App, query: &QueryParams, headers: &HeaderMap) -> Result<Identity, HeraldError> {
-    let origin = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok());
-    if !app.auth.origins.allows(origin) {
-        metrics::counter!("herald_origin_refused_total").increment(1);
-        return Err(HeraldError::new(
-            ErrorCode::PermissionDenied,
-            format!("origin {} is not allowed", origin.unwrap_or("")),
-        ));
-    }
-    let token = token(query, headers)?;
-    app.auth.authenticate(token.as_deref())
-}
-
 /// An upstream HTTP request of an SSE or long-poll client (`POST
 /// /sse/request`): its identity, once the address's request rate (one
 /// WebSocket connection's) admitted it.
 pub fn upstream(app: &App, peer: SocketAddr, uri: &Uri, headers: &HeaderMap) -> Result<Identity, HeraldError> {
-    let identity = identity(app, &QueryParams::parse(uri.query()), headers)?;
-    app.limits.check_http_request(client_ip(app, peer, headers))?;
+    admission::check_origin(app, headers)?;
+    let identity = app.auth.authenticate(admission::request_token(uri, headers)?.as_deref())?;
+    app.limits.check_http_request(admission::client_ip(app, peer, headers))?;
     Ok(identity)
 }
 

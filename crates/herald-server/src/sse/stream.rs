@@ -20,7 +20,7 @@ use std::time::Duration;
 
 use axum::body::Body;
 use axum::extract::{ConnectInfo, State};
-use axum::http::{HeaderMap, HeaderValue, Response, StatusCode, Uri, header};
+use axum::http::{HeaderMap, HeaderValue, Response, Uri, header};
 use bytes::{Bytes, BytesMut};
 use herald_core::{ChannelEvent, ChannelName, Connection, DisconnectReason, HeraldError, Outgoing, Position};
 use herald_protocol::encode;
@@ -30,8 +30,9 @@ use tokio::sync::mpsc;
 use super::encoder::SseEncoder;
 use super::position_id;
 use super::request::{self, Opened, QueryParams, Registration};
+use crate::api_error::ApiError;
 use crate::app::App;
-use crate::http_api::{error, error_response};
+use crate::door::admission::{self, Credentials};
 
 /// Chunks buffered between the pump and the response body. One slot is
 /// always kept free for the final `disconnect` event.
@@ -50,24 +51,15 @@ pub async fn sse(
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     uri: Uri,
     headers: HeaderMap,
-) -> Response<Body> {
-    if app.shutting_down() {
-        return error_response(
-            StatusCode::SERVICE_UNAVAILABLE,
-            &HeraldError::unavailable("server is shutting down; connect to another node"),
-        );
-    }
-    match open(&app, peer, &uri, &headers).await {
-        Ok(opened) => start(app, opened),
-        Err(e) => {
-            metrics::counter!("herald_sse_refused_total", "code" => e.code.name()).increment(1);
-            error(&e)
-        }
-    }
+) -> Result<Response<Body>, ApiError> {
+    let opened = open(&app, peer, &uri, &headers).await.inspect_err(|e| {
+        metrics::counter!("herald_sse_refused_total", "code" => e.code.name()).increment(1);
+    })?;
+    Ok(start(app, opened))
 }
 
 async fn open(app: &App, peer: SocketAddr, uri: &Uri, headers: &HeaderMap) -> Result<Opened, HeraldError> {
-    let slot = request::admit(app, peer, headers)?;
+    let mut admitted = admission::admit(app, peer, uri, headers, Credentials::QueryHeaderOrCookie)?;
     let query = QueryParams::parse(uri.query());
     let channels = query.channels(app.config.connection.max_channels)?;
     let header_id = headers
@@ -79,8 +71,9 @@ async fn open(app: &App, peer: SocketAddr, uri: &Uri, headers: &HeaderMap) -> Re
         _ => query.one("lastEventId")?,
     };
     let since = request::positions(id, channels.len())?;
-    let identity = request::identity(app, &query, headers)?;
-    request::open(app, slot, identity, app.sse_encoder.clone(), app.config.connection.queue, channels, since).await
+    let identity = admitted.take_identity()?;
+    request::open(app, admitted.slot, identity, app.sse_encoder.clone(), app.config.connection.queue, channels, since)
+        .await
 }
 
 /// Build the opening events, activate the subscriptions, start the pump.
@@ -258,7 +251,7 @@ async fn pump(app: Arc<App>, mut writer: Writer, registration: Registration, ope
     let end = writer.run(opening, every).await;
     drop(registration);
     if let End::Closed(reason) = end {
-        metrics::counter!("herald_disconnects_total", "reason" => reason.name()).increment(1);
+        metrics::counter!("herald_disconnects_total", "reason" => reason.name(), "door" => "sse").increment(1);
         let mut chunk = BytesMut::new();
         event_with_id(&mut chunk, &SseEncoder::lines("disconnect", &encode::disconnect(reason)), &writer.sent_id);
         // The slot kept free: the event goes out if the client still reads.

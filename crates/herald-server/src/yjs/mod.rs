@@ -1,9 +1,10 @@
 //! The y-websocket door (`docs/collaboration.md`): `GET /yjs/{room}` speaks
 //! the protocol of the `y-websocket` npm package (sync step 1/2/update,
 //! awareness, awareness query) for Yjs documents kept by `herald-docs`.
-//! `upgrade` checks the token and rights and answers 101; `session` runs the
-//! connection (read loop into the document registry, write loop from the
-//! connection's queue, pings, token expiry). A room is a Herald channel: a
+//! `upgrade` admits the request (the shared gate, the token from the query),
+//! checks the rights and answers 101; `session` is the door's protocol on
+//! the door runtime (messages into the document registry, WebSocket pings,
+//! close reasons). A room is a Herald channel: a
 //! room name without `:` is put in the `[yjs] namespace` (default `doc`).
 
 pub mod session;

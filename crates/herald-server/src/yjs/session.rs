@@ -1,33 +1,26 @@
-//! One y-websocket connection: join the document (the registry queues sync
-//! step 1 and the awareness states), then a read loop handing each binary
-//! message to the document, a write loop draining the connection's queue,
-//! WebSocket pings, and the token's expiry. Refused updates (read-only,
-//! size limits) are answered with y-websocket's permission-denied message
-//! and the connection stays; a malformed message closes it.
+//! One y-websocket connection on the door runtime: join the document (the
+//! registry queues sync step 1 and the awareness states), then each binary
+//! message goes to the document, with WebSocket pings and the token's
+//! expiry. Refused updates (read-only, size limits) are answered with
+//! y-websocket's permission-denied message and the connection stays; a
+//! malformed message closes it with a reason the client can read.
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use herald_core::{ChannelName, Connection, DisconnectReason, now_ms};
+use herald_core::{ChannelName, Connection, DisconnectReason};
 use herald_docs::{DocError, DocLease, DocRegistry, denied_message};
-use herald_ws::frame;
-use herald_ws::reader::{Message, ReaderConfig, WsReader};
-use herald_ws::writer::WsWriter;
-use parking_lot::Mutex;
+use herald_ws::{WsError, frame};
 use tokio::io::{AsyncRead, AsyncWrite};
 
 use super::upgrade::Registered;
 use crate::app::App;
-use crate::limits::{ConnectionLimit, IpSlot};
-use crate::native::session::linger;
-use crate::native::session::write_batch;
+use crate::door::socket::Socket;
+use crate::door::{Closing, DoorSession, Ending, Flow, KeepAlive, runtime};
+use crate::limits::{ConnectionLimit, ConnectionLimits, IpSlot};
 
 /// Room for the message type, sub-type and length prefix around an update.
 const MESSAGE_OVERHEAD: usize = 64;
-
-/// Why a session ends: the close code and a reason the client can read.
-type End = Option<(u16, String)>;
 
 /// A y-websocket connection, authorized and registered with the hub.
 pub struct Session {
@@ -49,180 +42,107 @@ impl Session {
     where
         S: AsyncRead + AsyncWrite + Send + Unpin + 'static,
     {
-        let cc = &self.app.config.connection;
-        let (rd, wr) = tokio::io::split(io);
-        let max = self.app.config.yjs.max_update_bytes + MESSAGE_OVERHEAD;
-        let mut reader = WsReader::new(rd, ReaderConfig { max_message_size: max, max_frame_size: max }, None);
-        let writer = WsWriter::new(wr);
-        let write_timeout = Duration::from_secs(cc.write_timeout_secs.max(1));
-        let conn = self.registered.conn.clone();
-        let close_detail: Arc<Mutex<End>> = Arc::new(Mutex::new(None));
-        let mut writer_task = tokio::spawn(write_loop(conn.clone(), writer, write_timeout, close_detail.clone()));
+        let Session { app, docs, registered, channel, writable } = self;
+        let socket = Socket::new(&app, io, app.config.yjs.max_update_bytes + MESSAGE_OVERHEAD, None);
+        let conn = registered.conn.clone();
+        let limits = app.limits.for_connection();
+        let mut door = YjsDoor { app: &app, docs, conn: &conn, channel, writable, lease: None, limits };
+        runtime::run(&app, socket, &conn, Arc::new(YjsClosing), &mut door).await;
+        drop(registered);
+    }
+}
 
-        let end = match self.docs.join(&self.channel, conn.clone()).await {
+/// The y-websocket protocol of one connection.
+struct YjsDoor<'a> {
+    app: &'a App,
+    docs: Arc<DocRegistry>,
+    conn: &'a Arc<Connection>,
+    channel: ChannelName,
+    writable: bool,
+    /// The open document, once joined.
+    lease: Option<DocLease>,
+    limits: ConnectionLimits,
+}
+
+/// y-websocket closes with Herald's codes and reasons (1000 when disconnected).
+struct YjsClosing;
+
+impl Closing for YjsClosing {
+    fn frames(&self, reason: DisconnectReason) -> Vec<Bytes> {
+        match reason {
+            DisconnectReason::Disconnected => vec![frame::close(1000, "")],
+            _ => vec![frame::close(reason.code(), reason.message())],
+        }
+    }
+}
+
+impl DoorSession for YjsDoor<'_> {
+    const DOOR: &'static str = "yjs";
+
+    fn keep_alive(&self) -> KeepAlive {
+        KeepAlive::configured_interval(&self.app.config.connection, frame::ping(b""))
+    }
+
+    async fn start(&mut self) -> Flow {
+        match self.docs.join(&self.channel, self.conn.clone()).await {
             Ok(lease) => {
                 tracing::debug!("joined");
-                let end = self.read_loop(&lease, &mut reader, &mut writer_task).await;
-                drop(lease);
-                end
+                self.lease = Some(lease);
+                Flow::Continue
             }
             Err(e) => {
                 tracing::warn!(error = %e, "document could not be opened");
-                Some((DisconnectReason::ServerError.code(), format!("document could not be opened: {e}")))
-            }
-        };
-        match &end {
-            Some((code, reason)) => {
-                tracing::debug!(code, reason, "closing");
-                *close_detail.lock() = end.clone();
-                conn.outbound.close(DisconnectReason::ProtocolViolation, true);
-            }
-            None => conn.outbound.close(DisconnectReason::Disconnected, false),
-        }
-        if !writer_task.is_finished() && tokio::time::timeout(write_timeout, &mut writer_task).await.is_err() {
-            writer_task.abort();
-        }
-        if end.is_some() {
-            linger(&mut reader).await;
-        }
-        drop(self.registered);
-        tracing::debug!("closed");
-    }
-
-    async fn read_loop<R: AsyncRead + Unpin>(
-        &self,
-        lease: &DocLease,
-        reader: &mut WsReader<R>,
-        writer_task: &mut tokio::task::JoinHandle<()>,
-    ) -> End {
-        let cc = &self.app.config.connection;
-        let conn = &self.registered.conn;
-        let ping_every = Duration::from_secs(cc.ping_interval_secs.max(1));
-        let dead_after = ping_every + Duration::from_secs(cc.pong_timeout_secs.max(1));
-        let mut ping = tokio::time::interval_at(tokio::time::Instant::now() + ping_every, ping_every);
-        let mut last_seen = Instant::now();
-        let limits = self.app.limits.for_connection();
-        let expires_in = conn.identity().expires_at_ms.map(|exp| Duration::from_millis(exp.saturating_sub(now_ms())));
-        let expiry = async {
-            match expires_in {
-                Some(d) => tokio::time::sleep(d).await,
-                None => std::future::pending().await,
-            }
-        };
-        tokio::pin!(expiry);
-        loop {
-            tokio::select! {
-                msg = reader.next() => {
-                    let msg = match msg {
-                        Ok(Some(m)) => m,
-                        Ok(None) => return None,
-                        Err(e) => return read_error(&e, self.app.config.yjs.max_update_bytes),
-                    };
-                    last_seen = Instant::now();
-                    metrics::counter!("herald_messages_received_total").increment(1);
-                    match msg {
-                        Message::Binary(bytes) => {
-                            // Over the message rate, slow the reader down instead of dropping
-                            // an edit (y-websocket has no way to resend one).
-                            while limits.check(ConnectionLimit::Request).is_err() {
-                                tokio::time::sleep(Duration::from_millis(10)).await;
-                            }
-                            if let Some(end) = self.handle(lease, conn, &bytes).await {
-                                return Some(end);
-                            }
-                        }
-                        Message::Text(_) => {
-                            let reason = DisconnectReason::ProtocolViolation;
-                            return Some((reason.code(), "y-websocket messages are binary frames".into()));
-                        }
-                        Message::Ping(p) => { let _ = conn.outbound.push_frame(frame::pong(&p)); }
-                        Message::Pong(_) => {}
-                        Message::Close(_) => return None,
-                    }
-                }
-                _ = ping.tick() => {
-                    if last_seen.elapsed() > dead_after {
-                        let r = DisconnectReason::PingTimeout;
-                        return Some((r.code(), r.message().into()));
-                    }
-                    let _ = conn.outbound.push_frame(frame::ping(b""));
-                }
-                _ = &mut expiry => {
-                    let r = DisconnectReason::TokenExpired;
-                    return Some((r.code(), r.message().into()));
-                }
-                _ = &mut *writer_task => return None,
+                let reason = DisconnectReason::ServerError;
+                Flow::Close(Ending::with_detail(reason, reason.code(), format!("document could not be opened: {e}")))
             }
         }
     }
 
-    /// One binary message; `Some` ends the session.
-    async fn handle(&self, lease: &DocLease, conn: &Connection, bytes: &[u8]) -> Option<(u16, String)> {
+    async fn on_text(&mut self, _text: &str) -> Flow {
+        let reason = DisconnectReason::ProtocolViolation;
+        Flow::Close(Ending::with_detail(reason, reason.code(), "y-websocket messages are binary frames"))
+    }
+
+    async fn on_binary(&mut self, bytes: &[u8]) -> Flow {
+        // Over the message rate, slow the reader down instead of dropping
+        // an edit (y-websocket has no way to resend one).
+        self.limits.until_ready(ConnectionLimit::Request).await;
+        let Some(lease) = &self.lease else { return Flow::Continue };
         match lease.handle(bytes, self.writable).await {
-            Ok(()) => None,
+            Ok(()) => Flow::Continue,
             Err(e) if e.is_refusal() => {
                 metrics::counter!("herald_document_updates_refused_total").increment(1);
                 tracing::debug!(error = %e, "update refused");
-                let _ = conn.outbound.push_frame(super::frame(&denied_message(&e.to_string())));
-                None
+                let _ = self.conn.outbound.push_frame(super::frame(&denied_message(&e.to_string())));
+                Flow::Continue
             }
-            Err(DocError::Malformed(m)) => Some((DisconnectReason::ProtocolViolation.code(), m)),
+            Err(DocError::Malformed(m)) => {
+                let reason = DisconnectReason::ProtocolViolation;
+                Flow::Close(Ending::with_detail(reason, reason.code(), m))
+            }
             Err(e) => {
                 tracing::warn!(error = %e, "document update failed");
-                Some((DisconnectReason::ServerError.code(), e.to_string()))
+                let reason = DisconnectReason::ServerError;
+                Flow::Close(Ending::with_detail(reason, reason.code(), e.to_string()))
             }
         }
     }
-}
 
-fn read_error(e: &herald_ws::WsError, max_update_bytes: usize) -> End {
-    e.close_frame()?;
-    Some(match e.close_code() {
-        1009 => (1009, format!("message larger than yjs.max_update_bytes ({max_update_bytes} bytes)")),
-        code => (code, e.to_string()),
-    })
-}
-
-async fn write_loop<W: AsyncWrite + Unpin>(
-    conn: Arc<Connection>,
-    mut writer: WsWriter<W>,
-    write_timeout: Duration,
-    close_detail: Arc<Mutex<End>>,
-) {
-    let mut batch = Vec::new();
-    let mut frames: Vec<Bytes> = Vec::new();
-    loop {
-        match conn.outbound.next_batch(&mut batch).await {
-            Ok(()) => {
-                // Channel events of the hub connection encode as nothing.
-                frames.extend(batch.drain(..).map(|o| o.frame).filter(|f| !f.is_empty()));
-                if frames.is_empty() {
-                    continue;
-                }
-                if !write_batch(&conn, &mut writer, &frames, write_timeout).await {
-                    return;
-                }
-                frames.clear();
-            }
-            Err(reason) => {
-                let close = match close_detail.lock().take() {
-                    Some((code, text)) => frame::close(code, &truncate(&text)),
-                    None if reason == DisconnectReason::Disconnected => frame::close(1000, ""),
-                    None => frame::close(reason.code(), reason.message()),
-                };
-                let _ = tokio::time::timeout(write_timeout, writer.write_frames(&[close])).await;
-                let _ = tokio::time::timeout(write_timeout, writer.shutdown()).await;
-                return;
-            }
-        }
+    fn read_error(&self, e: &WsError) -> Option<Ending> {
+        e.close_frame()?;
+        let max = self.app.config.yjs.max_update_bytes;
+        Some(match e.close_code() {
+            1009 => Ending::with_detail(
+                DisconnectReason::MessageTooLarge,
+                1009,
+                format!("message larger than yjs.max_update_bytes ({max} bytes)"),
+            ),
+            code => Ending::with_detail(DisconnectReason::ProtocolViolation, code, e.to_string()),
+        })
     }
-}
 
-/// A close reason fits in 123 bytes; cut at a character boundary.
-fn truncate(s: &str) -> String {
-    let mut end = s.len().min(123);
-    while !s.is_char_boundary(end) {
-        end -= 1;
+    /// Leave the document before the connection leaves the hub.
+    fn left(&mut self) {
+        self.lease = None;
     }
-    s[..end].to_string()
 }

@@ -14,6 +14,7 @@ pub mod cluster;
 pub mod postgres;
 pub mod pusher;
 pub mod sse;
+pub mod ws;
 
 /// A running herald process.
 pub struct Server {

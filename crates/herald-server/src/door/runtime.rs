@@ -1,0 +1,263 @@
+//! One WebSocket connection with a hub connection, for any door: a writer
+//! task draining the connection's bounded outbound queue in batches (the
+//! hub cuts a consumer whose queue overflows; a write blocked past the write
+//! timeout cuts it too), a read loop handing frames to the door, keep-alive
+//! and idle timeout, the token's expiry, the close (the door's frames, or
+//! 1000 when the client closed first) and a lingering close.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use bytes::Bytes;
+use herald_core::{Connection, DisconnectReason, now_ms};
+use herald_ws::frame;
+use herald_ws::reader::{Message, WsReader};
+use herald_ws::writer::WsWriter;
+use parking_lot::Mutex;
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::task::JoinHandle;
+use tokio::time::Instant;
+use tracing::Instrument;
+
+use super::socket::{Socket, linger, write_batch};
+use super::{Closing, DoorSession, Ending, Flow, KeepAlive};
+use crate::app::App;
+
+/// Run `conn` (already registered with the hub) on `socket` with `door`'s
+/// protocol until it ends; it has left the hub on return. Returns why the
+/// server ended it (`None`: the client left).
+pub async fn run<S, D>(
+    app: &App,
+    socket: Socket<S>,
+    conn: &Arc<Connection>,
+    closing: Arc<dyn Closing>,
+    door: &mut D,
+) -> Option<Ending>
+where
+    S: AsyncRead + AsyncWrite + Send + Unpin + 'static,
+    D: DoorSession,
+{
+    let Socket { mut reader, writer, write_timeout } = socket;
+    let shared = Arc::new(CloseState::default());
+    let write = write_loop(conn.clone(), writer, write_timeout, closing, shared.clone(), D::DOOR);
+    let mut writer_task = tokio::spawn(write.in_current_span());
+    let (end, writer_done) = match door.start().await {
+        Flow::Close(end) => (Some(end), false),
+        Flow::Continue | Flow::Refreshed => read_loop(door, conn, &mut reader, &mut writer_task).await,
+    };
+    door.left();
+    app.hub.disconnect(conn);
+    match &end {
+        // Replies already queued (e.g. the errors that led to an abuse close) go out first.
+        Some(end) => {
+            *shared.detail.lock() = end.detail.clone();
+            conn.outbound.close(end.reason, true);
+        }
+        None => {
+            shared.client_closed.store(true, Ordering::Release);
+            conn.outbound.close(DisconnectReason::Disconnected, false);
+        }
+    }
+    if !writer_done && tokio::time::timeout(write_timeout, &mut writer_task).await.is_err() {
+        writer_task.abort();
+    }
+    if end.is_some() && conn.outbound.closed() != Some(DisconnectReason::SlowConsumer) {
+        // The writer sent the close frame and FIN; read what the client still
+        // sends until it closes too, so the kernel does not answer its unread
+        // data with a reset that would discard our close frame.
+        linger(&mut reader).await;
+    }
+    tracing::debug!(reason = ?end, "closed");
+    end
+}
+
+/// What the read side tells the writer about the close.
+#[derive(Default)]
+struct CloseState {
+    /// The client closed first: answer with 1000.
+    client_closed: AtomicBool,
+    /// The door's own close code and text.
+    detail: Mutex<Option<(u16, String)>>,
+}
+
+async fn read_loop<R: AsyncRead + Unpin, D: DoorSession>(
+    door: &mut D,
+    conn: &Connection,
+    reader: &mut WsReader<R>,
+    writer_task: &mut JoinHandle<()>,
+) -> (Option<Ending>, bool) {
+    let mut keep_alive = KeepAliveTimer::new(door.keep_alive());
+    let mut expiry = Expiry::of(conn, door.expiry_warning());
+    let received = metrics::counter!("herald_messages_received_total", "door" => D::DOOR);
+    loop {
+        let flow = tokio::select! {
+            msg = reader.next() => {
+                let msg = match msg {
+                    Ok(Some(m)) => m,
+                    Ok(None) => return (None, false),
+                    Err(e) => return (door.read_error(&e), false),
+                };
+                keep_alive.seen();
+                received.increment(1);
+                match msg {
+                    Message::Text(text) => door.on_text(std::str::from_utf8(&text).unwrap_or("")).await,
+                    Message::Binary(bytes) => door.on_binary(&bytes).await,
+                    Message::Ping(p) => {
+                        let _ = conn.outbound.push_frame(frame::pong(&p));
+                        Flow::Continue
+                    }
+                    Message::Pong(_) => Flow::Continue,
+                    Message::Close(_) => return (None, false),
+                }
+            }
+            () = keep_alive.due() => match keep_alive.fire() {
+                Some(ping) => {
+                    let _ = conn.outbound.push_frame(ping);
+                    Flow::Continue
+                }
+                None => DisconnectReason::PingTimeout.into(),
+            },
+            () = expiry.due() => {
+                if expiry.warn_at.take().is_some() {
+                    door.token_expiring();
+                    Flow::Continue
+                } else {
+                    DisconnectReason::TokenExpired.into()
+                }
+            }
+            _ = &mut *writer_task => return (conn.outbound.closed().map(Ending::from), true),
+        };
+        match flow {
+            Flow::Continue => {}
+            Flow::Refreshed => expiry = Expiry::of(conn, door.expiry_warning()),
+            Flow::Close(end) => return (Some(end), false),
+        }
+    }
+}
+
+/// Drain the outbound queue in batches until it closes, then write the
+/// closing frames and FIN.
+async fn write_loop<W: AsyncWrite + Unpin>(
+    conn: Arc<Connection>,
+    mut writer: WsWriter<W>,
+    write_timeout: Duration,
+    closing: Arc<dyn Closing>,
+    shared: Arc<CloseState>,
+    door: &'static str,
+) {
+    let mut batch = Vec::new();
+    let mut frames: Vec<Bytes> = Vec::new();
+    // Looked up once per connection, not once per write.
+    let frames_sent = metrics::counter!("herald_frames_sent_total", "door" => door);
+    loop {
+        match conn.outbound.next_batch(&mut batch).await {
+            Ok(()) => {
+                // A door whose encoder has no frame for an event encodes it as nothing.
+                frames.extend(batch.drain(..).map(|o| o.frame).filter(|f| !f.is_empty()));
+                if frames.is_empty() {
+                    continue;
+                }
+                let n = frames.len() as u64;
+                if !write_batch(&conn, &mut writer, &frames, write_timeout).await {
+                    return;
+                }
+                frames_sent.increment(n);
+                frames.clear();
+            }
+            Err(reason) => {
+                let frames: Vec<Bytes> = if shared.client_closed.load(Ordering::Acquire) {
+                    vec![frame::close(1000, "")]
+                } else {
+                    metrics::counter!("herald_disconnects_total", "reason" => reason.name(), "door" => door)
+                        .increment(1);
+                    match shared.detail.lock().take() {
+                        Some((code, text)) => vec![frame::close(code, &text)],
+                        None => closing.frames(reason),
+                    }
+                };
+                let _ = tokio::time::timeout(write_timeout, writer.write_frames(&frames)).await;
+                let _ = tokio::time::timeout(write_timeout, writer.shutdown()).await;
+                return;
+            }
+        }
+    }
+}
+
+/// The keep-alive of a [`KeepAlive`] style: when to look next, and what to do then.
+struct KeepAliveTimer {
+    style: KeepAlive,
+    interval: Option<tokio::time::Interval>,
+    last_seen: Instant,
+    pinged_at: Option<Instant>,
+}
+
+impl KeepAliveTimer {
+    fn new(style: KeepAlive) -> Self {
+        let interval = match &style {
+            KeepAlive::Interval { every, .. } => Some(tokio::time::interval_at(Instant::now() + *every, *every)),
+            KeepAlive::WhenIdle { .. } => None,
+        };
+        KeepAliveTimer { style, interval, last_seen: Instant::now(), pinged_at: None }
+    }
+
+    /// A frame came from the peer.
+    fn seen(&mut self) {
+        self.last_seen = Instant::now();
+        self.pinged_at = None;
+    }
+
+    async fn due(&mut self) {
+        match (&self.style, &mut self.interval) {
+            (KeepAlive::Interval { .. }, Some(interval)) => {
+                interval.tick().await;
+            }
+            (KeepAlive::WhenIdle { idle, timeout, .. }, _) => {
+                let wake = match self.pinged_at {
+                    Some(at) => at + *timeout,
+                    None => self.last_seen + *idle,
+                };
+                tokio::time::sleep_until(wake).await;
+            }
+            (KeepAlive::Interval { .. }, None) => std::future::pending().await,
+        }
+    }
+
+    /// The ping to send now, or `None`: the peer is dead.
+    fn fire(&mut self) -> Option<Bytes> {
+        match &self.style {
+            KeepAlive::Interval { every, timeout, ping } => {
+                (self.last_seen.elapsed() <= *every + *timeout).then(|| ping.clone())
+            }
+            KeepAlive::WhenIdle { ping, .. } => {
+                if self.pinged_at.is_some() {
+                    return None;
+                }
+                self.pinged_at = Some(Instant::now());
+                Some(ping.clone())
+            }
+        }
+    }
+}
+
+/// When the token's expiry needs attention next: the warning, then the end.
+struct Expiry {
+    warn_at: Option<Instant>,
+    end_at: Option<Instant>,
+}
+
+impl Expiry {
+    fn of(conn: &Connection, warn_before: Option<Duration>) -> Expiry {
+        let Some(exp) = conn.identity().expires_at_ms else { return Expiry { warn_at: None, end_at: None } };
+        let now = Instant::now();
+        let left = Duration::from_millis(exp.saturating_sub(now_ms()));
+        Expiry { warn_at: warn_before.map(|before| now + left.saturating_sub(before)), end_at: Some(now + left) }
+    }
+
+    async fn due(&self) {
+        match self.warn_at.or(self.end_at) {
+            Some(at) => tokio::time::sleep_until(at).await,
+            None => std::future::pending().await,
+        }
+    }
+}
