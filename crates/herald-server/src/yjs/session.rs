@@ -77,7 +77,12 @@ impl Session {
                 *close_detail.lock() = end.clone();
                 conn.outbound.close(DisconnectReason::ProtocolViolation, true);
             }
-            None => conn.outbound.close(DisconnectReason::Disconnected, false),
+            None => {
+                // The peer left: answer its close with 1000. (`Disconnected`
+                // from anywhere else is `/api/disconnect`: its own code.)
+                *close_detail.lock() = Some((1000, String::new()));
+                conn.outbound.close(DisconnectReason::Disconnected, false);
+            }
         }
         if !writer_task.is_finished() && tokio::time::timeout(write_timeout, &mut writer_task).await.is_err() {
             writer_task.abort();
@@ -207,7 +212,6 @@ async fn write_loop<W: AsyncWrite + Unpin>(
             Err(reason) => {
                 let close = match close_detail.lock().take() {
                     Some((code, text)) => frame::close(code, &truncate(&text)),
-                    None if reason == DisconnectReason::Disconnected => frame::close(1000, ""),
                     None => frame::close(reason.code(), reason.message()),
                 };
                 let _ = tokio::time::timeout(write_timeout, writer.write_frames(&[close])).await;
