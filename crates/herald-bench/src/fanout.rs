@@ -239,7 +239,8 @@ pub async fn run(target: &mut Running, p: &FanoutParams, rotate: usize) -> anyho
     }
     let subscribers_short = each.iter().filter(|(got, want)| got < want).count();
     let subscribers_over = each.iter().filter(|(got, want)| got > want).count();
-    let worst_subscriber = each.into_iter().filter(|(got, want)| got != want).max_by_key(|(got, want)| got.abs_diff(*want));
+    let worst_subscriber =
+        each.into_iter().filter(|(got, want)| got != want).max_by_key(|(got, want)| got.abs_diff(*want));
     let delivered = shared.measured.load(Ordering::Relaxed);
     let last_recv = shared.last_recv_ns.load(Ordering::Relaxed).max(end_ns);
     let window = (last_recv - measure_from) as f64 / 1e9;
@@ -301,7 +302,8 @@ impl FanoutResult {
             out.push("no publication was measured".into());
         }
         if self.delivered != self.expected || self.subscribers_short > 0 || self.subscribers_over > 0 {
-            let worst = self.worst_subscriber.map(|(got, want)| format!("; worst: {got} of {want}")).unwrap_or_default();
+            let worst =
+                self.worst_subscriber.map(|(got, want)| format!("; worst: {got} of {want}")).unwrap_or_default();
             out.push(format!(
                 "delivered {} of {} expected: {} subscribers missed messages, {} got duplicates{worst}",
                 self.delivered, self.expected, self.subscribers_short, self.subscribers_over

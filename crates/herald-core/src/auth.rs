@@ -107,8 +107,7 @@ impl ChannelPattern {
         match self {
             ChannelPattern::Any => !is_private(channel),
             ChannelPattern::Prefix(p) => {
-                channel.as_str().starts_with(p.as_str())
-                    && private_marker_end(channel).is_none_or(|end| p.len() >= end)
+                channel.as_str().starts_with(p.as_str()) && private_marker_end(channel).is_none_or(|end| p.len() >= end)
             }
             ChannelPattern::Exact(e) => channel.as_str() == e,
         }

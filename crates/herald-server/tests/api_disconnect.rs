@@ -82,8 +82,11 @@ async fn disconnect_closes_the_users_connections_on_every_door() {
     let socket = established(&mut pusher).await;
     let user_data = json!({"id": "u1"}).to_string();
     let sig = herald_server::pusher::signature::sign("secret-1", format!("{socket}::user::{user_data}").as_bytes());
-    send(&mut pusher, json!({"event": "pusher:signin", "data": {"auth": format!("key-1:{sig}"), "user_data": user_data}}))
-        .await;
+    send(
+        &mut pusher,
+        json!({"event": "pusher:signin", "data": {"auth": format!("key-1:{sig}"), "user_data": user_data}}),
+    )
+    .await;
     assert_eq!(next(&mut pusher).await.unwrap()["event"], "pusher:signin_success");
 
     let r = server.post("/api/disconnect", &json!({"user": "u1"})).await.unwrap();

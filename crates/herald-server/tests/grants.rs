@@ -62,7 +62,13 @@ async fn doors(server: &Server, token: &str, channel: &str) -> (bool, bool, Opti
             }
         }
     };
-    let sse = match SseStream::open(server.addr, &format!("/sse?channel={}&token={token}", url_part(channel)), Opts::default()).await {
+    let sse = match SseStream::open(
+        server.addr,
+        &format!("/sse?channel={}&token={token}", url_part(channel)),
+        Opts::default(),
+    )
+    .await
+    {
         Ok(_) => true,
         Err(r) => {
             assert_eq!((r.status, r.json()["error"]["code"].as_u64()), (403, Some(103)), "/sse {channel}: {}", r.body);
