@@ -31,6 +31,12 @@ cargo clippy --workspace --all-targets --locked -- -D warnings
 echo "== cargo test"
 cargo test --workspace --locked
 
+echo "== fuzz targets compile (cargo check on stable; running them needs cargo-fuzz and nightly)"
+# fuzz/ is its own workspace (cargo-fuzz builds it with sanitizer flags), so
+# `cargo test --workspace` never sees it: check it here, into the same target
+# directory, so a parser change that breaks a fuzz target fails the run.
+CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$PWD/target}" cargo check --locked --manifest-path fuzz/Cargo.toml --bins
+
 echo "== build the herald binary for the JavaScript tests (a no-op after cargo test)"
 cargo build --locked -p herald-server --bin herald
 export HERALD_BIN="$(realpath "${CARGO_TARGET_DIR:-target}")/debug/herald"

@@ -38,6 +38,29 @@ pub struct ConnectResult {
     pub steps: Vec<ConnectStep>,
     /// First error seen, if any.
     pub first_error: Option<String>,
+    /// Connections that ended before the run did.
+    pub closed_during_run: u64,
+}
+
+impl ConnectResult {
+    /// Everything that makes this run not "every connection of every step
+    /// opened, subscribed and stayed open". Empty when it is.
+    pub fn problems(&self, steps: &[usize]) -> Vec<String> {
+        let mut out = Vec::new();
+        let want = steps.iter().copied().max().unwrap_or(0);
+        let got = self.steps.last().map_or(0, |s| s.connections);
+        let failed: usize = self.steps.iter().map(|s| s.failed).sum();
+        if got < want || failed > 0 {
+            out.push(format!(
+                "{got} of {want} connections opened and subscribed, {failed} failed (first error: {})",
+                self.first_error.as_deref().unwrap_or("none recorded")
+            ));
+        }
+        if self.closed_during_run > 0 {
+            out.push(format!("{} connections were closed during the run", self.closed_during_run));
+        }
+        out
+    }
 }
 
 /// Connects clients step by step at `rate` per second.
@@ -56,8 +79,13 @@ pub async fn run(
     let (stop_tx, stop_rx) = watch::channel(false);
     let mut groups = Vec::new();
     let mut total = 0usize;
-    let mut out =
-        ConnectResult { target: target.target.name().to_string(), rss_idle, steps: Vec::new(), first_error: None };
+    let mut out = ConnectResult {
+        target: target.target.name().to_string(),
+        rss_idle,
+        steps: Vec::new(),
+        first_error: None,
+        closed_during_run: 0,
+    };
     for &step in steps {
         if step <= total {
             continue;
@@ -100,6 +128,7 @@ pub async fn run(
             anyhow::bail!("{} exited:\n{}", target.target.name(), target.log_tail());
         }
     }
+    out.closed_during_run = shared.closed.load(std::sync::atomic::Ordering::Relaxed);
     let _ = stop_tx.send(true);
     for g in groups {
         let _ = g.await;

@@ -86,10 +86,17 @@ pub struct FanoutResult {
     pub closed_during_run: u64,
     /// Publisher figures.
     pub publisher: PublishStats,
-    /// Deliveries expected (measured publications × subscribers).
+    /// Deliveries expected (each subscriber: the measured publications to its channel).
     pub expected: u64,
     /// Measured deliveries received.
     pub delivered: u64,
+    /// Subscribers that received fewer measured publications than were
+    /// published to their channel.
+    pub subscribers_short: usize,
+    /// Subscribers that received more (duplicates).
+    pub subscribers_over: usize,
+    /// The subscriber furthest from its share: (received, expected).
+    pub worst_subscriber: Option<(u64, u64)>,
     /// Delivered per second, over the measured window (until the last receipt).
     pub delivered_per_s: f64,
     /// Latency from each message's actual send time.
@@ -180,6 +187,7 @@ pub async fn run(target: &mut Running, p: &FanoutParams, rotate: usize) -> anyho
         errors.len()
     );
     let subscribed = conns.len();
+    let subscriber_channels: Vec<usize> = conns.iter().map(|c| c.channel).collect();
     let span = Duration::from_secs_f64(p.warmup_s + p.duration_s + 30.0);
     let shared = Shared::new(span);
     let (stop_tx, stop_rx) = watch::channel(false);
@@ -203,7 +211,8 @@ pub async fn run(target: &mut Running, p: &FanoutParams, rotate: usize) -> anyho
     // Drain: wait until every expected delivery arrived, or nothing more
     // arrives for 2 s (10 s at most).
     // Each message reaches the subscribers of one channel.
-    let expected = publisher.measured * subscribed as u64 / p.channels.max(1) as u64;
+    let per_channel = |ch: usize| publisher.measured_per_channel.get(ch).copied().unwrap_or(0);
+    let expected: u64 = subscriber_channels.iter().map(|&ch| per_channel(ch)).sum();
     let drain_deadline = Instant::now() + Duration::from_secs(10);
     let mut last = (shared.measured.load(Ordering::Relaxed), Instant::now());
     loop {
@@ -221,11 +230,17 @@ pub async fn run(target: &mut Running, p: &FanoutParams, rotate: usize) -> anyho
     let _ = stop_tx.send(true);
     let mut sent_h = new_histogram();
     let mut sched_h = new_histogram();
+    let mut each = Vec::with_capacity(subscribed);
     for g in groups {
         let s = g.await.context("subscriber group")?;
         sent_h.add(&s.sent_to_recv).ok();
         sched_h.add(&s.sched_to_recv).ok();
+        each.extend(s.per_connection.into_iter().map(|(ch, got)| (got, per_channel(ch))));
     }
+    let subscribers_short = each.iter().filter(|(got, want)| got < want).count();
+    let subscribers_over = each.iter().filter(|(got, want)| got > want).count();
+    let worst_subscriber =
+        each.into_iter().filter(|(got, want)| got != want).max_by_key(|(got, want)| got.abs_diff(*want));
     let delivered = shared.measured.load(Ordering::Relaxed);
     let last_recv = shared.last_recv_ns.load(Ordering::Relaxed).max(end_ns);
     let window = (last_recv - measure_from) as f64 / 1e9;
@@ -241,6 +256,9 @@ pub async fn run(target: &mut Running, p: &FanoutParams, rotate: usize) -> anyho
         publisher,
         expected,
         delivered,
+        subscribers_short,
+        subscribers_over,
+        worst_subscriber,
         delivered_per_s: delivered as f64 / window.max(1e-3),
         latency_sent: Percentiles::of(&sent_h),
         latency_sched: Percentiles::of(&sched_h),
@@ -253,4 +271,44 @@ pub async fn run(target: &mut Running, p: &FanoutParams, rotate: usize) -> anyho
         timeline: shared.timeline.iter().take(buckets).map(|b| b.load(Ordering::Relaxed)).collect(),
         latency_cdf: cdf(&sched_h),
     })
+}
+
+impl FanoutResult {
+    /// Everything that makes this run not a faithful fan-out of `requested`
+    /// subscribers: failed connections, connections cut during the run,
+    /// refused publishes, and any subscriber that did not receive exactly
+    /// the measured publications of its channel. Empty when delivery was exact.
+    pub fn problems(&self, requested: usize) -> Vec<String> {
+        let mut out = Vec::new();
+        if self.subscribed < requested {
+            out.push(format!(
+                "{} of {requested} subscribers failed to connect or subscribe (first error: {})",
+                requested - self.subscribed,
+                self.first_error.as_deref().unwrap_or("none recorded")
+            ));
+        }
+        if self.closed_during_run > 0 {
+            out.push(format!("{} subscriber connections were closed during the run", self.closed_during_run));
+        }
+        if self.publisher.errors > 0 {
+            out.push(format!(
+                "{} of {} publishes were refused{}",
+                self.publisher.errors,
+                self.publisher.sent,
+                self.publisher.first_error.as_deref().map(|e| format!(" (first: {e})")).unwrap_or_default()
+            ));
+        }
+        if self.publisher.measured == 0 {
+            out.push("no publication was measured".into());
+        }
+        if self.delivered != self.expected || self.subscribers_short > 0 || self.subscribers_over > 0 {
+            let worst =
+                self.worst_subscriber.map(|(got, want)| format!("; worst: {got} of {want}")).unwrap_or_default();
+            out.push(format!(
+                "delivered {} of {} expected: {} subscribers missed messages, {} got duplicates{worst}",
+                self.delivered, self.expected, self.subscribers_short, self.subscribers_over
+            ));
+        }
+        out
+    }
 }

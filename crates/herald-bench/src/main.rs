@@ -26,6 +26,7 @@ mod recovery;
 mod report;
 mod subscribers;
 mod targets;
+mod verdict;
 mod wire;
 
 use std::net::SocketAddr;
@@ -229,24 +230,40 @@ fn runnable(c: &Common, paths: &Paths) -> Vec<Target> {
 
 /// Starts each target in turn, runs `scenario` against it (with the
 /// target's number, which picks a fresh range of source addresses) and
-/// stops it. A failed run is reported with the server's log and skipped;
-/// no result at all is an error.
+/// stops it. A target that does not start or whose run fails (a
+/// connection or scenario error) is reported with the server's log, the
+/// other targets still run, and then the whole run is an error: a broken
+/// target never passes unnoticed. No result at all is an error too.
 async fn each_target<R>(
     targets: Vec<Target>,
     paths: &Paths,
     mut scenario: impl AsyncFnMut(usize, &mut targets::Running) -> anyhow::Result<R>,
 ) -> anyhow::Result<Vec<R>> {
     let mut results = Vec::new();
+    let mut failures = Vec::new();
     for (i, t) in targets.into_iter().enumerate() {
         eprintln!("== {}", t.name());
-        let mut running = targets::start(t, paths)?;
+        let mut running = match targets::start(t, paths) {
+            Ok(r) => r,
+            Err(e) => {
+                eprintln!("FAILED {}: could not start: {e:#}", t.name());
+                failures.push(format!("{}: could not start: {e:#}", t.name()));
+                continue;
+            }
+        };
         match scenario(i, &mut running).await {
             Ok(r) => results.push(r),
-            Err(e) => eprintln!("{}: run failed: {e:#}\n{}", t.name(), running.log_tail()),
+            Err(e) => {
+                eprintln!("FAILED {}: run failed: {e:#}\n{}", t.name(), running.log_tail());
+                failures.push(format!("{}: run failed: {e:#}", t.name()));
+            }
         }
         running.stop();
         // Let the kernel reap the closed sockets before the next target.
         tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    if !failures.is_empty() {
+        bail!("{} target(s) failed: {}", failures.len(), failures.join("; "));
     }
     if results.is_empty() {
         bail!("no target produced a result");
@@ -320,10 +337,7 @@ async fn run_fanout(a: FanoutArgs, scenario: &'static str) -> anyhow::Result<()>
     plot::latency(&with_ext(&out, "-latency.svg"), &title, &results)?;
     plot::throughput(&with_ext(&out, "-throughput.svg"), &title, &results)?;
     println!("wrote {}.json, .md, -latency.svg, -throughput.svg", out.display());
-    if results.iter().any(|r| r.delivered == 0) {
-        bail!("a target delivered nothing");
-    }
-    Ok(())
+    verdict::check(scenario, results.iter().map(|r| (r.target.as_str(), r.problems(a.subscribers))))
 }
 
 async fn run_connect(a: ConnectArgs) -> anyhow::Result<()> {
@@ -344,10 +358,7 @@ async fn run_connect(a: ConnectArgs) -> anyhow::Result<()> {
     report::write_json(&with_ext(&out, ".json"), &results)?;
     std::fs::write(with_ext(&out, ".md"), &table)?;
     println!("wrote {}.json, .md", out.display());
-    if results.iter().any(|r| r.steps.last().is_none_or(|s| s.connections == 0)) {
-        bail!("a target accepted no connection");
-    }
-    Ok(())
+    verdict::check("connect", results.iter().map(|r| (r.target.as_str(), r.problems(&a.steps))))
 }
 
 async fn run_recovery(a: RecoveryArgs) -> anyhow::Result<()> {

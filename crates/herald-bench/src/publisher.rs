@@ -21,6 +21,8 @@ pub struct PublishStats {
     pub sent: u64,
     /// Messages scheduled at or after the measurement start.
     pub measured: u64,
+    /// Of those, per channel number (message `k` goes to channel `k % channels`).
+    pub measured_per_channel: Vec<u64>,
     /// Replies received (native dialect and Pusher HTTP responses).
     pub replies: u64,
     /// Error replies received.
@@ -105,7 +107,7 @@ impl Publisher {
         let names: Vec<String> = (0..channels.max(1)).map(wire::channel_name).collect();
         let pad = wire::padding(size);
         let interval = 1e9 / rate.max(0.001);
-        let mut stats = PublishStats::default();
+        let mut stats = PublishStats { measured_per_channel: vec![0; names.len()], ..PublishStats::default() };
         let mut k: u64 = 0;
         loop {
             let sched = start_ns + (k as f64 * interval) as u64;
@@ -123,6 +125,7 @@ impl Publisher {
                     stats.sent += 1;
                     if sched >= measure_from_ns {
                         stats.measured += 1;
+                        stats.measured_per_channel[(k as usize) % names.len()] += 1;
                     }
                     k += 1;
                 }

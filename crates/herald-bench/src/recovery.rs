@@ -113,6 +113,27 @@ async fn publish_missed(addr: std::net::SocketAddr, missed: usize, payload: usiz
     Ok(())
 }
 
+/// Whether a recovering subscribe's reply holds exactly the `missed`
+/// publications after `offset`, in order (`recovered: true`, offsets
+/// `offset + 1 ..= offset + missed`): no loss, no duplicate, no extra.
+fn exactly_the_missed(reply: &serde_json::Value, offset: u64, missed: usize) -> Result<(), String> {
+    let offsets: Vec<Option<u64>> =
+        reply["publications"].as_array().map_or_else(Vec::new, |a| a.iter().map(|p| p["offset"].as_u64()).collect());
+    let want: Vec<Option<u64>> = (1..=missed as u64).map(|i| Some(offset + i)).collect();
+    if reply["recovered"] == true && offsets == want {
+        return Ok(());
+    }
+    let got: Vec<String> = offsets.iter().take(5).map(|o| o.map_or("?".into(), |o| o.to_string())).collect();
+    Err(format!(
+        "recovered {} with {} of {missed} publications (offsets {}…; expected {}..={})",
+        reply["recovered"],
+        offsets.len(),
+        got.join(","),
+        offset + 1,
+        offset + missed as u64
+    ))
+}
+
 /// Runs one recovery wave against a started target.
 pub async fn run(target: &mut Running, p: &RecoveryParams) -> anyhow::Result<RecoveryResult> {
     let addr = target.addr;
@@ -141,14 +162,7 @@ pub async fn run(target: &mut Running, p: &RecoveryParams) -> anyhow::Result<Rec
     let (mut recovered, mut failed, mut first_error, mut last) = (0, 0, None, t0);
     for (took, at, r) in outcomes {
         let ok = match &r {
-            Ok(v) => {
-                let n = v["publications"].as_array().map_or(0, Vec::len);
-                if v["recovered"] == true && n == p.missed {
-                    Ok(())
-                } else {
-                    Err(format!("recovered {} with {n} of {} publications", v["recovered"], p.missed))
-                }
-            }
+            Ok(v) => exactly_the_missed(v, offset, p.missed),
             Err(e) => Err(format!("{e:#}")),
         };
         match ok {
@@ -210,6 +224,19 @@ pub fn table(results: &[RecoveryResult]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn recovery_must_be_exactly_the_missed_offsets() {
+        let reply = |recovered: bool, offsets: &[u64]| {
+            let pubs: Vec<_> = offsets.iter().map(|o| serde_json::json!({"offset": o, "data": {}})).collect();
+            serde_json::json!({"recovered": recovered, "publications": pubs})
+        };
+        assert!(exactly_the_missed(&reply(true, &[6, 7, 8]), 5, 3).is_ok());
+        assert!(exactly_the_missed(&reply(false, &[6, 7, 8]), 5, 3).is_err(), "not recovered");
+        assert!(exactly_the_missed(&reply(true, &[6, 8]), 5, 3).is_err(), "a gap");
+        assert!(exactly_the_missed(&reply(true, &[6, 7, 7]), 5, 3).is_err(), "a duplicate");
+        assert!(exactly_the_missed(&reply(true, &[6, 7, 8, 9]), 5, 3).is_err(), "an extra");
+    }
 
     #[test]
     fn subscribe_frames_are_json() {

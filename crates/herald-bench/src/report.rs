@@ -104,6 +104,13 @@ pub fn fanout_table(results: &[FanoutResult]) -> String {
             let _ =
                 writeln!(s, "\n{}: {} subscriber(s) failed to connect, first error: {e}", r.target, r.connect_errors);
         }
+        if r.subscribers_short > 0 || r.subscribers_over > 0 {
+            let _ = writeln!(
+                s,
+                "\n{}: NOT EXACT: {} subscriber(s) missed messages, {} got duplicates (worst: {:?} received/expected)",
+                r.target, r.subscribers_short, r.subscribers_over, r.worst_subscriber
+            );
+        }
     }
     s
 }

@@ -54,12 +54,10 @@ pub async fn connect_many(server: SocketAddr, dialect: Dialect, plan: ConnectPla
                 tokio::time::sleep_until((start + Duration::from_secs_f64(k as f64 / rate as f64)).into()).await;
             }
             let mut conn = wire::open(server, source_addr(first + k, rotate), dialect.path()).await?;
-            tokio::time::timeout(
-                Duration::from_secs(30),
-                conn.subscribe(dialect, &wire::channel_name((first + k) % channels.max(1))),
-            )
-            .await
-            .map_err(|_| std::io::Error::other("subscribe timed out"))??;
+            conn.channel = (first + k) % channels.max(1);
+            tokio::time::timeout(Duration::from_secs(30), conn.subscribe(dialect, &wire::channel_name(conn.channel)))
+                .await
+                .map_err(|_| std::io::Error::other("subscribe timed out"))??;
             Ok::<_, std::io::Error>(conn)
         })
         .buffer_unordered(concurrency.max(1))
@@ -118,6 +116,10 @@ pub struct GroupStats {
     pub sched_to_recv: Histogram<u64>,
     /// Every publication received, warm-up included.
     pub received: u64,
+    /// Per connection of the group: (its channel number, measured
+    /// publications it received), so a loss or a duplicate on one
+    /// subscriber cannot hide in a total.
+    pub per_connection: Vec<(usize, u64)>,
 }
 
 /// A histogram of 1 µs to 10 min at 3 significant figures.
@@ -132,8 +134,14 @@ pub async fn run_group(
     shared: Arc<Shared>,
     mut stop: watch::Receiver<bool>,
 ) -> GroupStats {
-    let mut stats = GroupStats { sent_to_recv: new_histogram(), sched_to_recv: new_histogram(), received: 0 };
-    let mut reading: FuturesUnordered<_> = conns.into_iter().map(|c| read_one(c, dialect)).collect();
+    let mut stats = GroupStats {
+        sent_to_recv: new_histogram(),
+        sched_to_recv: new_histogram(),
+        received: 0,
+        per_connection: conns.iter().map(|c| (c.channel, 0)).collect(),
+    };
+    let mut reading: FuturesUnordered<_> =
+        conns.into_iter().enumerate().map(|(i, c)| read_one(i, c, dialect)).collect();
     if *stop.borrow() {
         return stats;
     }
@@ -142,7 +150,7 @@ pub async fn run_group(
             biased;
             _ = stop.changed() => break,
             next = reading.next() => {
-                let Some((conn, result)) = next else {
+                let Some((i, conn, result)) = next else {
                     // Every connection ended: wait for the stop signal.
                     let _ = stop.changed().await;
                     break;
@@ -151,22 +159,24 @@ pub async fn run_group(
                     shared.closed.fetch_add(1, Ordering::Relaxed);
                     continue;
                 }
-                record(&mut stats, &conn.stamps, &shared);
-                reading.push(read_one(conn, dialect));
+                let measured = record(&mut stats, &conn.stamps, &shared);
+                stats.per_connection[i].1 += measured;
+                reading.push(read_one(i, conn, dialect));
             }
         }
     }
     stats
 }
 
-async fn read_one(mut conn: Conn, dialect: Dialect) -> (Conn, std::io::Result<()>) {
+async fn read_one(i: usize, mut conn: Conn, dialect: Dialect) -> (usize, Conn, std::io::Result<()>) {
     let r = conn.read_batch(dialect).await;
-    (conn, r)
+    (i, conn, r)
 }
 
-fn record(stats: &mut GroupStats, stamps: &[(u64, u64)], shared: &Shared) {
+/// Records a batch's stamps; returns how many were measured publications.
+fn record(stats: &mut GroupStats, stamps: &[(u64, u64)], shared: &Shared) -> u64 {
     if stamps.is_empty() {
-        return;
+        return 0;
     }
     let now = now_ns();
     let from = shared.measure_from_ns.load(Ordering::Relaxed);
@@ -188,6 +198,7 @@ fn record(stats: &mut GroupStats, stamps: &[(u64, u64)], shared: &Shared) {
             b.fetch_add(measured, Ordering::Relaxed);
         }
     }
+    measured
 }
 
 /// Starts group tasks over `conns` (about `per_group` each).

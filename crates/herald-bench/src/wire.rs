@@ -67,6 +67,8 @@ pub struct Conn {
     seed: u32,
     /// Stamps parsed by the last [`Conn::read_batch`].
     pub stamps: Vec<(u64, u64)>,
+    /// The channel number this connection subscribed to (see [`channel_name`]).
+    pub channel: usize,
 }
 
 /// Opens a TCP connection from `source` (any port) and performs the
@@ -96,7 +98,7 @@ pub async fn open(server: SocketAddr, source: IpAddr, path: &str) -> io::Result<
     }
     buf.advance(end);
     let seed = 0x9e37_79b9 ^ source_port_hint(&stream);
-    Ok(Conn { stream, buf, seed, stamps: Vec::new() })
+    Ok(Conn { stream, buf, seed, stamps: Vec::new(), channel: 0 })
 }
 
 fn source_port_hint(s: &TcpStream) -> u32 {

@@ -8,6 +8,12 @@
 //! `#server-to-user-`, or whose namespace is `private`, needs an explicit
 //! grant, even in development mode. The prefixes are Pusher's, so a Pusher
 //! channel mapped into a namespace (`pusher:private-x`) keeps its kind.
+//!
+//! Explicit means: an exact name, or a pattern that itself names the
+//! private prefix (`private-*`, `room:private-*`, `private:*`). A wider
+//! pattern (`*`, `room:*`, `pusher:*`) never covers a private name. A user's
+//! `#server-to-user-{id}` channel is only ever granted to a token whose
+//! `sub` is `{id}`, whatever the pattern.
 
 use std::sync::Arc;
 
@@ -69,12 +75,16 @@ impl Rights {
     }
 }
 
-/// Which channels a grant covers: `chat:room-7` (exact), `chat:*` (prefix), `*` (all).
+/// Which channels a grant covers: `chat:room-7` (exact), `chat:*` (prefix),
+/// `*` (all). A pattern covers a private channel (see [`is_private`]) only
+/// when it names the private prefix itself: `*` and `room:*` do not cover
+/// `room:private-x`; `room:private-*` and the exact name do.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ChannelPattern {
-    /// Every channel.
+    /// Every channel that is not private.
     Any,
-    /// Channels starting with the prefix.
+    /// Channels starting with the prefix (private ones only when the prefix
+    /// includes their private marker).
     Prefix(String),
     /// One channel.
     Exact(String),
@@ -95,8 +105,10 @@ impl ChannelPattern {
     /// Whether `channel` matches.
     pub fn matches(&self, channel: &ChannelName) -> bool {
         match self {
-            ChannelPattern::Any => true,
-            ChannelPattern::Prefix(p) => channel.as_str().starts_with(p.as_str()),
+            ChannelPattern::Any => !is_private(channel),
+            ChannelPattern::Prefix(p) => {
+                channel.as_str().starts_with(p.as_str()) && private_marker_end(channel).is_none_or(|end| p.len() >= end)
+            }
             ChannelPattern::Exact(e) => channel.as_str() == e,
         }
     }
@@ -149,6 +161,11 @@ impl Identity {
         match &self.grants {
             Grants::Development => !is_private(channel),
             Grants::Only(list) => {
+                if let Some(owner) = server_to_user_id(channel)
+                    && self.user.as_deref() != Some(owner)
+                {
+                    return false;
+                }
                 let mut have = Rights::NONE;
                 for g in list.iter().filter(|g| g.pattern.matches(channel)) {
                     have = have.union(g.rights);
@@ -168,9 +185,37 @@ impl Identity {
 /// starts with `private-`, `presence-` or `#server-to-user-`; or its
 /// namespace is `private`.
 pub fn is_private(channel: &ChannelName) -> bool {
-    let local = channel.as_str().split_once(':').map_or(channel.as_str(), |(_, l)| l);
-    let private_prefix = |n: &str| ["private-", "presence-", "#server-to-user-"].iter().any(|p| n.starts_with(p));
-    private_prefix(channel.as_str()) || private_prefix(local) || channel.namespace() == "private"
+    private_marker_end(channel).is_some()
+}
+
+/// Pusher's prefixes that make a channel private.
+const PRIVATE_PREFIXES: [&str; 3] = ["private-", "presence-", "#server-to-user-"];
+
+/// Prefix of a user's own channel: `#server-to-user-{id}`.
+const SERVER_TO_USER: &str = "#server-to-user-";
+
+/// Where the last private marker of `channel` ends (the length of the
+/// shortest prefix of the name that shows every marker it has: `private-`
+/// → 8, `room:private-` → 13, `private:` → 8), or `None` for a channel that
+/// is not private. A pattern covers a private channel only when its prefix
+/// is at least this long.
+fn private_marker_end(channel: &ChannelName) -> Option<usize> {
+    let name = channel.as_str();
+    let marker = |n: &str| PRIVATE_PREFIXES.iter().find(|p| n.starts_with(**p)).map(|p| p.len());
+    let whole = marker(name);
+    let after_namespace = name.split_once(':').and_then(|(ns, local)| {
+        let ns_private = (ns == "private").then_some(ns.len() + 1);
+        marker(local).map(|m| ns.len() + 1 + m).or(ns_private)
+    });
+    whole.into_iter().chain(after_namespace).max()
+}
+
+/// The user a `#server-to-user-{id}` channel (also after a namespace:
+/// `pusher:#server-to-user-{id}`) belongs to.
+pub fn server_to_user_id(channel: &ChannelName) -> Option<&str> {
+    let name = channel.as_str();
+    name.strip_prefix(SERVER_TO_USER)
+        .or_else(|| name.split_once(':').and_then(|(_, local)| local.strip_prefix(SERVER_TO_USER)))
 }
 
 /// A grant for one subscription that a door verified itself (Pusher's

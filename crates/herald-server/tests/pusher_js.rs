@@ -2,7 +2,7 @@
 //! client), `pusher` 5 (the server SDK: triggers, REST, auth endpoint,
 //! webhook validation) and Laravel Echo's pusher connector, in Node
 //! against the built `herald` binary (`tests/pusher-js/*.test.mjs`).
-//! Skipped only when `node` is missing. The browser test
+//! Needs `node`: fails under `CI=true` without it (skipped loudly elsewhere). The browser test
 //! (`tests/pusher-js/browser.test.mjs`) runs from `scripts/test.sh`.
 
 mod common;

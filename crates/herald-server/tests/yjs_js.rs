@@ -3,8 +3,8 @@
 //! (`tests/yjs-js/yjs.test.mjs`): convergence after concurrent edits,
 //! offline edits merged on reconnect, awareness added and removed, a
 //! read-only token refused, size limits, the `/api/docs` HTTP API, and the
-//! document after a graceful restart and after a crash. Skipped only when
-//! `node` is missing.
+//! document after a graceful restart and after a crash. Needs `node`: fails
+//! under `CI=true` without it (skipped loudly elsewhere).
 
 mod common;
 

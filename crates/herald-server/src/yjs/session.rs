@@ -64,15 +64,14 @@ struct YjsDoor<'a> {
     limits: ConnectionLimits,
 }
 
-/// y-websocket closes with Herald's codes and reasons (1000 when disconnected).
+/// y-websocket closes with Herald's codes and reasons. (The runtime answers
+/// a peer that closed first with 1000; a `Disconnected` reaching this table
+/// came from `/api/disconnect` and gets its own code.)
 struct YjsClosing;
 
 impl Closing for YjsClosing {
     fn frames(&self, reason: DisconnectReason) -> Vec<Bytes> {
-        match reason {
-            DisconnectReason::Disconnected => vec![frame::close(1000, "")],
-            _ => vec![frame::close(reason.code(), reason.message())],
-        }
+        vec![frame::close(reason.code(), reason.message())]
     }
 }
 
