@@ -3,7 +3,11 @@ import { createHmac } from "node:crypto";
 /** A right on the channels of a capability. */
 export type Right = "subscribe" | "publish" | "presence" | "history";
 
-/** What a token allows: `channels` are exact names, `"prefix:*"` or `"*"`. */
+/**
+ * What a token allows: `channels` are exact names, `"prefix:*"` or `"*"`.
+ * A pattern never opens a `private-`, `presence-` or `#server-to-user-` name
+ * unless it names that prefix itself (`"private-*"`, `"room:private-*"`).
+ */
 export interface Capability {
   channels: string[];
   allow: Right[];
