@@ -1,6 +1,13 @@
 import type { ChannelInternals, Herald } from "./client.js";
 import { Emitter } from "./emitter.js";
-import { ChannelCipher, DecryptError, type ChannelEncryptionOptions, type DecryptErrorEvent } from "./encryption.js";
+import {
+  ChannelCipher,
+  DecryptError,
+  type ChannelEncryptionOptions,
+  type DecryptErrorEvent,
+  type PayloadCipher,
+} from "./encryption.js";
+import { PusherCipher, type PusherEncryptionOptions } from "./pusher-interop.js";
 import { ClientErrorCode, HeraldError } from "./errors.js";
 import { decodeHistory, decodeMember, decodeMembers, decodePublication, decodeReadPositions } from "./wire.js";
 import type {
@@ -51,6 +58,12 @@ export interface ChannelEvents<T> {
 export interface ChannelOptions {
   /** End-to-end encryption of `data` (docs/encryption.md). */
   encryption?: ChannelEncryptionOptions;
+  /**
+   * Read and write a Pusher `private-encrypted-` channel through Herald's
+   * Pusher door (NaCl secretbox, as pusher-js): publish `{event, data}`,
+   * receive `{event, data}` with `data` decrypted.
+   */
+  pusher?: PusherEncryptionOptions;
 }
 
 /**
@@ -73,8 +86,8 @@ export class Channel<T = unknown> {
   /** The presence state set by `setPresenceState`, sent again after every resubscribe. */
   private presenceState: { value: unknown } | undefined;
   /** Encrypted channels: seals publishes, opens publications. */
-  private cipher: ChannelCipher | undefined;
-  private encryptionOptions: ChannelEncryptionOptions | undefined;
+  private cipher: PayloadCipher | undefined;
+  private encryptionOptions: ChannelEncryptionOptions | PusherEncryptionOptions | undefined;
   /** Opening is asynchronous: publications are emitted through this chain, in offset order. */
   private opening: Promise<void> = Promise.resolve();
 
@@ -218,15 +231,16 @@ export class Channel<T = unknown> {
 
   // ---- called by the client ----
 
-  /** @internal Turns on end-to-end encryption (`herald.channel(name, { encryption })`); the same options object is a no-op. */
-  _setEncryption(options: ChannelEncryptionOptions): void {
-    if (options === this.encryptionOptions) return;
-    this.cipher = new ChannelCipher(this.name, options);
-    this.encryptionOptions = options;
+  /** @internal Turns on end-to-end encryption (`herald.channel(name, { encryption | pusher })`); the same options object is a no-op. */
+  _setEncryption(options: ChannelOptions): void {
+    const chosen = options.encryption ?? options.pusher;
+    if (!chosen || chosen === this.encryptionOptions) return;
+    this.cipher = options.encryption ? new ChannelCipher(this.name, options.encryption) : new PusherCipher(this.name, chosen as PusherEncryptionOptions);
+    this.encryptionOptions = chosen;
   }
 
   /** @internal The channel's cipher (the client seals publishes with it). */
-  get _cipher(): ChannelCipher | undefined {
+  get _cipher(): PayloadCipher | undefined {
     return this.cipher;
   }
 

@@ -172,7 +172,7 @@ export class Herald {
       ch = new Channel<unknown>(this, name, this.channelInternals);
       this.channels.set(name, ch);
     }
-    if (options.encryption) ch._setEncryption(options.encryption);
+    ch._setEncryption(options);
     return ch as Channel<T>;
   }
 

@@ -109,30 +109,43 @@ export class DecryptError extends HeraldError {
   }
 }
 
-/** Seals and opens one channel's messages; caches imported keys by kid. */
-export class ChannelCipher {
-  private readonly keys = new Map<string, Promise<CryptoKey | undefined>>();
-  private current: { at: number; key: Promise<{ kid: string; key: CryptoKey }> } | undefined;
+/** A channel's end-to-end cipher: what a channel seals publishes with and opens publications with. */
+export abstract class PayloadCipher {
   /** Seals run one after another, so publishes keep their order. */
   private sealing: Promise<unknown> = Promise.resolve();
 
-  constructor(
-    readonly channel: string,
-    private readonly options: ChannelEncryptionOptions,
-  ) {
-    if (!options.key && !options.keyProvider) {
-      throw new HeraldError(ClientErrorCode.Encryption, `channel ${channel}: encryption needs a key or a keyProvider`);
-    }
-  }
+  constructor(readonly channel: string) {}
+
+  /** The wire data for `data`. */
+  abstract seal(data: unknown): Promise<unknown>;
+
+  /** The plaintext data of a publication; throws a {@link DecryptError}. */
+  abstract open(data: unknown): Promise<unknown>;
 
   /**
-   * Seals `data`, then calls `send` with the envelope, in call order (so a
-   * publish queued offline keeps its place). Rejects when there is no current key.
+   * Seals `data`, then calls `send` with the sealed data, in call order (so
+   * a publish queued offline keeps its place). Rejects when sealing fails.
    */
-  sealThen<R>(data: unknown, send: (envelope: EncryptedEnvelope) => Promise<R>): Promise<R> {
+  sealThen<R>(data: unknown, send: (sealed: unknown) => Promise<R>): Promise<R> {
     const sealed = this.sealing.then(() => this.seal(data));
     this.sealing = sealed.catch(() => {});
     return sealed.then(send);
+  }
+}
+
+/** Seals and opens one channel's messages (AES-256-GCM envelopes); caches imported keys by kid. */
+export class ChannelCipher extends PayloadCipher {
+  private readonly keys = new Map<string, Promise<CryptoKey | undefined>>();
+  private current: { at: number; key: Promise<{ kid: string; key: CryptoKey }> } | undefined;
+
+  constructor(
+    channel: string,
+    private readonly options: ChannelEncryptionOptions,
+  ) {
+    super(channel);
+    if (!options.key && !options.keyProvider) {
+      throw new HeraldError(ClientErrorCode.Encryption, `channel ${channel}: encryption needs a key or a keyProvider`);
+    }
   }
 
   async seal(data: unknown): Promise<EncryptedEnvelope> {

@@ -7,6 +7,7 @@ export { Documents } from "./documents.js";
 export type { DocumentEvents, DocumentMessageEvent, OpenDocumentResult } from "./documents.js";
 export type { ChannelEvents, ChannelOptions } from "./channel.js";
 export { DecryptError, fetchKeyProvider, isEncryptedEnvelope, ENVELOPE_VERSION } from "./encryption.js";
+export type { PusherEncryptionOptions, PusherEvent } from "./pusher-interop.js";
 export type { ChannelEncryptionOptions, ChannelKey, ChannelKeysResponse, DecryptErrorEvent, DecryptFailure, EncryptedEnvelope } from "./encryption.js";
 export { HeraldError, ClientErrorCode, ErrorCode, CloseCode, isTerminalCloseCode } from "./errors.js";
 export { backoffDelay, backoffCeiling, DEFAULT_BACKOFF } from "./backoff.js";
