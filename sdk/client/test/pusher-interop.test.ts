@@ -8,6 +8,7 @@ import PusherServer from "pusher";
 import { Herald, type DecryptErrorEvent, type Publication, type PusherEvent } from "@herald/client";
 import { startHerald, until, type HeraldProcess } from "../../test-support/herald.js";
 import { TEST_SECRET, tokenFor } from "../../test-support/tokens.js";
+import { pusherSharedSecret } from "@herald/next";
 
 const APP = { appId: "app-e2e", key: "key-e2e", secret: "secret-e2e" };
 const MASTER_KEY = Buffer.alloc(32, 9);
@@ -77,6 +78,8 @@ describe("Pusher encrypted channels from @herald/client", () => {
     await native(name).publish({ event: "secret", data: { code: "x-42", note: "from herald" } });
     await until(() => got.length === 1, 5000, "pusher-js event");
     expect(got[0]).toEqual({ code: "x-42", note: "from herald" });
+    // @herald/next derives the same shared secret as the pusher server SDK.
+    expect(await pusherSharedSecret(MASTER_KEY.toString("base64"), name)).toBe(sharedSecret(name).toString("base64"));
   });
 
   it("a native channel decrypts what the pusher server SDK triggers; a wrong secret gets decrypt_error", async () => {

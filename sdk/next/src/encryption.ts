@@ -77,3 +77,16 @@ export function createChannelKeyHandler(options: ChannelKeyHandlerOptions): (req
     }
   };
 }
+
+/**
+ * Pusher's shared secret of an encrypted channel (`private-encrypted-X`):
+ * `base64(SHA256(pusherChannel ‖ masterKey))`, as the `pusher` server SDK
+ * derives it; give it to `herald.channel("pusher:private-encrypted-X", { pusher: { sharedSecret } })`.
+ * `pusherChannel` is the Pusher name (without Herald's namespace).
+ */
+export async function pusherSharedSecret(masterKeyBase64: string, pusherChannel: string): Promise<string> {
+  const master = Buffer.from(masterKeyBase64, "base64");
+  if (master.length !== 32) throw new Error("pusherSharedSecret: the master key must be 32 bytes, base64");
+  const digest = await globalThis.crypto.subtle.digest("SHA-256", Buffer.concat([Buffer.from(pusherChannel), master]));
+  return Buffer.from(digest).toString("base64");
+}

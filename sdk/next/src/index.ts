@@ -1,5 +1,5 @@
 export { createTokenHandler, mintToken } from "./token.js";
-export { createChannelKeyHandler, deriveChannelKey } from "./encryption.js";
+export { createChannelKeyHandler, deriveChannelKey, pusherSharedSecret } from "./encryption.js";
 export type { ChannelKeyHandlerOptions } from "./encryption.js";
 export type { Capability, MintOptions, Right, TokenClaims, TokenHandlerOptions, TokenPayload, TokenResponse } from "./token.js";
 // `Herald` is the deprecated old name of `HeraldServer` (kept for one release).
