@@ -177,8 +177,13 @@ export class Channel<T = unknown> {
     if (options.before !== undefined) frame.before = options.before;
     const page = decodeHistory<T>(this.name, await this.internals.request(frame));
     if (!this.cipher) return page;
-    const opened = await Promise.all(page.publications.map((p) => this.open(p)));
-    return { ...page, publications: opened.filter((p): p is Publication<T> => p !== undefined) };
+    // One after another, so `decrypt_error` events come in offset order.
+    const opened: Publication<T>[] = [];
+    for (const p of page.publications) {
+      const o = await this.open(p);
+      if (o) opened.push(o);
+    }
+    return { ...page, publications: opened };
   }
 
   /** The channel's presence members (namespaces with `presence = true`). */

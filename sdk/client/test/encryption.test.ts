@@ -36,7 +36,8 @@ interface RawHistory {
 }
 const rawHistory = async (channel: string) => {
   const r = await fetch(`${httpUrl()}/api/history/${encodeURIComponent(channel)}`);
-  return { text: await r.text(), json: (await r.clone().json().catch(() => null)) as RawHistory | null, status: r.status };
+  const text = await r.text();
+  return { text, json: JSON.parse(text) as RawHistory, status: r.status };
 };
 const historyJson = async (channel: string) => api<RawHistory>(httpUrl(), `/api/history/${encodeURIComponent(channel)}`);
 
