@@ -3,6 +3,12 @@
 //
 //   node sdk/client/bench/encryption.mjs [ws://127.0.0.1:7700/ws] [messages per run = 500]
 //
+// Start herald with the per-connection rate limit raised, e.g. a config of
+//   [limits]
+//   messages_per_conn_per_sec = 100000
+//   messages_per_conn_burst = 100000
+// (`npm run build -w @herald/client` first: this imports ../dist).
+//
 // Two clients on one server: A publishes, B receives. One message in flight at
 // a time (unloaded latency), runs interleaved plain / encrypted, 4 runs each.
 // Latency is from just before `publish()` (so it includes sealing) to B's
@@ -31,13 +37,16 @@ async function run(encrypted, runNo) {
   for (let i = 0; i < perRun + 20; i++) {
     const got = new Promise((res) => (waiting = res));
     const t0 = performance.now();
-    void tx.publish({ i, payload });
+    const acked = tx.publish({ i, payload });
     const p = await got;
-    if (p.data.i !== i) throw new Error(`out of order: ${p.data.i} != ${i}`);
     if (i >= 20) lat.push(performance.now() - t0); // 20 warm-up messages
+    if (p.data.i !== i) throw new Error(`out of order: ${p.data.i} != ${i}`);
+    await acked;
   }
-  const h = await b.channel(name).history({ limit: 1 }).catch(() => undefined);
-  if (h?.publications[0]) wireBytes = JSON.stringify(h.publications[0].data).length;
+  // What Herald stores: the HTTP API's history (no key there).
+  const httpUrl = url.replace(/^ws/, "http").replace(/\/ws$/, "");
+  const h = await (await fetch(`${httpUrl}/api/history/${encodeURIComponent(name)}?limit=1`)).json();
+  wireBytes = JSON.stringify(h.publications[0].data).length;
   await rx.unsubscribe();
   return { lat, wireBytes };
 }
