@@ -216,6 +216,27 @@ describe("end-to-end encrypted channels", () => {
     expect((await reader.history()).publications.map((p) => p.data.text)).toEqual(["queued 1", "queued 2", "queued 3"]);
   });
 
+  it("an `encrypted = true` namespace refuses plaintext from clients and the HTTP API, and takes envelopes", async () => {
+    const server = await startHerald({ bin: inject("heraldBin"), config: "[namespaces.secret]\nencrypted = true\n" });
+    servers.push(server);
+    const name = uniq();
+    const key = newKey("k1");
+    const sealed = client(server.wsUrl).channel<Note>(name, { encryption: { key } });
+    expect((await sealed.publish({ text: "sealed" })).offset).toBe(1);
+    const careless = client(server.wsUrl).channel<Note>(name); // forgot the encryption option
+    await expect(careless.publish({ text: "leaked?" })).rejects.toMatchObject({ code: 107 });
+    const r = await fetch(`${server.httpUrl}/api/publish`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ channel: name, data: { text: "leaked?" } }),
+    });
+    expect(r.status).toBe(400);
+    expect(((await r.json()) as { error: { message: string } }).error.message).toMatch(/encrypted namespace/);
+    const raw = await api<RawHistory>(server.httpUrl, `/api/history/${encodeURIComponent(name)}`);
+    expect(raw.publications).toHaveLength(1);
+    expect(JSON.stringify(raw)).not.toContain("leaked");
+  });
+
   it("refuses to publish without a current key (the promise rejects; nothing is sent)", async () => {
     const name = uniq();
     const ch = client().channel<Note>(name, { encryption: { keyProvider: () => undefined } });
