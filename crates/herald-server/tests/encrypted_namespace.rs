@@ -12,7 +12,8 @@ use serde_json::json;
 async fn an_encrypted_namespace_refuses_plaintext_from_clients_and_the_http_api() {
     let server = Server::start("[namespaces.secret]\nencrypted = true\n").await;
     let c = connect(&server).await;
-    let envelope = json!({"herald_e2e": 1, "kid": "2026-12", "iv": "AAECAwQFBgcICQoL", "ct": "q83vASNFZ4mrze8BI0VniQ=="});
+    let envelope =
+        json!({"herald_e2e": 1, "kid": "2026-12", "iv": "AAECAwQFBgcICQoL", "ct": "q83vASNFZ4mrze8BI0VniQ=="});
     c.publish("secret:case-42", &envelope, None).await.unwrap();
 
     for bad in [
