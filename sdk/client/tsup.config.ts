@@ -1,4 +1,4 @@
 import { defineConfig } from "tsup";
 import { packageBuild } from "../tsup.base";
 
-export default defineConfig(packageBuild("src/index.ts", ["ws"]));
+export default defineConfig(packageBuild("src/index.ts", ["ws", "tweetnacl"]));

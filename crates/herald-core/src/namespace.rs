@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::channel::ChannelName;
 use crate::error::{ErrorCode, HeraldError};
+use crate::publication::Payload;
 
 /// Options of one namespace. Every field has a documented default.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -51,6 +52,10 @@ pub struct NamespaceOptions {
     /// A typing indicator with no new `typing` for this many ms ends with a
     /// `typing:false` push. Default 5000.
     pub typing_timeout_ms: u64,
+    /// End-to-end encrypted channels: every published `data` must be the
+    /// SDK's envelope `{herald_e2e, kid, iv, ct}` (docs/encryption.md), so a
+    /// misconfigured client cannot store plaintext. Default false.
+    pub encrypted: bool,
 }
 
 impl Default for NamespaceOptions {
@@ -71,6 +76,7 @@ impl Default for NamespaceOptions {
             presence_state_max_bytes: 1024,
             typing_throttle_ms: 1000,
             typing_timeout_ms: 5000,
+            encrypted: false,
         }
     }
 }
@@ -81,10 +87,61 @@ impl NamespaceOptions {
         (self.history_ttl_secs > 0).then(|| Duration::from_secs(self.history_ttl_secs))
     }
 
+    /// With `encrypted = true`, refuses `data` that is not an end-to-end
+    /// envelope: exactly `{"herald_e2e": 1, "kid", "iv", "ct"}`, the key id
+    /// at most [`ENVELOPE_KID_MAX_LEN`] bytes, `iv` and `ct` base64.
+    pub fn check_encrypted(&self, channel: &ChannelName, data: &Payload) -> Result<(), HeraldError> {
+        if !self.encrypted {
+            return Ok(());
+        }
+        let refuse = |why: &str| {
+            HeraldError::new(
+                ErrorCode::BadRequest,
+                format!(
+                    "{channel} is in an encrypted namespace: data must be an end-to-end envelope \
+                     {{\"herald_e2e\":1,\"kid\",\"iv\",\"ct\"}} ({why}); see docs/encryption.md"
+                ),
+            )
+        };
+        let envelope: Envelope =
+            serde_json::from_str(data.as_str()).map_err(|_| refuse("not that shape, or extra fields"))?;
+        if envelope.herald_e2e != 1 {
+            return Err(refuse("unknown envelope version"));
+        }
+        if envelope.kid.is_empty() || envelope.kid.len() > ENVELOPE_KID_MAX_LEN {
+            return Err(refuse("kid must be 1 to 128 bytes"));
+        }
+        if !is_base64(&envelope.iv) || !is_base64(&envelope.ct) {
+            return Err(refuse("iv and ct must be base64"));
+        }
+        Ok(())
+    }
+
     /// What a broker needs to know to keep this namespace's history.
     pub fn retention(&self) -> Retention {
         Retention { size: self.history_size, ttl: self.history_ttl() }
     }
+}
+
+/// The longest key id an encrypted namespace accepts in an envelope, bytes.
+pub const ENVELOPE_KID_MAX_LEN: usize = 128;
+
+/// The end-to-end envelope as an encrypted namespace checks it.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Envelope {
+    herald_e2e: u64,
+    kid: String,
+    iv: String,
+    ct: String,
+}
+
+/// Non-empty standard base64 (padding optional).
+fn is_base64(s: &str) -> bool {
+    let body = s.trim_end_matches('=');
+    !body.is_empty()
+        && s.len() - body.len() <= 2
+        && body.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'+' || b == b'/')
 }
 
 /// How much history a channel keeps.

@@ -8,6 +8,7 @@ const LINKS = [
   { href: "/notifications", match: "/notifications", label: "Notifications" },
   { href: "/dashboard", match: "/dashboard", label: "Dashboard" },
   { href: "/docs/notes", match: "/docs", label: "Docs" },
+  { href: "/notes", match: "/notes", label: "Private notes" },
 ];
 
 export function Nav() {

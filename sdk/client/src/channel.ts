@@ -1,5 +1,13 @@
 import type { ChannelInternals, Herald } from "./client.js";
 import { Emitter } from "./emitter.js";
+import {
+  ChannelCipher,
+  DecryptError,
+  type ChannelEncryptionOptions,
+  type DecryptErrorEvent,
+  type PayloadCipher,
+} from "./encryption.js";
+import { PusherCipher, type PusherEncryptionOptions } from "./pusher-interop.js";
 import { ClientErrorCode, HeraldError } from "./errors.js";
 import { decodeHistory, decodeMember, decodeMembers, decodePublication, decodeReadPositions } from "./wire.js";
 import type {
@@ -38,6 +46,24 @@ export interface ChannelEvents<T> {
   typing: TypingEvent;
   /** A user's read position moved ("seen by"), yours included. */
   read: ReadPosition;
+  /**
+   * Encrypted channels: a publication (live, replayed or from `history()`)
+   * could not be opened (unknown key id, failed authentication, not an
+   * envelope). It is dropped, never delivered as plaintext.
+   */
+  decrypt_error: DecryptErrorEvent;
+}
+
+/** Options of `herald.channel(name, options)`. */
+export interface ChannelOptions {
+  /** End-to-end encryption of `data` (docs/encryption.md). */
+  encryption?: ChannelEncryptionOptions;
+  /**
+   * Read and write a Pusher `private-encrypted-` channel through Herald's
+   * Pusher door (NaCl secretbox, as pusher-js): publish `{event, data}`,
+   * receive `{event, data}` with `data` decrypted.
+   */
+  pusher?: PusherEncryptionOptions;
 }
 
 /**
@@ -59,12 +85,22 @@ export class Channel<T = unknown> {
   private retryTimer: ReturnType<typeof setTimeout> | undefined;
   /** The presence state set by `setPresenceState`, sent again after every resubscribe. */
   private presenceState: { value: unknown } | undefined;
+  /** Encrypted channels: seals publishes, opens publications. */
+  private cipher: PayloadCipher | undefined;
+  private encryptionOptions: ChannelEncryptionOptions | PusherEncryptionOptions | undefined;
+  /** Opening is asynchronous: publications are emitted through this chain, in offset order. */
+  private opening: Promise<void> = Promise.resolve();
 
   /** @internal use `herald.channel(name)` */
   constructor(client: Herald, name: string, internals: ChannelInternals) {
     this.client = client;
     this.name = name;
     this.internals = internals;
+  }
+
+  /** Whether `data` is end-to-end encrypted on this channel. */
+  get encrypted(): boolean {
+    return this.cipher !== undefined;
   }
 
   get status(): ChannelStatus {
@@ -139,7 +175,15 @@ export class Channel<T = unknown> {
     if (options.direction !== undefined) frame.direction = options.direction;
     if (options.since !== undefined) frame.since = options.since;
     if (options.before !== undefined) frame.before = options.before;
-    return decodeHistory<T>(this.name, await this.internals.request(frame));
+    const page = decodeHistory<T>(this.name, await this.internals.request(frame));
+    if (!this.cipher) return page;
+    // One after another, so `decrypt_error` events come in offset order.
+    const opened: Publication<T>[] = [];
+    for (const p of page.publications) {
+      const o = await this.open(p);
+      if (o) opened.push(o);
+    }
+    return { ...page, publications: opened };
   }
 
   /** The channel's presence members (namespaces with `presence = true`). */
@@ -192,6 +236,19 @@ export class Channel<T = unknown> {
 
   // ---- called by the client ----
 
+  /** @internal Turns on end-to-end encryption (`herald.channel(name, { encryption | pusher })`); the same options object is a no-op. */
+  _setEncryption(options: ChannelOptions): void {
+    const chosen = options.encryption ?? options.pusher;
+    if (!chosen || chosen === this.encryptionOptions) return;
+    this.cipher = options.encryption ? new ChannelCipher(this.name, options.encryption) : new PusherCipher(this.name, chosen as PusherEncryptionOptions);
+    this.encryptionOptions = chosen;
+  }
+
+  /** @internal The channel's cipher (the client seals publishes with it). */
+  get _cipher(): PayloadCipher | undefined {
+    return this.cipher;
+  }
+
   /** @internal */
   _onConnected(): void {
     if (this.wanted) void this.doSubscribe();
@@ -236,7 +293,7 @@ export class Channel<T = unknown> {
         const offset = Number(msg.offset);
         if (offset <= this._position.offset) return; // already seen (recovery overlap)
         this._position = { epoch: this._position.epoch, offset };
-        this.events.emit("publication", decodePublication<T>(this.name, this._position.epoch, msg));
+        this.deliver(decodePublication<T>(this.name, this._position.epoch, msg));
         return;
       }
       case "join":
@@ -330,6 +387,32 @@ export class Channel<T = unknown> {
     const pending = this.buffered ?? [];
     this.buffered = undefined;
     for (const m of pending) this.handlePush(String(m.push), m);
+  }
+
+  /** Emits a publication; on an encrypted channel once opened (in order), or a `decrypt_error`. */
+  private deliver(p: Publication<T>): void {
+    if (!this.cipher) {
+      this.events.emit("publication", p);
+      return;
+    }
+    this.opening = this.opening.then(async () => {
+      const opened = await this.open(p);
+      if (opened) this.events.emit("publication", opened);
+    });
+  }
+
+  /** `p` with its data decrypted, or `undefined` after emitting `decrypt_error`. */
+  private async open(p: Publication<T>): Promise<Publication<T> | undefined> {
+    if (!this.cipher) return p;
+    try {
+      return { ...p, data: (await this.cipher.open(p.data)) as T };
+    } catch (e) {
+      const error = e instanceof DecryptError ? e : new DecryptError("malformed", String(e));
+      const event: DecryptErrorEvent = { channel: this.name, offset: p.offset, reason: error.reason, error };
+      if (error.kid !== undefined) event.kid = error.kid;
+      this.events.emit("decrypt_error", event);
+      return undefined;
+    }
   }
 
   private settle(e: SubscribedEvent): void {

@@ -1,5 +1,5 @@
 import type { BackoffOptions } from "./backoff.js";
-import { Channel } from "./channel.js";
+import { Channel, type ChannelOptions } from "./channel.js";
 import { Connection } from "./connection.js";
 import { Emitter } from "./emitter.js";
 import { Inbox } from "./inbox.js";
@@ -162,14 +162,17 @@ export class Herald {
 
   /**
    * The channel named `name` (one object per name). The type parameter
-   * describes its publications' `data`.
+   * describes its publications' `data`. With `options.encryption` the
+   * channel's `data` is end-to-end encrypted (docs/encryption.md); pass the
+   * same options object on later calls (a different one replaces the keys).
    */
-  channel<T = unknown>(name: string): Channel<T> {
+  channel<T = unknown>(name: string, options: ChannelOptions = {}): Channel<T> {
     let ch = this.channels.get(name);
     if (!ch) {
       ch = new Channel<unknown>(this, name, this.channelInternals);
       this.channels.set(name, ch);
     }
+    ch._setEncryption(options);
     return ch as Channel<T>;
   }
 
@@ -182,14 +185,19 @@ export class Herald {
    * Publishes `data` to `channel`. Resolves with the publication's position
    * once stored; queued while disconnected. An idempotency key is generated
    * unless given, so a publish re-sent after a reconnect is never duplicated.
+   * On an encrypted channel (`herald.channel(name, { encryption })`) `data`
+   * is sealed first, so only the envelope is sent or queued.
    */
   publish<T>(channel: string, data: T, options: PublishOptions = {}): Promise<PublishResult> {
     const key = options.idempotencyKey ?? randomKey();
-    return this.request({ op: "publish", channel, data, idempotency_key: key }).then((r) => ({
-      epoch: String(r.epoch),
-      offset: Number(r.offset),
-      idempotencyKey: key,
-    }));
+    const send = (wireData: unknown) =>
+      this.request({ op: "publish", channel, data: wireData, idempotency_key: key }).then((r) => ({
+        epoch: String(r.epoch),
+        offset: Number(r.offset),
+        idempotencyKey: key,
+      }));
+    const cipher = this.channels.get(channel)?._cipher;
+    return cipher ? cipher.sealThen(data, send) : send(data);
   }
 
   /** Your unread counts per channel you have marked read in (needs a signed-in user). */

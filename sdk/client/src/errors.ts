@@ -47,6 +47,10 @@ export const ClientErrorCode = {
   Transport: 1005,
   /** The server answered something the SDK cannot read. */
   BadResponse: 1006,
+  /** An encrypted channel could not seal a message (no key, a key of the wrong size, no WebCrypto). */
+  Encryption: 1007,
+  /** A publication on an encrypted channel could not be opened (see the channel's `decrypt_error` event). */
+  Decrypt: 1008,
 } as const;
 export type ClientErrorCode = (typeof ClientErrorCode)[keyof typeof ClientErrorCode];
 

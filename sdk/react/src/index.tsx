@@ -13,6 +13,7 @@ import {
 import {
   Herald,
   type ChannelStatus,
+  type ChannelEncryptionOptions,
   type ConnectionState,
   type HeraldOptions,
   type Member,
@@ -105,6 +106,12 @@ export function useConnectionState(): ConnectionState {
 export interface UseChannelOptions {
   /** Load the last N publications when subscribing (and again if a recovery fails). Default 0. */
   history?: number;
+  /**
+   * End-to-end encryption of the channel's `data` (docs/encryption.md), as
+   * `herald.channel(name, { encryption })`. The first options given for a
+   * channel are kept; decryption failures are the channel's `decrypt_error` events.
+   */
+  encryption?: ChannelEncryptionOptions;
 }
 
 export interface UseChannelResult<T> {
@@ -118,7 +125,7 @@ export interface UseChannelResult<T> {
 /** Subscribes to `channel` while mounted. */
 export function useChannel<T = unknown>(channel: string, options: UseChannelOptions = {}): UseChannelResult<T> {
   const client = useHerald();
-  const store = channelStore<T>(client, channel, options.history ?? 0);
+  const store = channelStore<T>(client, channel, options.history ?? 0, options.encryption);
   const snap: ChannelSnapshot<T> = useSyncExternalStore(store.subscribe, store.getSnapshot, () => EMPTY_CHANNEL);
   const publish = useCallback((data: T) => store.list.publish(data), [store]);
   return { messages: snap.messages, publish, status: snap.status };

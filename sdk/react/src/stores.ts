@@ -1,6 +1,7 @@
 import {
   createOptimisticList,
   type Channel,
+  type ChannelEncryptionOptions,
   type ChannelStatus,
   type Herald,
   type Member,
@@ -212,7 +213,14 @@ export class PresenceStore extends ExternalStore<readonly Member[]> {
 const channelStores = new WeakMap<Herald, Map<string, ChannelStore<unknown>>>();
 const presenceStores = new WeakMap<Herald, Map<string, PresenceStore>>();
 
-export function channelStore<T>(client: Herald, name: string, historyLimit: number): ChannelStore<T> {
+export function channelStore<T>(
+  client: Herald,
+  name: string,
+  historyLimit: number,
+  encryption?: ChannelEncryptionOptions,
+): ChannelStore<T> {
+  // The first options given win (a component's inline object is new on every render).
+  if (encryption && !client.channel(name).encrypted) client.channel(name, { encryption });
   const map = perClient(channelStores, client);
   let s = map.get(name);
   if (!s) {

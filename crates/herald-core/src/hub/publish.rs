@@ -42,6 +42,7 @@ impl Hub {
                 format!("data is {} bytes; {} allows at most {}", data.len(), channel, opts.max_message_size),
             ));
         }
+        opts.check_encrypted(&channel, &data)?;
         if let Some(policy) = self.policy.get() {
             policy.check_payload(&channel, &data)?;
         }

@@ -18,6 +18,8 @@ async function claims(): Promise<TokenClaims<UserInfo> | null> {
       { channels: ["room:*"], allow: ["subscribe", "publish", "history"] },
       { channels: ["online:*", "dash:*"], allow: ["subscribe", "presence"] },
       { channels: ["metrics:*"], allow: ["subscribe", "history"] },
+      // Private notes: end-to-end encrypted (the keys come from /api/channel-keys, never from Herald).
+      { channels: ["notes:*"], allow: ["subscribe", "publish", "history"] },
       // Shared documents (Herald's /yjs door): subscribe = open and sync, publish = edit, presence = listed as viewing.
       { channels: ["doc:*"], allow: ["subscribe", "publish", "presence"] },
     ],
