@@ -9,6 +9,7 @@
 //! herald-bench recovery --clients 5000 --missed 100 --targets herald,herald-sqlite
 //! herald-bench fanout --subscribers 1000 --rate 100 --targets herald-pusher,sockudo,herald
 //! herald-bench fanout --quick          # under a minute, a smoke test for CI
+//! herald-bench yjs-room --clients 1000 --interval 15s --duration 30s
 //! herald-bench raw-server --listen 127.0.0.1:9000
 //! ```
 //!
@@ -28,6 +29,7 @@ mod subscribers;
 mod targets;
 mod verdict;
 mod wire;
+mod yjs_room;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -60,6 +62,9 @@ enum Command {
     Connect(ConnectArgs),
     /// A wave of clients reconnects and recovers missed messages (Herald targets only).
     Recovery(RecoveryArgs),
+    /// N y-websocket clients in one room, each sending awareness updates
+    /// at a fixed interval (Herald only: its `/yjs/{room}` door).
+    YjsRoom(YjsRoomArgs),
     /// The minimal broadcaster on herald-ws (the "raw" target).
     RawServer {
         /// Address to listen on.
@@ -146,6 +151,29 @@ struct RecoveryArgs {
     concurrency: usize,
 }
 
+#[derive(Args, Clone)]
+struct YjsRoomArgs {
+    #[command(flatten)]
+    common: Common,
+    /// Clients in the room (at most 19,000: the open files limit).
+    #[arg(long, default_value_t = 1000)]
+    clients: usize,
+    /// Time between two awareness updates of one client (y-protocols renews
+    /// a state every 15 s; a moving cursor sends more often).
+    #[arg(long, default_value = "15s", value_parser = parse_duration)]
+    interval: Duration,
+    /// Measured duration.
+    #[arg(long, default_value = "30s", value_parser = parse_duration)]
+    duration: Duration,
+    /// Warm-up before measuring.
+    #[arg(long, default_value = "2s", value_parser = parse_duration)]
+    warmup: Duration,
+    /// Without presence in the room's namespace (by default each client is
+    /// also a presence member of the room's channel, "who is viewing").
+    #[arg(long)]
+    no_presence: bool,
+}
+
 /// Parses `30s`, `500ms`, `2m` or a plain number of seconds.
 fn parse_duration(s: &str) -> Result<Duration, String> {
     let s = s.trim();
@@ -191,6 +219,15 @@ fn main() -> anyhow::Result<()> {
                 a.missed = 20;
             }
             runtime(a.common.threads)?.block_on(run_recovery(a))
+        }
+        Command::YjsRoom(mut a) => {
+            if a.common.quick {
+                a.clients = 100;
+                a.interval = Duration::from_secs(1);
+                a.duration = Duration::from_secs(3);
+                a.warmup = Duration::from_millis(500);
+            }
+            runtime(a.common.threads)?.block_on(run_yjs_room(a))
         }
         Command::Connect(mut a) => {
             if a.common.quick {
@@ -395,6 +432,62 @@ async fn run_recovery(a: RecoveryArgs) -> anyhow::Result<()> {
     println!("wrote {}.json, .md", out.display());
     if let Some(r) = results.iter().find(|r| r.failed > 0) {
         bail!("{}: {} recoveries failed: {}", r.target, r.failed, r.first_error.as_deref().unwrap_or(""));
+    }
+    Ok(())
+}
+
+async fn run_yjs_room(a: YjsRoomArgs) -> anyhow::Result<()> {
+    if a.clients > MAX_CONNECTIONS {
+        bail!("--clients {} is over {MAX_CONNECTIONS}: the open files limit caps a run here", a.clients);
+    }
+    check_fd_limit(a.clients)?;
+    let paths = paths(&a.common);
+    let params = yjs_room::YjsRoomParams {
+        clients: a.clients,
+        interval_s: a.interval.as_secs_f64(),
+        duration_s: a.duration.as_secs_f64(),
+        warmup_s: a.warmup.as_secs_f64(),
+        presence: !a.no_presence,
+        connect_concurrency: 200,
+    };
+    println!(
+        "yjs-room: {} y-websocket clients in one room, an awareness update each every {:.1}s, {:.1}s measured (+{:.1}s warm-up), presence {}",
+        params.clients,
+        params.interval_s,
+        params.duration_s,
+        params.warmup_s,
+        if params.presence { "on" } else { "off" }
+    );
+    let extra = if params.presence { yjs_room::PRESENCE_CONFIG } else { "" };
+    eprintln!("== herald");
+    let mut running = targets::start_with(Target::Herald, &paths, extra)?;
+    let result = yjs_room::run(&mut running, &params, 0).await;
+    if result.is_err() {
+        eprintln!("{}", running.log_tail());
+    }
+    running.stop();
+    let result = result?;
+    let table = yjs_room::table(std::slice::from_ref(&result));
+    println!("\n{table}");
+    let out = a.common.out.clone().unwrap_or_else(|| PathBuf::from(format!("bench/results/yjs-room-{}", a.clients)));
+    #[derive(serde::Serialize)]
+    struct Out<'a> {
+        scenario: &'static str,
+        params: &'a yjs_room::YjsRoomParams,
+        results: &'a [yjs_room::YjsRoomResult],
+    }
+    let results = std::slice::from_ref(&result);
+    report::write_json(&with_ext(&out, ".json"), &Out { scenario: "yjs-room", params: &params, results })?;
+    std::fs::write(with_ext(&out, ".md"), &table)?;
+    println!("wrote {}.json, .md", out.display());
+    if result.delivered < result.expected || result.joined < a.clients {
+        bail!(
+            "{} of {} clients joined, {} of {} expected deliveries arrived",
+            result.joined,
+            a.clients,
+            result.delivered,
+            result.expected
+        );
     }
     Ok(())
 }

@@ -229,6 +229,12 @@ fn ensure_node_modules(dir: &Path) -> anyhow::Result<()> {
 
 /// Starts `target` and waits until it accepts TCP connections.
 pub fn start(target: Target, paths: &Paths) -> anyhow::Result<Running> {
+    start_with(target, paths, "")
+}
+
+/// [`start`], with `extra_config` (TOML) appended to a Herald target's
+/// benchmark configuration (e.g. a namespace's options for one scenario).
+pub fn start_with(target: Target, paths: &Paths, extra_config: &str) -> anyhow::Result<Running> {
     let port = free_port()?;
     let addr = SocketAddr::from(([127, 0, 0, 1], port));
     std::fs::create_dir_all(&paths.work_dir)?;
@@ -282,7 +288,7 @@ pub fn start(target: Target, paths: &Paths) -> anyhow::Result<Running> {
             // connections and publishing fast from loopback: lift the abuse
             // limits meant for the public internet so they are not measured.
             let config = paths.work_dir.join("bench-herald.toml");
-            std::fs::write(&config, BENCH_HERALD_CONFIG)?;
+            std::fs::write(&config, format!("{BENCH_HERALD_CONFIG}{extra_config}"))?;
             c.arg("--config").arg(config);
             c
         }

@@ -57,4 +57,4 @@ pub use store::{
     DocumentStore, HistoryStore, InboxError, InboxStore, NewNotifications, Notification, NotificationContent, ReadMark,
     ReadStateStore, StoreError, Stored, StoredDocument, StreamMeta,
 };
-pub use wire::{ChannelEvent, ClientInfo, WireEncoder};
+pub use wire::{ChannelEvent, ClientInfo, WireEncoder, WireFormat};

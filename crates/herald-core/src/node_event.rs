@@ -3,7 +3,8 @@
 //! its own connections at once and hands to the broker for the other nodes
 //! ([`Broker::broadcast`](crate::broker::Broker::broadcast)). A node receiving
 //! one ([`BrokerHandler::on_node_event`](crate::broker::BrokerHandler::on_node_event))
-//! delivers it to its own connections only. Never stored.
+//! delivers it to its own connections only. Never stored. The hub's side
+//! (`Hub::share`, `Hub::deliver_node_event`) is `hub/scale_out.rs`.
 
 use std::sync::Arc;
 
@@ -11,11 +12,9 @@ use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 
 use crate::channel::ChannelName;
-use crate::hub::Hub;
-use crate::presence::PresenceMember;
 use crate::publication::Payload;
 use crate::store::Notification;
-use crate::wire::{ChannelEvent, ClientInfo, EncodeCache};
+use crate::wire::ClientInfo;
 
 /// A presence member or event sender as it travels between nodes.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -135,100 +134,6 @@ impl NodeEvent {
             | NodeEvent::Client { channel, .. }
             | NodeEvent::Read { channel, .. } => Some(channel),
             NodeEvent::Notification { .. } | NodeEvent::Unread { .. } => None,
-        }
-    }
-}
-
-fn raw(p: &Payload) -> Option<Box<RawValue>> {
-    RawValue::from_string(p.as_str().to_string()).ok()
-}
-
-impl Hub {
-    /// Hand `event` to the broker for the other nodes (this node has
-    /// delivered it already).
-    pub(crate) fn share(&self, event: impl FnOnce() -> Option<NodeEvent>) {
-        if self.broker.distributed()
-            && let Some(e) = event()
-        {
-            self.broker.broadcast(e);
-        }
-    }
-
-    pub(crate) fn share_presence_update(&self, channel: &ChannelName, m: &PresenceMember) {
-        self.share(|| {
-            Some(NodeEvent::PresenceUpdate {
-                channel: channel.clone(),
-                member: WireMember::from_info(&m.info),
-                connections: m.connections,
-                state: m.state.as_ref().and_then(raw),
-            })
-        });
-    }
-
-    pub(crate) fn share_client_event(&self, channel: &ChannelName, event: &str, data: &Payload, from: &ClientInfo) {
-        self.share(|| {
-            Some(NodeEvent::Client {
-                channel: channel.clone(),
-                event: event.to_string(),
-                data: raw(data)?,
-                from: WireMember::from_info(from),
-            })
-        });
-    }
-
-    /// Deliver an event from another node to this node's connections.
-    pub(crate) fn deliver_node_event(&self, event: NodeEvent) {
-        if let Some(channel) = event.channel() {
-            let entry = self.channels.read().get(channel).cloned();
-            let Some(entry) = entry else { return };
-            match &event {
-                NodeEvent::Join { channel, member } => {
-                    self.broadcast_event(&entry, &ChannelEvent::Join(channel, &member.to_info()), None)
-                }
-                NodeEvent::Leave { channel, member } => {
-                    self.broadcast_event(&entry, &ChannelEvent::Leave(channel, &member.to_info()), None)
-                }
-                NodeEvent::PresenceUpdate { channel, member, connections, state } => {
-                    let m = PresenceMember {
-                        info: member.to_info(),
-                        connections: *connections,
-                        state: state.as_ref().and_then(|s| Payload::from_json_text(s.get().to_string()).ok()),
-                    };
-                    self.broadcast_event(&entry, &ChannelEvent::PresenceUpdate(channel, &m), None)
-                }
-                NodeEvent::Typing { channel, user, typing } => {
-                    let ev = ChannelEvent::Typing { channel, user, typing: *typing };
-                    self.broadcast_filtered(&entry, &ev, |c| c.client_info().member_key().as_ref() != user.as_str());
-                }
-                NodeEvent::Client { channel, event, data, from } => {
-                    let Ok(data) = Payload::from_json_text(data.get().to_string()) else { return };
-                    let from = from.to_info();
-                    let ev = ChannelEvent::Client { channel, event, data: &data, from: &from };
-                    self.broadcast_event(&entry, &ev, None);
-                }
-                NodeEvent::Read { channel, user, offset } => {
-                    self.broadcast_event(&entry, &ChannelEvent::Read { channel, user, offset: *offset }, None)
-                }
-                NodeEvent::Notification { .. } | NodeEvent::Unread { .. } => {}
-            }
-            return;
-        }
-        match &event {
-            NodeEvent::Notification { notification, unread } => {
-                let conns = self.user_connections(&notification.user);
-                let mut cache = EncodeCache::new(ChannelEvent::Notification(notification, *unread));
-                for c in &conns {
-                    let _ = c.outbound.push_frame(cache.frame(&c.encoder));
-                }
-            }
-            NodeEvent::Unread { user, unread } => {
-                let conns = self.user_connections(user);
-                let mut cache = EncodeCache::new(ChannelEvent::Unread(*unread));
-                for c in &conns {
-                    let _ = c.outbound.push_frame(cache.frame(&c.encoder));
-                }
-            }
-            _ => {}
         }
     }
 }

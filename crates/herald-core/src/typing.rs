@@ -3,7 +3,8 @@
 //! channel; the indicator ends with `typing:false` when the user goes
 //! silent past the namespace's timeout, publishes in the channel, or the
 //! connection that started it goes away. Never stored, never echoed to the
-//! sender's connections.
+//! sender's connections. This module keeps the indicators; the hub's side
+//! (pushes, the expiry timer) is `hub/typing.rs`.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -11,30 +12,25 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
-use crate::auth::Rights;
 use crate::channel::ChannelName;
-use crate::connection::Connection;
-use crate::error::{ErrorCode, HeraldError};
-use crate::hub::Hub;
-use crate::wire::ChannelEvent;
 
-struct Indicator {
+pub(crate) struct Indicator {
     /// The connection whose `typing` started or last refreshed it.
-    connection: Arc<str>,
+    pub(crate) connection: Arc<str>,
     /// When `typing:true` was last sent.
     sent_at: Instant,
     /// When it ends without another `typing`.
-    expires_at: Instant,
+    pub(crate) expires_at: Instant,
 }
 
 /// The live typing indicators of this node, by (channel, user).
 #[derive(Default)]
 pub struct Typing {
-    live: HashMap<(ChannelName, Arc<str>), Indicator>,
+    pub(crate) live: HashMap<(ChannelName, Arc<str>), Indicator>,
 }
 
 /// What a `typing` request should do.
-enum Started {
+pub(crate) enum Started {
     /// New indicator: push `typing:true` and start its timer.
     New,
     /// Refreshed after the throttle: push `typing:true` again.
@@ -44,7 +40,8 @@ enum Started {
 }
 
 impl Typing {
-    fn start(
+    /// A `typing` from `conn` for `key`: start or refresh its indicator.
+    pub(crate) fn start(
         &mut self,
         key: (ChannelName, Arc<str>),
         conn: &Arc<str>,
@@ -68,92 +65,5 @@ impl Typing {
                 Started::New
             }
         }
-    }
-}
-
-impl Hub {
-    /// `conn`'s user is typing in `channel`. Needs the publish right and a
-    /// subscription, like client events.
-    pub fn typing(&self, conn: &Connection, channel: &ChannelName) -> Result<(), HeraldError> {
-        let opts = self.authorize(&conn.identity(), channel, Rights::PUBLISH)?;
-        if !opts.allow_client_publish {
-            return Err(HeraldError::new(ErrorCode::PermissionDenied, format!("clients may not publish to {channel}")));
-        }
-        if !conn.is_subscribed(channel) {
-            return Err(HeraldError::new(ErrorCode::NotSubscribed, format!("subscribe to {channel} before typing")));
-        }
-        let throttle = Duration::from_millis(opts.typing_throttle_ms);
-        let timeout = Duration::from_millis(opts.typing_timeout_ms.max(1));
-        let user = conn.client_info().member_key().clone();
-        let started = self.typing.lock().start((channel.clone(), user.clone()), conn.id(), throttle, timeout);
-        if matches!(started, Started::Quiet) {
-            return Ok(());
-        }
-        self.push_typing(channel, &user, true);
-        if matches!(started, Started::New) {
-            self.spawn_typing_expiry(channel.clone(), user);
-        }
-        Ok(())
-    }
-
-    /// End `user`'s indicator in `channel`, if any (they published).
-    pub(crate) fn typing_stopped(&self, channel: &ChannelName, user: &Arc<str>) {
-        let ended = self.typing.lock().live.remove(&(channel.clone(), user.clone())).is_some();
-        if ended {
-            self.push_typing(channel, user, false);
-        }
-    }
-
-    /// `conn` left `channel`: end the indicator it was keeping alive.
-    pub(crate) fn typing_ended_by(&self, conn: &Connection, channel: &ChannelName) {
-        let user = conn.client_info().member_key();
-        let key = (channel.clone(), user.clone());
-        let ended = {
-            let mut typing = self.typing.lock();
-            let mine = typing.live.get(&key).is_some_and(|i| i.connection == *conn.id());
-            mine && typing.live.remove(&key).is_some()
-        };
-        if ended {
-            self.push_typing(channel, user, false);
-        }
-    }
-
-    fn push_typing(&self, channel: &ChannelName, user: &Arc<str>, typing: bool) {
-        let entry = self.channels.read().get(channel).cloned();
-        if let Some(entry) = entry {
-            let ev = ChannelEvent::Typing { channel, user, typing };
-            // Not to any connection of the typing user.
-            self.broadcast_filtered(&entry, &ev, |c| c.client_info().member_key() != user);
-        }
-        self.share(|| {
-            Some(crate::node_event::NodeEvent::Typing { channel: channel.clone(), user: user.to_string(), typing })
-        });
-    }
-
-    fn spawn_typing_expiry(&self, channel: ChannelName, user: Arc<str>) {
-        let Ok(rt) = tokio::runtime::Handle::try_current() else { return };
-        let hub = self.me.clone();
-        rt.spawn(async move {
-            let key = (channel, user);
-            loop {
-                let Some(h) = hub.upgrade() else { return };
-                let at = match h.typing.lock().live.get(&key) {
-                    Some(ind) => ind.expires_at,
-                    None => return,
-                };
-                drop(h);
-                tokio::time::sleep_until(at).await;
-                let Some(h) = hub.upgrade() else { return };
-                let expired = {
-                    let mut typing = h.typing.lock();
-                    let due = typing.live.get(&key).is_some_and(|i| i.expires_at <= Instant::now());
-                    due && typing.live.remove(&key).is_some()
-                };
-                if expired {
-                    h.push_typing(&key.0, &key.1, false);
-                    return;
-                }
-            }
-        });
     }
 }

@@ -1,5 +1,6 @@
 //! What a door supplies so the hub can encode channel events once per wire
-//! variant (protocol × compression) instead of once per subscriber.
+//! format (door × variant, e.g. protocol × compression) instead of once per
+//! subscriber: a [`WireEncoder`] that names its [`WireFormat`].
 
 use std::sync::Arc;
 
@@ -79,17 +80,61 @@ pub enum ChannelEvent<'a> {
     Unread(u64),
 }
 
+/// What a frame's bytes depend on besides the event: two encoders with equal
+/// formats produce interchangeable frames for every event, so a fan-out
+/// encodes once per distinct format, however many connections (or encoder
+/// instances) share it. A small `Copy` key, compared on every delivery.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum WireFormat {
+    /// Frames depend only on the door and a variant of its wire format
+    /// (e.g. permessage-deflate on or off): every encoder of that door and
+    /// variant may serve them.
+    Door {
+        /// The door (`"native"`, `"sse"`, `"yjs"`…).
+        door: &'static str,
+        /// The door's variant (its own numbering).
+        variant: u32,
+    },
+    /// Frames depend on this one encoder instance's own state (e.g. the
+    /// namespace of a Pusher app): shared only by the connections that
+    /// share the instance.
+    Instance(usize),
+}
+
+impl WireFormat {
+    /// The format of `door`'s `variant`.
+    pub const fn door(door: &'static str, variant: u32) -> Self {
+        WireFormat::Door { door, variant }
+    }
+
+    /// The format private to the instance at `x` (its address: unique while it lives).
+    pub fn instance<T: ?Sized>(x: &T) -> Self {
+        WireFormat::Instance(x as *const T as *const () as usize)
+    }
+}
+
 /// Encodes channel events into frames of one wire variant.
 pub trait WireEncoder: Send + Sync {
     /// The complete frame for `event`.
     fn encode(&self, event: &ChannelEvent<'_>) -> Bytes;
+
+    /// The format of this encoder's frames: encoders with equal formats are
+    /// interchangeable, so a fan-out encodes once per format. By default
+    /// private to this instance; a door that creates an encoder per
+    /// connection must name a shared format, or every event costs one
+    /// encoding per connection.
+    fn format(&self) -> WireFormat {
+        WireFormat::instance(self)
+    }
 }
 
-/// Caches one event's frame per encoder during a fan-out, so each wire
-/// variant is encoded once however many subscribers use it.
+/// Caches one event's frame per wire format during a fan-out, so each
+/// format is encoded once however many subscribers (and encoder instances)
+/// use it. A fan-out meets a few formats, so a short list scanned by key is
+/// the cheapest lookup.
 pub struct EncodeCache<'a> {
     event: ChannelEvent<'a>,
-    frames: Vec<(usize, Bytes)>,
+    frames: Vec<(WireFormat, Bytes)>,
 }
 
 impl<'a> EncodeCache<'a> {
@@ -98,14 +143,14 @@ impl<'a> EncodeCache<'a> {
         Self { event, frames: Vec::with_capacity(2) }
     }
 
-    /// The frame for `encoder`, encoding it on first use.
+    /// The frame for `encoder`'s format, encoding it on first use.
     pub fn frame(&mut self, encoder: &Arc<dyn WireEncoder>) -> Bytes {
-        let key = Arc::as_ptr(encoder) as *const () as usize;
-        if let Some((_, f)) = self.frames.iter().find(|(k, _)| *k == key) {
+        let format = encoder.format();
+        if let Some((_, f)) = self.frames.iter().find(|(k, _)| *k == format) {
             return f.clone();
         }
         let f = encoder.encode(&self.event);
-        self.frames.push((key, f.clone()));
+        self.frames.push((format, f.clone()));
         f
     }
 }

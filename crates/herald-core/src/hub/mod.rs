@@ -1,6 +1,12 @@
 //! The `Hub`: this node's registry of connections, channels and
 //! subscriptions, and the one place every door goes through to subscribe,
 //! publish, read history and presence. It knows nothing about sockets.
+//!
+//! Its methods, by concern: this file (the struct, connect/disconnect,
+//! local broadcast, fan-out), `authorize`, `subscribe`, `publish`,
+//! `channels` (listings and counts), `presence`, `typing`, `read_state`,
+//! `inbox`, `occupancy` and `scale_out` (node events, lost streams). The
+//! other modules of the crate are the data types and algorithms they use.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Weak};
@@ -28,9 +34,14 @@ use crate::wire::{ChannelEvent, EncodeCache};
 
 mod authorize;
 mod channels;
+mod inbox;
+mod occupancy;
+mod presence;
 mod publish;
+mod read_state;
 mod scale_out;
 mod subscribe;
+mod typing;
 
 pub use channels::ChannelInfo;
 pub use subscribe::PendingSubscription;
@@ -313,6 +324,24 @@ impl Hub {
         for conn in ended {
             self.remove_subscription(&conn, &p.channel);
         }
+    }
+}
+
+/// The user of `identity`, or `unauthorized` (read receipts and inboxes are per user).
+pub(crate) fn signed_in(identity: &Identity) -> Result<Arc<str>, HeraldError> {
+    identity.user.clone().ok_or_else(|| HeraldError::new(ErrorCode::Unauthorized, "sign in (a token with `sub`) first"))
+}
+
+/// A store failure, as the client sees it.
+pub(crate) fn unavailable(e: impl std::fmt::Display) -> HeraldError {
+    HeraldError::unavailable(e.to_string())
+}
+
+/// Send `event` (a push to a user) to each of `conns`, encoded once per format.
+pub(crate) fn send_to(conns: &[Arc<Connection>], event: ChannelEvent<'_>) {
+    let mut cache = EncodeCache::new(event);
+    for c in conns {
+        let _ = c.outbound.push_frame(cache.frame(&c.encoder));
     }
 }
 
