@@ -183,7 +183,11 @@ impl ChangeDecoder {
                 let columns = TableColumns {
                     schema: r.schema.clone(),
                     table: r.name.clone(),
-                    columns: r.columns.iter().map(|c| (c.name.clone(), self.type_name(c.type_oid), c.type_oid)).collect(),
+                    columns: r
+                        .columns
+                        .iter()
+                        .map(|c| (c.name.clone(), self.type_name(c.type_oid), c.type_oid))
+                        .collect(),
                 };
                 self.relations.insert(r.id, r);
                 Decoded::Relation(columns)
@@ -392,13 +396,23 @@ mod tests {
         let e = one(&mut d, encode::update(REL, Some((pgoutput::OldImage::Full, &old)), &new));
         assert_eq!(e.body["old"], json!({"id": 1, "title": "milk", "done": false, "body": "long"}));
         let e = one(&mut d, encode::delete(REL, pgoutput::OldImage::Full, &old));
-        assert_eq!((e.kind, &e.body["old"], &e.body["new"]), (ChangeKind::Delete, &json!({"id": 1, "title": "milk", "done": false, "body": "long"}), &Value::Null));
+        assert_eq!(
+            (e.kind, &e.body["old"], &e.body["new"]),
+            (ChangeKind::Delete, &json!({"id": 1, "title": "milk", "done": false, "body": "long"}), &Value::Null)
+        );
     }
 
     #[test]
     fn delete_with_the_default_identity_has_the_key_only() {
         let mut d = started(b'd');
-        let e = one(&mut d, encode::delete(REL, pgoutput::OldImage::Key, &[text("3"), TupleValue::Null, TupleValue::Null, TupleValue::Null]));
+        let e = one(
+            &mut d,
+            encode::delete(
+                REL,
+                pgoutput::OldImage::Key,
+                &[text("3"), TupleValue::Null, TupleValue::Null, TupleValue::Null],
+            ),
+        );
         assert_eq!(e.body["old"], json!({"id": 3}));
     }
 
@@ -419,7 +433,10 @@ mod tests {
         let mut d = ChangeDecoder::new();
         assert_eq!(d.decode(&encode::insert(5, &[text("1")])), Err(ChangeError::UnknownRelation(5)));
         let mut d = started(b'd');
-        assert!(matches!(d.decode(&encode::insert(REL, &[text("1")])), Err(ChangeError::ColumnCount { got: 1, expected: 4, .. })));
+        assert!(matches!(
+            d.decode(&encode::insert(REL, &[text("1")])),
+            Err(ChangeError::ColumnCount { got: 1, expected: 4, .. })
+        ));
     }
 
     #[test]

@@ -155,7 +155,9 @@ pub fn decode(bytes: &Bytes) -> Result<Message, DecodeError> {
     let mut r = Reader { buf: bytes, pos: 0 };
     let tag = r.u8("tag").map_err(|_| DecodeError::Empty)?;
     Ok(match tag {
-        b'B' => Message::Begin { final_lsn: r.u64("begin lsn")?, commit_time: r.i64("begin time")?, xid: r.u32("xid")? },
+        b'B' => {
+            Message::Begin { final_lsn: r.u64("begin lsn")?, commit_time: r.i64("begin time")?, xid: r.u32("xid")? }
+        }
         b'C' => {
             let _flags = r.u8("commit flags")?;
             Message::Commit {
@@ -431,7 +433,10 @@ mod tests {
 
     #[test]
     fn begin_and_commit_round_trip() {
-        assert_eq!(decode(&begin(0x16B3748, 7, 42)), Ok(Message::Begin { final_lsn: 0x16B3748, commit_time: 7, xid: 42 }));
+        assert_eq!(
+            decode(&begin(0x16B3748, 7, 42)),
+            Ok(Message::Begin { final_lsn: 0x16B3748, commit_time: 7, xid: 42 })
+        );
         assert_eq!(decode(&commit(10, 20, 30)), Ok(Message::Commit { commit_lsn: 10, end_lsn: 20, commit_time: 30 }));
     }
 
@@ -456,10 +461,7 @@ mod tests {
     fn update_with_and_without_an_old_image() {
         let new = vec![text("1"), text("b")];
         let key = vec![text("1"), TupleValue::Null];
-        assert_eq!(
-            decode(&update(5, None, &new)),
-            Ok(Message::Update { relation: 5, old: None, new: new.clone() })
-        );
+        assert_eq!(decode(&update(5, None, &new)), Ok(Message::Update { relation: 5, old: None, new: new.clone() }));
         assert_eq!(
             decode(&update(5, Some((OldImage::Key, &key)), &new)),
             Ok(Message::Update { relation: 5, old: Some((OldImage::Key, key.clone())), new: new.clone() })
@@ -473,7 +475,10 @@ mod tests {
     #[test]
     fn delete_and_truncate() {
         let key = vec![text("1"), TupleValue::Null];
-        assert_eq!(decode(&delete(9, OldImage::Key, &key)), Ok(Message::Delete { relation: 9, old: (OldImage::Key, key) }));
+        assert_eq!(
+            decode(&delete(9, OldImage::Key, &key)),
+            Ok(Message::Delete { relation: 9, old: (OldImage::Key, key) })
+        );
         assert_eq!(decode(&truncate(&[1, 2], 2)), Ok(Message::Truncate { relations: vec![1, 2], options: 2 }));
     }
 

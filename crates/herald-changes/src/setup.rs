@@ -116,14 +116,17 @@ impl AdminConnection {
 
     /// `wal_level` is `logical` and the role may replicate.
     pub async fn check(&mut self) -> Result<(), SetupError> {
-        let level: String = sqlx::query_scalar("SHOW wal_level").fetch_one(&mut self.conn).await.map_err(query_error)?;
+        let level: String =
+            sqlx::query_scalar("SHOW wal_level").fetch_one(&mut self.conn).await.map_err(query_error)?;
         if level != "logical" {
             return Err(SetupError::WalLevel(level));
         }
-        let row = sqlx::query("SELECT current_user::text, rolreplication OR rolsuper FROM pg_roles WHERE rolname = current_user")
-            .fetch_one(&mut self.conn)
-            .await
-            .map_err(query_error)?;
+        let row = sqlx::query(
+            "SELECT current_user::text, rolreplication OR rolsuper FROM pg_roles WHERE rolname = current_user",
+        )
+        .fetch_one(&mut self.conn)
+        .await
+        .map_err(query_error)?;
         let (role, may): (String, bool) = (row.get(0), row.get(1));
         if !may {
             return Err(SetupError::NoReplication(role));
@@ -216,7 +219,10 @@ impl AdminConnection {
             )));
         }
         let confirmed: Option<String> = row.get(4);
-        Ok(Some(SlotState { confirmed_flush: confirmed.as_deref().and_then(parse_lsn).unwrap_or(0), active: row.get(5) }))
+        Ok(Some(SlotState {
+            confirmed_flush: confirmed.as_deref().and_then(parse_lsn).unwrap_or(0),
+            active: row.get(5),
+        }))
     }
 
     /// How many bytes of WAL the slot holds back (current WAL end minus the
@@ -252,7 +258,9 @@ impl AdminConnection {
             let (schema, table, column, type_name, type_oid): (String, String, String, String, i64) =
                 (row.get(0), row.get(1), row.get(2), row.get(3), row.get(4));
             match tables.last_mut() {
-                Some(t) if t.schema == schema && t.table == table => t.columns.push((column, type_name, type_oid as u32)),
+                Some(t) if t.schema == schema && t.table == table => {
+                    t.columns.push((column, type_name, type_oid as u32))
+                }
                 _ => tables.push(TableColumns { schema, table, columns: vec![(column, type_name, type_oid as u32)] }),
             }
         }

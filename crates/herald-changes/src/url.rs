@@ -95,10 +95,16 @@ mod tests {
     fn full_and_minimal_urls() {
         let u = PgUrl::parse("postgres://app:p%40ss@db.local:6543/shop?sslmode=require").unwrap();
         assert_eq!((u.user.as_str(), u.password.as_str()), ("app", "p@ss"));
-        assert_eq!((u.host.as_str(), u.port, u.database.as_str(), u.sslmode.as_str()), ("db.local", 6543, "shop", "require"));
+        assert_eq!(
+            (u.host.as_str(), u.port, u.database.as_str(), u.sslmode.as_str()),
+            ("db.local", 6543, "shop", "require")
+        );
         assert!(!format!("{u:?}").contains("p@ss"));
         let u = PgUrl::parse("postgresql://127.0.0.1").unwrap();
-        assert_eq!((u.user.as_str(), u.port, u.database.as_str(), u.sslmode.as_str()), ("postgres", 5432, "postgres", "prefer"));
+        assert_eq!(
+            (u.user.as_str(), u.port, u.database.as_str(), u.sslmode.as_str()),
+            ("postgres", 5432, "postgres", "prefer")
+        );
         let u = PgUrl::parse("postgres://u@[::1]:5433/d").unwrap();
         assert_eq!((u.host.as_str(), u.port), ("::1", 5433));
         assert!(PgUrl::parse("mysql://x").is_err());

@@ -249,7 +249,10 @@ mod tests {
         assert_eq!(text_to_json(oid::JSON, "not json"), json!("not json"));
         assert_eq!(text_to_json(oid::TIMESTAMPTZ, "2024-01-02 03:04:05.25+00"), json!("2024-01-02T03:04:05.25+00:00"));
         assert_eq!(text_to_json(oid::TIMESTAMP, "2024-01-02 03:04:05"), json!("2024-01-02T03:04:05"));
-        assert_eq!(text_to_json(oid::UUID, "a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11"), json!("a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11"));
+        assert_eq!(
+            text_to_json(oid::UUID, "a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11"),
+            json!("a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11")
+        );
         assert_eq!(text_to_json(99999, "custom"), json!("custom"));
     }
 

@@ -395,7 +395,8 @@ mod tests {
     }
 
     fn columns() -> Vec<CatalogColumn> {
-        let c = |name: &str, type_name: &str, kind| CatalogColumn { name: name.into(), type_name: type_name.into(), kind };
+        let c =
+            |name: &str, type_name: &str, kind| CatalogColumn { name: name.into(), type_name: type_name.into(), kind };
         vec![
             c("id", "int8", ColumnKind::Number),
             c("title", "text", ColumnKind::Text),

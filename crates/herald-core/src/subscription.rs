@@ -110,7 +110,15 @@ impl Subscription {
                 member.info = g.info.clone();
             }
         }
-        Self { channel, connection, member, granted, state: Mutex::new(State::Buffering(Vec::new())), buffer_max, filter: None }
+        Self {
+            channel,
+            connection,
+            member,
+            granted,
+            state: Mutex::new(State::Buffering(Vec::new())),
+            buffer_max,
+            filter: None,
+        }
     }
 
     /// Only deliver publications that pass `filter` (database change feeds).
@@ -120,7 +128,12 @@ impl Subscription {
     }
 
     /// Deliver a live publication.
-    pub(crate) fn deliver(&self, p: &Arc<Publication>, cache: &mut EncodeCache<'_>, view: &mut ChangeView<'_>) -> Delivered {
+    pub(crate) fn deliver(
+        &self,
+        p: &Arc<Publication>,
+        cache: &mut EncodeCache<'_>,
+        view: &mut ChangeView<'_>,
+    ) -> Delivered {
         let mut st = self.state.lock();
         match &mut *st {
             State::Buffering(buf) => {

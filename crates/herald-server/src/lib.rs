@@ -3,6 +3,7 @@
 
 pub mod app;
 pub mod auth;
+pub mod changes;
 pub mod client_ip;
 pub mod client_requests;
 pub mod config;

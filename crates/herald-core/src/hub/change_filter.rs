@@ -34,7 +34,9 @@ impl Hub {
     fn check_change_filter(&self, channel: &ChannelName, filter: &mut ChangeFilter) -> Result<(), HeraldError> {
         let invalid = |m: String| HeraldError::new(ErrorCode::InvalidFilter, m);
         let Some(catalog) = self.column_catalog.get() else {
-            return Err(invalid(format!("{channel}: filters apply to database change channels, and this server has no change feed ([changes] url)")));
+            return Err(invalid(format!(
+                "{channel}: filters apply to database change channels, and this server has no change feed ([changes] url)"
+            )));
         };
         match catalog.lookup(channel) {
             CatalogAnswer::NotAChangeChannel => {

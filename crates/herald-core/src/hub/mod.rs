@@ -27,8 +27,8 @@ use crate::typing::Typing;
 use crate::wire::{ChannelEvent, EncodeCache};
 
 mod authorize;
-mod channels;
 mod change_filter;
+mod channels;
 mod publish;
 mod scale_out;
 mod subscribe;

@@ -126,13 +126,10 @@ impl Hub {
             }
             chans.insert(channel.clone());
         }
-        let sub = Arc::new(Subscription::buffering(
-            channel.clone(),
-            conn.clone(),
-            grant.as_ref(),
-            self.config.recovery_buffer_max,
-        )
-        .with_filter(filter.clone()));
+        let sub = Arc::new(
+            Subscription::buffering(channel.clone(), conn.clone(), grant.as_ref(), self.config.recovery_buffer_max)
+                .with_filter(filter.clone()),
+        );
         let occupied = {
             let mut channels = self.channels.write();
             let entry = channels.entry(channel.clone()).or_default();
