@@ -51,6 +51,10 @@ pub struct NamespaceOptions {
     /// A typing indicator with no new `typing` for this many ms ends with a
     /// `typing:false` push. Default 5000.
     pub typing_timeout_ms: u64,
+    /// Database change channels: a row filter every subscription in this
+    /// namespace must pass, AND-ed with the subscriber's own, `{sub}`
+    /// replaced by the token's user id (`"owner_id=eq.{sub}"`). Default none.
+    pub row_filter: Option<String>,
 }
 
 impl Default for NamespaceOptions {
@@ -71,6 +75,7 @@ impl Default for NamespaceOptions {
             presence_state_max_bytes: 1024,
             typing_throttle_ms: 1000,
             typing_timeout_ms: 5000,
+            row_filter: None,
         }
     }
 }

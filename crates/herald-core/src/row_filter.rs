@@ -359,6 +359,40 @@ fn unquote(v: &str) -> String {
     v.strip_prefix('"').and_then(|v| v.strip_suffix('"')).unwrap_or(v).to_string()
 }
 
+/// The filters a subscription of `user` in a namespace with
+/// `row_filter` must pass: the subscriber's own (if any) AND the namespace's,
+/// with `{sub}` replaced by the user id. Without a namespace filter: the
+/// subscriber's. A namespace filter without a user: refused.
+pub(crate) fn with_policy(
+    row_filter: Option<&str>,
+    user: Option<&str>,
+    channel: &ChannelName,
+    requested: Option<Arc<ChangeFilterSet>>,
+) -> Result<Option<Arc<ChangeFilterSet>>, HeraldError> {
+    let Some(template) = row_filter else { return Ok(requested) };
+    let Some(user) = user else {
+        return Err(HeraldError::new(
+            ErrorCode::PermissionDenied,
+            format!("{channel} only shows a user their own rows: subscribing needs a user id (the token's sub)"),
+        ));
+    };
+    if user.contains([',', '(', ')', '"']) {
+        return Err(HeraldError::new(
+            ErrorCode::PermissionDenied,
+            format!("{channel} binds rows to the user id, and this one has characters a filter cannot hold"),
+        ));
+    }
+    let text = template.replace("{sub}", user);
+    let policy = ChangeFilter::parse(Some(&text), None)
+        .map_err(|e| {
+            HeraldError::new(ErrorCode::Internal, format!("the namespace's row_filter is invalid: {}", e.message))
+        })?
+        .ok_or_else(|| HeraldError::new(ErrorCode::Internal, "the namespace's row_filter is empty"))?;
+    let mut all = requested.map(|r| r.0.clone()).unwrap_or_default();
+    all.push(policy);
+    Ok(Some(Arc::new(ChangeFilterSet(all))))
+}
+
 /// A publication's change event, parsed at most once per fan-out however
 /// many filtered subscribers test it.
 pub(crate) struct ChangeView<'a> {
@@ -470,6 +504,21 @@ mod tests {
         assert!(check("done=lt.true").unwrap_err().message.contains("not ordered"));
         assert!(check("done=eq.yes").unwrap_err().message.contains("not true or false"));
         assert!(check("tags=eq.x").unwrap_err().message.contains("only is.null"));
+    }
+
+    #[test]
+    fn a_namespace_filter_binds_rows_to_the_user_and_ands_with_theirs() {
+        let ch = ChannelName::new("db:public.todos").unwrap();
+        assert_eq!(with_policy(None, None, &ch, None), Ok(None));
+        let set = with_policy(Some("owner=eq.{sub}"), Some("u1"), &ch, None).unwrap().unwrap();
+        assert!(set.matches(&insert(json!({"owner": "u1"}))) && !set.matches(&insert(json!({"owner": "u2"}))));
+        let mine = Arc::new(ChangeFilterSet(vec![filter("id=gt.5")]));
+        let set = with_policy(Some("owner=eq.{sub}"), Some("u1"), &ch, Some(mine)).unwrap().unwrap();
+        assert!(set.matches(&insert(json!({"owner": "u1", "id": 6}))));
+        assert!(!set.matches(&insert(json!({"owner": "u1", "id": 5}))));
+        assert!(!set.matches(&insert(json!({"owner": "u2", "id": 6}))));
+        assert_eq!(with_policy(Some("owner=eq.{sub}"), None, &ch, None).unwrap_err().code, ErrorCode::PermissionDenied);
+        assert!(with_policy(Some("owner=eq.{sub}"), Some("a,b"), &ch, None).is_err());
     }
 
     #[test]

@@ -385,3 +385,51 @@ async fn wait_not_ready_with(server: &Server, needle: &str) -> String {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
+
+#[tokio::test]
+async fn a_namespace_row_filter_shows_each_user_only_their_own_rows() {
+    let Some(pg) = pg() else { return };
+    use jsonwebtoken::{Algorithm, EncodingKey, Header, encode};
+    const SECRET: &str = "changes-secret-0123456789";
+    let url = pg.database("claims").await;
+    sql(&url, &["CREATE TABLE notes (id int PRIMARY KEY, owner text, body text)"]).await;
+    let cfg = format!(
+        "{}[auth]\ntoken_secret = \"{SECRET}\"\n[namespaces.db]\nallow_client_publish = false\nrow_filter = \"owner=eq.{{sub}}\"\n",
+        config(&url, "claims")
+    );
+    let server = Server::start(&cfg).await;
+    wait_ready(&server).await;
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
+    let client_of = |sub: &'static str| {
+        let claims = json!({"sub": sub, "iat": now, "exp": now + 600,
+            "capabilities": [{"channels": ["db:*"], "allow": ["subscribe", "history"]}]});
+        let token =
+            encode(&Header::new(Algorithm::HS256), &claims, &EncodingKey::from_secret(SECRET.as_bytes())).unwrap();
+        let ws = server.ws_url();
+        async move {
+            let opts = herald_client::ConnectOptions { token: Some(token), ..Default::default() };
+            herald_client::Client::connect(&ws, opts).await.expect("connect").0
+        }
+    };
+    let (ann, bob) = (client_of("ann").await, client_of("bob").await);
+    // Ann asks for everything; Bob narrows further with a filter of his own.
+    subscribe_filtered(&ann, "db:public.notes", None, None).await.expect("ann subscribes");
+    subscribe_filtered(&bob, "db:public.notes", Some("id=gt.2"), None).await.expect("bob subscribes");
+    sql(
+        &url,
+        &["INSERT INTO notes VALUES (1, 'ann', 'a1'), (2, 'bob', 'b2'), (3, 'bob', 'b3'), (4, 'ann', 'a4'), (5, 'eve', 'e5')"],
+    )
+    .await;
+    let ann_rows = publications(&ann, "db:public.notes", 2).await;
+    assert_eq!(ann_rows.iter().map(|(_, d)| d["new"]["id"].as_i64().unwrap()).collect::<Vec<_>>(), [1, 4]);
+    let bob_rows = publications(&bob, "db:public.notes", 1).await;
+    assert_eq!(bob_rows[0].1["new"]["id"], 3);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(drain(&ann, "db:public.notes", Duration::from_millis(200)).await.is_empty());
+    assert!(drain(&bob, "db:public.notes", Duration::from_millis(200)).await.is_empty());
+    // History is bound the same way.
+    let h = ann.request("history", json!({"channel": "db:public.notes", "limit": 100})).await.expect("history");
+    let owners: Vec<&str> =
+        h["publications"].as_array().unwrap().iter().map(|p| p["data"]["new"]["owner"].as_str().unwrap()).collect();
+    assert_eq!(owners, ["ann", "ann"]);
+}

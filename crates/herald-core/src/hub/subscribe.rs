@@ -104,6 +104,9 @@ impl Hub {
         if let Some(policy) = self.policy.get() {
             policy.check_subscribe(&identity, &channel).await?;
         }
+        // A namespace row filter bound to the user (database change channels).
+        let user = grant.as_ref().and_then(|g| g.user.clone()).or_else(|| identity.user.clone());
+        let filter = crate::row_filter::with_policy(opts.row_filter.as_deref(), user.as_deref(), &channel, filter)?;
         // Appear in presence only with a user id (or in development mode) and the right.
         let in_presence = opts.presence
             && match &grant {
