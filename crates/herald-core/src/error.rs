@@ -51,6 +51,8 @@ pub enum ErrorCode {
     NotFound,
     /// The request contradicts what is stored (e.g. a dedupe key reused with different content).
     Conflict,
+    /// A subscription's change filter is malformed or does not fit the table.
+    InvalidFilter,
 }
 
 impl ErrorCode {
@@ -77,6 +79,7 @@ impl ErrorCode {
             ErrorCode::TokenExpired => 117,
             ErrorCode::NotFound => 118,
             ErrorCode::Conflict => 119,
+            ErrorCode::InvalidFilter => 120,
         }
     }
 
@@ -108,6 +111,7 @@ impl ErrorCode {
             ErrorCode::TokenExpired => "token_expired",
             ErrorCode::NotFound => "not_found",
             ErrorCode::Conflict => "conflict",
+            ErrorCode::InvalidFilter => "invalid_filter",
         }
     }
 }

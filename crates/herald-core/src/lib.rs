@@ -25,6 +25,7 @@ pub mod presence_backend;
 pub mod publication;
 pub mod read_state;
 pub mod recovery;
+pub mod row_filter;
 pub mod server_events;
 pub mod store;
 pub mod subscription;
@@ -52,6 +53,7 @@ pub use presence_backend::PresenceBackend;
 pub use publication::{Payload, Publication, PublisherInfo, now_ms};
 pub use read_state::{ReadPosition, Unread};
 pub use recovery::Recovery;
+pub use row_filter::{CatalogAnswer, CatalogColumn, ChangeFilter, ChangeFilterSet, ColumnCatalog, ColumnKind};
 pub use server_events::{ServerEvent, ServerEventSink};
 pub use store::{
     DocumentStore, HistoryStore, InboxError, InboxStore, NewNotifications, Notification, NotificationContent, ReadMark,

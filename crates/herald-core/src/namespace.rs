@@ -56,6 +56,10 @@ pub struct NamespaceOptions {
     /// SDK's envelope `{herald_e2e, kid, iv, ct}` (docs/encryption.md), so a
     /// misconfigured client cannot store plaintext. Default false.
     pub encrypted: bool,
+    /// Database change channels: a row filter every subscription in this
+    /// namespace must pass, AND-ed with the subscriber's own, `{sub}`
+    /// replaced by the token's user id (`"owner_id=eq.{sub}"`). Default none.
+    pub row_filter: Option<String>,
 }
 
 impl Default for NamespaceOptions {
@@ -77,6 +81,7 @@ impl Default for NamespaceOptions {
             typing_throttle_ms: 1000,
             typing_timeout_ms: 5000,
             encrypted: false,
+            row_filter: None,
         }
     }
 }

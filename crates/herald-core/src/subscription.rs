@@ -23,6 +23,7 @@ use crate::error::{DisconnectReason, ErrorCode, HeraldError};
 use crate::outbound::Outgoing;
 use crate::position::Epoch;
 use crate::publication::Publication;
+use crate::row_filter::{ChangeFilterSet, ChangeView};
 use crate::wire::{ChannelEvent, ClientInfo, EncodeCache};
 
 /// What a subscription holds back until its subscribe reply is queued.
@@ -88,6 +89,9 @@ pub struct Subscription {
     pub granted: Rights,
     state: Mutex<State>,
     buffer_max: usize,
+    /// Database change filter: publications that fail it are skipped (their
+    /// offsets still count, so skipping is never a gap).
+    filter: Option<Arc<ChangeFilterSet>>,
 }
 
 impl Subscription {
@@ -106,11 +110,30 @@ impl Subscription {
                 member.info = g.info.clone();
             }
         }
-        Self { channel, connection, member, granted, state: Mutex::new(State::Buffering(Vec::new())), buffer_max }
+        Self {
+            channel,
+            connection,
+            member,
+            granted,
+            state: Mutex::new(State::Buffering(Vec::new())),
+            buffer_max,
+            filter: None,
+        }
+    }
+
+    /// Only deliver publications that pass `filter` (database change feeds).
+    pub(crate) fn with_filter(mut self, filter: Option<Arc<ChangeFilterSet>>) -> Self {
+        self.filter = filter;
+        self
     }
 
     /// Deliver a live publication.
-    pub(crate) fn deliver(&self, p: &Arc<Publication>, cache: &mut EncodeCache<'_>) -> Delivered {
+    pub(crate) fn deliver(
+        &self,
+        p: &Arc<Publication>,
+        cache: &mut EncodeCache<'_>,
+        view: &mut ChangeView<'_>,
+    ) -> Delivered {
         let mut st = self.state.lock();
         match &mut *st {
             State::Buffering(buf) => {
@@ -134,7 +157,7 @@ impl Subscription {
                     return Delivered::Gap;
                 }
                 *last = p.offset;
-                if !self.connection.wants(p) {
+                if !self.connection.wants(p) || !view.passes(self.filter.as_ref()) {
                     return Delivered::Ok;
                 }
                 let frame = cache.frame(&self.connection.encoder);
@@ -201,7 +224,7 @@ impl Subscription {
                 continue;
             }
             last = p.offset;
-            if !self.connection.wants(&p) {
+            if !self.connection.wants(&p) || !ChangeView::new(&p.data).passes(self.filter.as_ref()) {
                 continue;
             }
             let frame = self.connection.encoder.encode(&ChannelEvent::Publication(&p));
@@ -347,9 +370,9 @@ mod tests {
             })
         };
         let (p1, p2) = (p(1), p(2));
-        sub.deliver(&p1, &mut EncodeCache::new(ChannelEvent::Publication(&p1)));
+        sub.deliver(&p1, &mut EncodeCache::new(ChannelEvent::Publication(&p1)), &mut ChangeView::new(&p1.data));
         sub.send_event(event("join x"), Some(MemberChange::Joined(Arc::from("x"))));
-        sub.deliver(&p2, &mut EncodeCache::new(ChannelEvent::Publication(&p2)));
+        sub.deliver(&p2, &mut EncodeCache::new(ChannelEvent::Publication(&p2)), &mut ChangeView::new(&p2.data));
         assert!(frames(&conn).is_empty());
         assert!(sub.go_live(Epoch::from_string("e"), 0, None));
         assert_eq!(frames(&conn), ["pub 1", "join x", "pub 2"]);

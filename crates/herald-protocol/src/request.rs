@@ -31,6 +31,10 @@ pub enum Op<'a> {
         channel: ChannelName,
         /// Last position seen; asks the server to recover what was missed.
         since: Option<Position>,
+        /// Database change channels: a row filter `column=op.value` (`docs/changes.md`).
+        filter: Option<String>,
+        /// Database change channels: which events (`INSERT`, `UPDATE`, `DELETE`, `*`, comma list).
+        events: Option<String>,
     },
     /// Unsubscribe.
     Unsubscribe {
@@ -206,6 +210,10 @@ struct Frame<'a> {
     notification: Option<u64>,
     #[serde(default)]
     all: Option<bool>,
+    #[serde(default)]
+    filter: Option<String>,
+    #[serde(default)]
+    events: Option<String>,
 }
 
 /// Parse one client frame. Errors carry the request id when it could be read,
@@ -260,7 +268,7 @@ fn build_op(f: Frame<'_>) -> Result<Op<'_>, HeraldError> {
                     HeraldError::bad_request(format!("\"since\" must be {{\"epoch\":string,\"offset\":number}}: {e}"))
                 })?),
             };
-            Op::Subscribe { channel: channel(f.channel)?, since }
+            Op::Subscribe { channel: channel(f.channel)?, since, filter: f.filter, events: f.events }
         }
         "unsubscribe" => Op::Unsubscribe { channel: channel(f.channel)? },
         "publish" => Op::Publish {
@@ -340,9 +348,24 @@ mod tests {
             parse_request(r#"{"id":2,"op":"subscribe","channel":"chat:a","since":{"epoch":"e1","offset":5}}"#).unwrap();
         assert_eq!(r.id, Some(2));
         match r.op {
-            Op::Subscribe { channel, since } => {
+            Op::Subscribe { channel, since, filter, events } => {
                 assert_eq!(channel.as_str(), "chat:a");
                 assert_eq!(since.unwrap().offset, 5);
+                assert_eq!((filter, events), (None, None));
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn subscribe_carries_a_change_filter() {
+        let r = parse_request(
+            r#"{"id":2,"op":"subscribe","channel":"db:public.todos","filter":"list_id=eq.7","events":"INSERT"}"#,
+        )
+        .unwrap();
+        match r.op {
+            Op::Subscribe { filter, events, .. } => {
+                assert_eq!((filter.as_deref(), events.as_deref()), (Some("list_id=eq.7"), Some("INSERT")));
             }
             other => panic!("{other:?}"),
         }

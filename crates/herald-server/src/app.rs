@@ -39,6 +39,8 @@ pub struct App {
     pub docs: Option<Arc<herald_docs::DocRegistry>>,
     /// Cluster membership, with a scale-out broker.
     pub nodes: Option<Arc<herald_redis::NodeRegistry>>,
+    /// The database change feed (`[changes] url`).
+    pub changes: Option<Arc<crate::changes::ChangeFeed>>,
     shutting_down: AtomicBool,
 }
 
@@ -83,6 +85,9 @@ impl App {
         config.pusher.validate().map_err(StartError::Config)?;
         let mut named = config.namespaces.clone();
         crate::pusher::add_namespaces(&config.pusher, &mut named);
+        if config.changes.url.is_some() {
+            named.entry(config.changes.namespace.clone()).or_insert_with(crate::changes::default_namespace_options);
+        }
         let namespaces = Namespaces::new(config.default_namespace.clone(), named, config.strict_namespaces);
         let hub_config = HubConfig {
             max_channels_per_connection: config.connection.max_channels,
@@ -124,8 +129,11 @@ impl App {
             }
             docs
         });
+        let changes =
+            config.changes.url.clone().map(|url| crate::changes::ChangeFeed::start(&config.changes, url, hub.clone()));
         let ws = &config.websocket;
         let app = App {
+            changes,
             docs,
             native_plain: Arc::new(NativeEncoder::plain()),
             native_deflate: Arc::new(NativeEncoder::deflate(ws.compression_level, ws.compression_threshold)),

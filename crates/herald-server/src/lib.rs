@@ -4,6 +4,7 @@
 pub mod api_error;
 pub mod app;
 pub mod auth;
+pub mod changes;
 pub mod client_ip;
 pub mod client_requests;
 pub mod config;

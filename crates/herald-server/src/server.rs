@@ -32,8 +32,14 @@ pub fn router(app: Arc<App>) -> Router {
 }
 
 async fn readyz(State(app): State<Arc<App>>) -> Response<Body> {
-    let ready = !app.shutting_down() && app.hub.broker().ready().await;
-    let mut resp = Response::new(Body::from(if ready { "ready" } else { "not ready" }));
+    let mut ready = !app.shutting_down() && app.hub.broker().ready().await;
+    let mut text = if ready { "ready".to_string() } else { "not ready".to_string() };
+    // The change feed's reason says what to fix (wal_level, REPLICATION, …).
+    if let Some(reason) = app.changes.as_ref().and_then(|c| c.status.not_ready_reason()) {
+        ready = false;
+        text = format!("not ready: {reason}");
+    }
+    let mut resp = Response::new(Body::from(text));
     if !ready {
         *resp.status_mut() = StatusCode::SERVICE_UNAVAILABLE;
     }
@@ -85,6 +91,9 @@ pub async fn serve(
     }
     if let Some(docs) = &app.docs {
         docs.flush().await;
+    }
+    if let Some(changes) = &app.changes {
+        changes.stop();
     }
     app.hub.broker().close().await;
     let _ = tokio::time::timeout(Duration::from_secs(1), server_task).await;

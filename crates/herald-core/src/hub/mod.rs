@@ -33,6 +33,7 @@ use crate::typing::Typing;
 use crate::wire::{ChannelEvent, EncodeCache};
 
 mod authorize;
+mod change_filter;
 mod channels;
 mod inbox;
 mod occupancy;
@@ -144,6 +145,7 @@ pub struct Hub {
     server_events: std::sync::OnceLock<Arc<dyn ServerEventSink>>,
     pub(crate) presence_backend: std::sync::OnceLock<Arc<dyn crate::presence_backend::PresenceBackend>>,
     pub(crate) occupancy_backend: std::sync::OnceLock<Arc<dyn crate::occupancy::OccupancyBackend>>,
+    pub(crate) column_catalog: std::sync::OnceLock<Arc<dyn crate::row_filter::ColumnCatalog>>,
 }
 
 impl Hub {
@@ -178,6 +180,7 @@ impl Hub {
             server_events: std::sync::OnceLock::new(),
             presence_backend: std::sync::OnceLock::new(),
             occupancy_backend: std::sync::OnceLock::new(),
+            column_catalog: std::sync::OnceLock::new(),
         });
         broker.attach(hub.clone());
         hub
@@ -311,10 +314,11 @@ impl Hub {
         let entry = self.channels.read().get(&p.channel).cloned();
         let Some(entry) = entry else { return };
         let mut cache = EncodeCache::new(ChannelEvent::Publication(p));
+        let mut view = crate::row_filter::ChangeView::new(&p.data);
         let mut ended = Vec::new();
         let mut delivered = 0u64;
         for sub in entry.subscribers.read().values() {
-            match sub.deliver(p, &mut cache) {
+            match sub.deliver(p, &mut cache, &mut view) {
                 Delivered::Ok => delivered += 1,
                 Delivered::Gap => ended.push(sub.connection.clone()),
                 Delivered::ConnectionClosed => {}

@@ -122,8 +122,19 @@ impl Hub {
         channel: &ChannelName,
         mut query: HistoryQuery,
     ) -> Result<HistoryPage, HeraldError> {
-        self.authorize_caller(caller, channel, Rights::HISTORY)?;
+        let opts = self.authorize_caller(caller, channel, Rights::HISTORY)?;
         query.limit = query.limit.min(self.config.history_page_max);
-        self.broker.history(channel, query).await
+        // A namespace row filter bound to the user hides others' rows here too.
+        let user = match caller {
+            Caller::Client(conn) => conn.user().cloned(),
+            Caller::Identity(identity) => identity.user.clone(),
+            Caller::Server => return self.broker.history(channel, query).await,
+        };
+        let filter = crate::row_filter::with_policy(opts.row_filter.as_deref(), user.as_deref(), channel, None)?;
+        let mut page = self.broker.history(channel, query).await?;
+        if filter.is_some() {
+            page.publications.retain(|p| crate::row_filter::ChangeView::new(&p.data).passes(filter.as_ref()));
+        }
+        Ok(page)
     }
 }

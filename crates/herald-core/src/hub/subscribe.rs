@@ -2,6 +2,7 @@
 //! that goes live only once its reply is queued.
 
 use super::*;
+use crate::row_filter::ChangeFilterSet;
 
 /// The result of a subscribe, before the subscription goes live.
 pub struct PendingSubscription {
@@ -69,6 +70,19 @@ impl Hub {
         since: Option<Position>,
         grant: Option<SubscriptionGrant>,
     ) -> Result<PendingSubscription, HeraldError> {
+        self.subscribe_with(conn, channel, since, grant, None).await
+    }
+
+    /// The one subscribe path: [`Hub::subscribe_granted`] plus an optional
+    /// database change filter, applied to live and recovered publications.
+    pub(crate) async fn subscribe_with(
+        &self,
+        conn: &Arc<Connection>,
+        channel: ChannelName,
+        since: Option<Position>,
+        grant: Option<SubscriptionGrant>,
+        filter: Option<Arc<ChangeFilterSet>>,
+    ) -> Result<PendingSubscription, HeraldError> {
         let identity = conn.identity();
         let granted = grant.as_ref().map_or(Rights::NONE, |g| g.rights);
         let opts = if granted.contains(Rights::SUBSCRIBE) {
@@ -90,6 +104,9 @@ impl Hub {
         if let Some(policy) = self.policy.get() {
             policy.check_subscribe(&identity, &channel).await?;
         }
+        // A namespace row filter bound to the user (database change channels).
+        let user = grant.as_ref().and_then(|g| g.user.clone()).or_else(|| identity.user.clone());
+        let filter = crate::row_filter::with_policy(opts.row_filter.as_deref(), user.as_deref(), &channel, filter)?;
         // Appear in presence only with a user id (or in development mode) and the right.
         let in_presence = opts.presence
             && match &grant {
@@ -112,12 +129,10 @@ impl Hub {
             }
             chans.insert(channel.clone());
         }
-        let sub = Arc::new(Subscription::buffering(
-            channel.clone(),
-            conn.clone(),
-            grant.as_ref(),
-            self.config.recovery_buffer_max,
-        ));
+        let sub = Arc::new(
+            Subscription::buffering(channel.clone(), conn.clone(), grant.as_ref(), self.config.recovery_buffer_max)
+                .with_filter(filter.clone()),
+        );
         let occupied = {
             let mut channels = self.channels.write();
             let entry = channels.entry(channel.clone()).or_default();
@@ -152,7 +167,10 @@ impl Hub {
         let page = self.broker.history(&channel, query).await?;
         pending.top = page.top.clone();
         if let Some(since) = since {
-            let rec = recovery::decide(&since, page, opts.recovery_max);
+            let mut rec = recovery::decide(&since, page, opts.recovery_max);
+            if let Some(f) = &filter {
+                rec.publications.retain(|p| crate::row_filter::ChangeView::new(&p.data).passes(Some(f)));
+            }
             metrics::counter!("herald_recoveries_total", "recovered" => if rec.recovered { "true" } else { "false" })
                 .increment(1);
             pending.recovery = Some(rec);

@@ -63,6 +63,8 @@ pub struct Config {
     pub yjs: crate::yjs::YjsConfig,
     /// Scale-out broker (`[broker]`; unset `url`: the embedded single-node broker).
     pub broker: BrokerConfig,
+    /// Database change feeds (`[changes]`; unset `url`: none).
+    pub changes: ChangesConfig,
 }
 
 impl Default for Config {
@@ -89,6 +91,7 @@ impl Default for Config {
             pusher: Default::default(),
             yjs: crate::yjs::YjsConfig::default(),
             broker: BrokerConfig::default(),
+            changes: ChangesConfig::default(),
         }
     }
 }
@@ -183,6 +186,9 @@ impl Config {
         if let Some(v) = &o.broker {
             self.broker.url = Some(v.clone()).filter(|u| !u.is_empty());
         }
+        if let Some(v) = &o.changes {
+            self.changes.url = Some(v.clone()).filter(|u| !u.is_empty());
+        }
     }
 }
 
@@ -267,6 +273,22 @@ mod tests {
         cfg.apply(&Overrides { broker: Some("redis://10.0.0.5:6379".into()), ..Default::default() });
         assert_eq!(cfg.broker.url.as_deref(), Some("redis://10.0.0.5:6379"));
         assert!(toml::from_str::<Config>("[broker]\nshards = 2\n").is_err());
+    }
+
+    #[test]
+    fn change_feeds_are_off_unless_a_url_is_given() {
+        let cfg = Config::default();
+        assert_eq!(cfg.changes.url, None);
+        let c = &cfg.changes;
+        assert_eq!((c.publication.as_str(), c.slot.as_str(), c.namespace.as_str()), ("herald", "herald", "db"));
+        assert_eq!(c.max_lag_bytes, 1 << 30);
+        let mut cfg: Config =
+            toml::from_str("[changes]\nurl = \"postgres://app:pw@db/app\"\ntables = [\"public.todos\"]\n").unwrap();
+        assert_eq!(cfg.changes.tables, ["public.todos"]);
+        assert!(!format!("{cfg:?}").contains("pw@"), "Debug hides the password");
+        cfg.apply(&Overrides { changes: Some("postgres://other/db".into()), ..Default::default() });
+        assert_eq!(cfg.changes.url.as_deref(), Some("postgres://other/db"));
+        assert!(toml::from_str::<Config>("[changes]\nslots = \"x\"\n").is_err());
     }
 
     #[test]

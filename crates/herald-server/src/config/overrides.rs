@@ -60,4 +60,7 @@ pub struct Overrides {
     /// Scale-out broker URL (`redis://host:6379`); unset: one node, embedded broker.
     #[arg(long, env = "HERALD_BROKER")]
     pub broker: Option<String>,
+    /// Database change feed: publish this PostgreSQL database's row changes (`postgres://…`).
+    #[arg(long, env = "HERALD_CHANGES_URL")]
+    pub changes: Option<String>,
 }

@@ -44,6 +44,68 @@ impl Default for BrokerConfig {
     }
 }
 
+/// Database change feeds (`[changes]`, `--changes`, `HERALD_CHANGES_URL`;
+/// `docs/changes.md`). Without a `url`, no feed runs. `Debug` never shows
+/// the password.
+#[derive(Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ChangesConfig {
+    /// `postgres://user:password@host:port/database`: the database whose
+    /// changes are published. Its role needs `REPLICATION`. Unset: no feed.
+    pub url: Option<String>,
+    /// Publication streamed, created `FOR ALL TABLES` (else `FOR TABLE`
+    /// `tables`) when missing. Default `herald`.
+    pub publication: String,
+    /// Permanent logical replication slot, created when missing. Default `herald`.
+    pub slot: String,
+    /// Namespace of the change channels: table `s.t` publishes on `{namespace}:s.t`. Default `db`.
+    pub namespace: String,
+    /// Tables (`schema.table`, or `table` in `public`) published when the
+    /// role may not create a `FOR ALL TABLES` publication. Default none.
+    pub tables: Vec<String>,
+    /// Above this many bytes of WAL held back by the slot, `/readyz` reports
+    /// not ready and an error is logged every check. Default 1 GiB.
+    pub max_lag_bytes: u64,
+    /// Seconds between slot lag checks. Default 5.
+    pub lag_check_secs: u64,
+    /// Longest wait between reconnection attempts, ms. Default 10000.
+    pub reconnect_max_delay_ms: u64,
+    /// How often the confirmed position is reported to PostgreSQL, ms. Default 1000.
+    pub status_interval_ms: u64,
+}
+
+impl Default for ChangesConfig {
+    fn default() -> Self {
+        Self {
+            url: None,
+            publication: "herald".to_string(),
+            slot: "herald".to_string(),
+            namespace: "db".to_string(),
+            tables: Vec::new(),
+            max_lag_bytes: 1 << 30,
+            lag_check_secs: 5,
+            reconnect_max_delay_ms: 10_000,
+            status_interval_ms: 1000,
+        }
+    }
+}
+
+impl std::fmt::Debug for ChangesConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ChangesConfig")
+            .field("url", &self.url.as_deref().map(crate::stores::redact_password))
+            .field("publication", &self.publication)
+            .field("slot", &self.slot)
+            .field("namespace", &self.namespace)
+            .field("tables", &self.tables)
+            .field("max_lag_bytes", &self.max_lag_bytes)
+            .field("lag_check_secs", &self.lag_check_secs)
+            .field("reconnect_max_delay_ms", &self.reconnect_max_delay_ms)
+            .field("status_interval_ms", &self.status_interval_ms)
+            .finish()
+    }
+}
+
 /// TLS certificate and key (PEM). Both or neither.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(default, deny_unknown_fields)]

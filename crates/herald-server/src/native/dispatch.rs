@@ -64,12 +64,16 @@ impl Dispatcher<'_> {
                 }
                 Err(e) => Err(e),
             },
-            Op::Subscribe { channel, since } => {
+            Op::Subscribe { channel, since, filter, events } => {
                 if let Err(e) = self.limits.check(ConnectionLimit::Subscribe) {
                     return self.refuse(req.id, &e);
                 }
+                let filter = match herald_core::ChangeFilter::parse(filter.as_deref(), events.as_deref()) {
+                    Ok(f) => f,
+                    Err(e) => return self.refuse(req.id, &e),
+                };
                 let span = tracing::debug_span!("subscribe", channel = %channel);
-                match hub.subscribe(conn, channel.clone(), since).instrument(span).await {
+                match hub.subscribe_filtered(conn, channel.clone(), since, filter).instrument(span).await {
                     Ok(pending) => {
                         self.push(&encode::subscribe_result(
                             id,

@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 pub mod cluster;
+pub mod logical_pg;
 pub mod postgres;
 pub mod pusher;
 pub mod sse;
