@@ -5,8 +5,10 @@
 //! No sockets and no HTTP: a door (`herald-server`'s `/yjs`) authenticates,
 //! frames and reads; this crate keeps document state.
 //! - [`document`]: one document and its awareness, as synchronous state.
-//! - [`registry`]: the node's open documents — lazy load, peers, relay,
-//!   append-then-compact persistence, unload after a grace period.
+//! - [`registry`]: the node's open documents — lazy load, peers, relay
+//!   (framed once per wire format), unload after a grace period.
+//! - [`lease`]: a hold on an open document — reads, the write path
+//!   (integrate, append, relay), a peer's y-websocket conversation.
 //! - [`cluster`]: the same documents open on other nodes, through a
 //!   [`DocumentBus`](herald_core::DocumentBus) (scale-out).
 //! - [`compaction`]: snapshots built from the store, one compactor at a time.
@@ -17,6 +19,7 @@ pub mod cluster;
 pub mod compaction;
 pub mod document;
 pub mod json;
+pub mod lease;
 pub mod records;
 pub mod registry;
 
@@ -27,7 +30,8 @@ use yrs::sync::protocol::Message;
 use yrs::updates::encoder::Encode;
 
 pub use document::Document;
-pub use registry::{DocLease, DocRegistry, Framer};
+pub use lease::DocLease;
+pub use registry::{DocRegistry, Framer};
 
 /// Document limits and housekeeping. Every field has a documented default
 /// (`[yjs]` in the server configuration).

@@ -17,13 +17,11 @@ use std::sync::{Arc, OnceLock, Weak};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use herald_core::{ChannelName, Connection, DocumentBus, DocumentStore};
+use herald_core::{ChannelName, Connection, DocumentBus, DocumentStore, WireFormat};
 use parking_lot::Mutex;
-use yrs::StateVector;
-use yrs::sync::protocol::{Message, SyncMessage};
-use yrs::updates::encoder::Encode;
 
-use crate::document::{Document, decode_message};
+use crate::document::Document;
+use crate::lease::{DocLease, Hold};
 use crate::{DocError, DocOptions};
 
 /// Turns a y-websocket message into the frame written to a connection: the
@@ -31,10 +29,13 @@ use crate::{DocError, DocOptions};
 /// native door: a JSON `doc` push carrying it in base64).
 pub type Framer = Arc<dyn Fn(&[u8]) -> Bytes + Send + Sync>;
 
-/// A connection editing or viewing a document, with its door's framing.
+/// A connection editing or viewing a document, with its door's framing and
+/// the format of what it frames: within one document, peers whose framings
+/// have the same format get the same frame, so a relay frames once per format.
 #[derive(Clone)]
-struct Peer {
+pub(crate) struct Peer {
     conn: Arc<Connection>,
+    format: WireFormat,
     frame: Framer,
 }
 
@@ -46,6 +47,8 @@ pub struct DocRegistry {
     pub(crate) bus: OnceLock<Arc<dyn DocumentBus>>,
     pub(crate) options: DocOptions,
     frame: Framer,
+    /// The format of `frame` (one for every peer that joins with it).
+    format: WireFormat,
     pub(crate) docs: Mutex<HashMap<ChannelName, Arc<DocEntry>>>,
 }
 
@@ -56,33 +59,16 @@ pub(crate) struct DocEntry {
     /// (origin node, message); applied right after the load.
     pub(crate) early: Mutex<Vec<(Arc<str>, Vec<u8>)>>,
     /// Connections editing or viewing, by connection id.
-    peers: Mutex<HashMap<Arc<str>, Peer>>,
+    pub(crate) peers: Mutex<HashMap<Arc<str>, Peer>>,
     /// Leases held (changed under the registry's map lock).
-    leases: AtomicUsize,
+    pub(crate) leases: AtomicUsize,
     /// Bytes in the store: snapshot + tail (approximate between compactions).
     pub(crate) stored_bytes: AtomicUsize,
     /// Updates this node appended since its last compaction.
     pub(crate) tail: AtomicUsize,
-    last_change: Mutex<Instant>,
-    last_release: Mutex<Instant>,
+    pub(crate) last_change: Mutex<Instant>,
+    pub(crate) last_release: Mutex<Instant>,
     pub(crate) compacting: tokio::sync::Mutex<()>,
-}
-
-/// A hold on an open document: while any exists, the document stays loaded.
-/// A peer's lease also registers its connection for relays; dropping it
-/// removes the connection's awareness states and tells the other peers.
-pub struct DocLease {
-    hold: Hold,
-    doc: Arc<Mutex<Document>>,
-}
-
-/// Keeps a document loaded (and a peer registered) until dropped.
-struct Hold {
-    registry: Arc<DocRegistry>,
-    entry: Arc<DocEntry>,
-    peer: Option<Arc<Connection>>,
-    /// How replies to the peer are framed.
-    frame: Framer,
 }
 
 impl DocRegistry {
@@ -93,12 +79,15 @@ impl DocRegistry {
         options: DocOptions,
         frame: impl Fn(&[u8]) -> Bytes + Send + Sync + 'static,
     ) -> Arc<Self> {
+        let frame: Framer = Arc::new(frame);
+        let format = WireFormat::instance(&*frame);
         Arc::new_cyclic(|me| Self {
             me: me.clone(),
             store,
             bus: OnceLock::new(),
             options,
-            frame: Arc::new(frame),
+            frame,
+            format,
             docs: Mutex::new(HashMap::new()),
         })
     }
@@ -130,21 +119,37 @@ impl DocRegistry {
     /// Join `name` as a peer: load it if needed, register `conn` for
     /// relays, and queue the greeting (sync step 1, awareness states).
     pub async fn join(&self, name: &ChannelName, conn: Arc<Connection>) -> Result<DocLease, DocError> {
-        let lease = self.join_framed(name, conn, self.frame.clone()).await?;
+        let lease = self.join_formatted(name, conn, self.format, self.frame.clone()).await?;
         lease.greet();
         Ok(lease)
     }
 
     /// Join `name` as a peer with the door's own framing of messages for
     /// `conn`, without the greeting: the door sends its answer first, then
-    /// calls [`DocLease::greet`].
+    /// calls [`DocLease::greet`]. The framing is this peer's alone: a relay
+    /// frames for it separately (see [`Self::join_formatted`]).
     pub async fn join_framed(
         &self,
         name: &ChannelName,
         conn: Arc<Connection>,
         frame: Framer,
     ) -> Result<DocLease, DocError> {
-        self.lease(name, Some(Peer { conn, frame }))?.loaded().await
+        self.join_formatted(name, conn, WireFormat::instance(&*frame), frame).await
+    }
+
+    /// [`Self::join_framed`] with the format of `frame`'s output: peers of
+    /// one document whose framings have the same `format` must produce the
+    /// same frame for a message (e.g. a door's encoder format, the document
+    /// name being the same), and a relay frames once per format, however
+    /// many peers (each with its own `frame` closure) share it.
+    pub async fn join_formatted(
+        &self,
+        name: &ChannelName,
+        conn: Arc<Connection>,
+        format: WireFormat,
+        frame: Framer,
+    ) -> Result<DocLease, DocError> {
+        self.lease(name, Some(Peer { conn, format, frame }))?.loaded().await
     }
 
     fn lease(&self, name: &ChannelName, peer: Option<Peer>) -> Result<Hold, DocError> {
@@ -170,7 +175,7 @@ impl DocRegistry {
         Ok(Hold { registry, entry, peer: peer.map(|p| p.conn), frame })
     }
 
-    async fn load(&self, name: &ChannelName) -> Result<(Document, herald_core::StoredDocument), DocError> {
+    pub(crate) async fn load(&self, name: &ChannelName) -> Result<(Document, herald_core::StoredDocument), DocError> {
         // Join the other nodes first: an update they append from now on
         // arrives through the bus, one appended before is in the load
         // (they append before they send). Both is harmless: updates are idempotent.
@@ -187,7 +192,7 @@ impl DocRegistry {
     /// the document's other peers here (except `except`) and to the other
     /// nodes that have it open. This is the one place updates and awareness
     /// leave a document; other nodes' messages take [`Self::relay`] only.
-    fn relay_everywhere(&self, entry: &DocEntry, message: &[u8], except: Option<&Arc<str>>) {
+    pub(crate) fn relay_everywhere(&self, entry: &DocEntry, message: &[u8], except: Option<&Arc<str>>) {
         self.relay(entry, message, except);
         if let Some(bus) = self.bus.get() {
             bus.send(&entry.name, message);
@@ -195,19 +200,20 @@ impl DocRegistry {
     }
 
     /// Send `message` to the document's peers on this node, except `except`.
-    /// Framed once per framing (all y-websocket peers share one frame).
+    /// Framed once per format (all y-websocket peers share one frame, and
+    /// so do the native door's peers of one compression variant). A relay
+    /// meets a few formats, so a short list scanned by key is the cheapest lookup.
     pub(crate) fn relay(&self, entry: &DocEntry, message: &[u8], except: Option<&Arc<str>>) {
-        let mut framed: Vec<(*const (), Bytes)> = Vec::new();
+        let mut framed: Vec<(WireFormat, Bytes)> = Vec::with_capacity(2);
         for (id, peer) in entry.peers.lock().iter() {
             if except.is_some_and(|e| e == id) {
                 continue;
             }
-            let key = Arc::as_ptr(&peer.frame) as *const ();
-            let frame = match framed.iter().find(|(k, _)| *k == key) {
+            let frame = match framed.iter().find(|(k, _)| *k == peer.format) {
                 Some((_, f)) => f.clone(),
                 None => {
                     let f = (peer.frame)(message);
-                    framed.push((key, f.clone()));
+                    framed.push((peer.format, f.clone()));
                     f
                 }
             };
@@ -277,178 +283,4 @@ fn spawn_keeper(registry: Weak<DocRegistry>, entry: Weak<DocEntry>, options: &Do
             }
         }
     });
-}
-
-impl Hold {
-    /// Load the document (once per entry) and turn the hold into a lease.
-    async fn loaded(self) -> Result<DocLease, DocError> {
-        let doc = self
-            .entry
-            .doc
-            .get_or_try_init(|| async {
-                let (doc, stored) = self.registry.load(&self.entry.name).await?;
-                self.entry.stored_bytes.store(stored.size(), Ordering::Release);
-                self.entry.tail.store(stored.updates.len(), Ordering::Release);
-                // Ask the other nodes for their connections' cursors.
-                if let Some(bus) = self.registry.bus.get() {
-                    bus.send(&self.entry.name, &Message::AwarenessQuery.encode_v1());
-                }
-                Ok::<_, DocError>(Arc::new(Mutex::new(doc)))
-            })
-            .await?
-            .clone();
-        self.registry.apply_early(&self.entry, &doc);
-        Ok(DocLease { hold: self, doc })
-    }
-}
-
-impl DocLease {
-    /// The document's name.
-    pub fn name(&self) -> &ChannelName {
-        &self.hold.entry.name
-    }
-
-    fn doc(&self) -> &Mutex<Document> {
-        &self.doc
-    }
-
-    /// The whole document as one Yjs update.
-    pub fn snapshot(&self) -> Vec<u8> {
-        self.doc().lock().snapshot()
-    }
-
-    /// What a holder of `sv` is missing, as one update.
-    pub fn diff(&self, sv: &StateVector) -> Vec<u8> {
-        self.doc().lock().diff(sv)
-    }
-
-    /// The root types as JSON.
-    pub fn json(&self) -> serde_json::Value {
-        crate::json::to_json(&self.doc().lock())
-    }
-
-    /// Awareness states present: (client id, JSON state).
-    pub fn awareness(&self) -> Vec<(u64, String)> {
-        self.doc().lock().awareness_entries()
-    }
-
-    /// Integrate, store and relay one update (from this lease's peer, or
-    /// from the server when the lease has none).
-    pub async fn apply_update(&self, update: &[u8]) -> Result<(), DocError> {
-        let opts = &self.hold.registry.options;
-        if update.len() > opts.max_update_bytes {
-            return Err(DocError::UpdateTooLarge { size: update.len(), limit: opts.max_update_bytes });
-        }
-        if crate::is_empty_update(update) {
-            return Ok(());
-        }
-        let stored = self.hold.entry.stored_bytes.load(Ordering::Acquire);
-        if stored + update.len() > opts.max_document_bytes {
-            return Err(DocError::DocumentTooLarge {
-                name: self.hold.entry.name.to_string(),
-                limit: opts.max_document_bytes,
-            });
-        }
-        self.doc().lock().apply_update(update)?;
-        self.stored_and_relayed(update).await
-    }
-
-    /// Compare-and-set on a versioned record (see [`crate::records`]):
-    /// checked and written under the document's lock, then stored and
-    /// relayed like any update. Returns the new version.
-    pub async fn compare_and_set(
-        &self,
-        root: &str,
-        id: &str,
-        expected: u64,
-        fields: &serde_json::Map<String, serde_json::Value>,
-    ) -> Result<u64, DocError> {
-        let written = crate::records::compare_and_set(&self.doc().lock(), root, id, expected, fields)?;
-        self.stored_and_relayed(&written.update).await?;
-        Ok(written.version)
-    }
-
-    /// Append an update already integrated into the document, then relay it.
-    async fn stored_and_relayed(&self, update: &[u8]) -> Result<(), DocError> {
-        let opts = &self.hold.registry.options;
-        self.hold.registry.store.append_document_update(&self.hold.entry.name, update).await?;
-        self.hold.entry.stored_bytes.fetch_add(update.len(), Ordering::AcqRel);
-        let tail = self.hold.entry.tail.fetch_add(1, Ordering::AcqRel) + 1;
-        *self.hold.entry.last_change.lock() = Instant::now();
-        metrics::counter!("herald_document_updates_total").increment(1);
-        let message = Message::Sync(SyncMessage::Update(update.to_vec())).encode_v1();
-        self.hold.registry.relay_everywhere(&self.hold.entry, &message, self.hold.peer.as_ref().map(|c| c.id()));
-        if tail >= opts.compact_after_updates {
-            let (registry, entry) = (self.hold.registry.clone(), self.hold.entry.clone());
-            tokio::spawn(async move { registry.compact(&entry).await });
-        }
-        Ok(())
-    }
-
-    /// Queue the greeting to this lease's peer: sync step 1 (the server's
-    /// state vector) and every awareness state.
-    pub fn greet(&self) {
-        let Some(conn) = &self.hold.peer else { return };
-        let greeting = self.doc.lock().greeting();
-        for msg in greeting {
-            let _ = conn.outbound.push_frame((self.hold.frame)(&msg));
-        }
-    }
-
-    /// Handle one y-websocket message from this lease's peer. Replies go to
-    /// the peer's queue, relays to the others. `writable`: whether the
-    /// peer may change the document. Refusals (read-only, size limits)
-    /// come back as errors with [`DocError::is_refusal`]; the caller tells
-    /// the peer and carries on.
-    pub async fn handle(&self, bytes: &[u8], writable: bool) -> Result<(), DocError> {
-        let Some(conn) = self.hold.peer.clone() else { return Ok(()) };
-        match decode_message(bytes)? {
-            Message::Sync(SyncMessage::SyncStep1(sv)) => {
-                let reply = Message::Sync(SyncMessage::SyncStep2(self.diff(&sv))).encode_v1();
-                let _ = conn.outbound.push_frame((self.hold.frame)(&reply));
-            }
-            Message::Sync(SyncMessage::SyncStep2(update)) | Message::Sync(SyncMessage::Update(update)) => {
-                if crate::is_empty_update(&update) {
-                    return Ok(());
-                }
-                if !writable {
-                    return Err(DocError::ReadOnly { name: self.hold.entry.name.to_string() });
-                }
-                self.apply_update(&update).await?;
-            }
-            Message::Awareness(update) => {
-                let relay = self.doc().lock().apply_awareness(conn.id(), update);
-                // Everyone, the sender too: y-websocket clients count any
-                // message as a sign of life, like the reference server's echo.
-                if let Some(msg) = relay {
-                    self.hold.registry.relay_everywhere(&self.hold.entry, &msg, None);
-                }
-            }
-            Message::AwarenessQuery => {
-                if let Some(msg) = self.doc().lock().awareness_states() {
-                    let _ = conn.outbound.push_frame((self.hold.frame)(&msg));
-                }
-            }
-            // Auth messages are server → client only; custom types are ignored.
-            Message::Auth(_) | Message::Custom(..) => {}
-        }
-        Ok(())
-    }
-}
-
-impl Drop for Hold {
-    fn drop(&mut self) {
-        if let Some(conn) = &self.peer {
-            self.entry.peers.lock().remove(conn.id());
-            if let Some(doc) = self.entry.doc.get() {
-                let removed = doc.lock().remove_peer(conn.id());
-                if let Some(msg) = removed {
-                    self.registry.relay_everywhere(&self.entry, &msg, None);
-                }
-            }
-        }
-        let _docs = self.registry.docs.lock();
-        *self.entry.last_release.lock() = Instant::now();
-        self.entry.leases.fetch_sub(1, Ordering::AcqRel);
-    }
 }

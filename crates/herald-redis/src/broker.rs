@@ -31,6 +31,7 @@ pub struct RedisBroker {
     shards: Arc<Shards>,
 }
 
+/// A Redis failure as the hub and clients see it.
 fn unavailable(e: impl std::fmt::Display) -> HeraldError {
     HeraldError::unavailable(format!("Redis unavailable: {e}"))
 }
@@ -112,12 +113,24 @@ impl RedisBroker {
         self.conn.clone()
     }
 
-    async fn timed<T>(&self, f: impl std::future::Future<Output = redis::RedisResult<T>>) -> Result<T, HeraldError> {
+    /// One Redis round trip (a command, a pipeline or a script) within the
+    /// command timeout; a failure or a timeout is `unavailable`. Every
+    /// request-path Redis call of the crate goes through here.
+    pub(crate) async fn timed<T>(
+        &self,
+        f: impl std::future::Future<Output = redis::RedisResult<T>>,
+    ) -> Result<T, HeraldError> {
         match tokio::time::timeout(self.options.command_timeout, f).await {
             Ok(Ok(v)) => Ok(v),
             Ok(Err(e)) => Err(unavailable(e)),
             Err(_) => Err(unavailable("command timed out")),
         }
+    }
+
+    /// Run `pipe` on the command connection, [timed](Self::timed).
+    pub(crate) async fn query<T: redis::FromRedisValue>(&self, pipe: redis::Pipeline) -> Result<T, HeraldError> {
+        let mut conn = self.conn.clone();
+        self.timed(pipe.query_async(&mut conn)).await
     }
 }
 

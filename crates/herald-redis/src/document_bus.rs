@@ -79,10 +79,6 @@ pub(crate) fn dispatch(me: &str, handler: &dyn DocumentBusHandler, doc: &Channel
     }
 }
 
-fn unavailable(e: impl std::fmt::Display) -> HeraldError {
-    HeraldError::unavailable(format!("Redis unavailable: {e}"))
-}
-
 #[async_trait]
 impl DocumentBus for RedisDocumentBus {
     fn attach(&self, handler: Arc<dyn DocumentBusHandler>) {
@@ -121,10 +117,7 @@ impl DocumentBus for RedisDocumentBus {
             .arg("PX")
             .arg(ttl.as_millis().max(1) as u64)
             .to_owned();
-        let won: Option<String> = tokio::time::timeout(self.broker.command_timeout(), cmd.query_async(&mut conn))
-            .await
-            .map_err(|_| unavailable("command timed out"))?
-            .map_err(unavailable)?;
+        let won: Option<String> = self.broker.timed(cmd.query_async(&mut conn)).await?;
         Ok(won.map(|_| CompactionLease(token)))
     }
 
@@ -132,8 +125,7 @@ impl DocumentBus for RedisDocumentBus {
         let mut inv = RELEASE.prepare_invoke();
         inv.key(self.broker.keys().doc_compactor(doc)).arg(lease.0);
         let mut conn = self.broker.connection();
-        let done = tokio::time::timeout(self.broker.command_timeout(), inv.invoke_async::<i64>(&mut conn)).await;
-        if !matches!(done, Ok(Ok(_))) {
+        if self.broker.timed(inv.invoke_async::<i64>(&mut conn)).await.is_err() {
             tracing::debug!(doc = %doc, "compaction lease not released; it expires");
         }
     }

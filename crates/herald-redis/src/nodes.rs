@@ -80,10 +80,6 @@ pub struct NodeRegistry {
     task: parking_lot::Mutex<Option<tokio::task::JoinHandle<()>>>,
 }
 
-fn unavailable(e: impl std::fmt::Display) -> HeraldError {
-    HeraldError::unavailable(format!("Redis unavailable: {e}"))
-}
-
 impl NodeRegistry {
     /// Register this node and start heart-beating; `connections` counts its
     /// clients; `resync` rewrites this node's presence records, called when a
@@ -138,17 +134,8 @@ impl NodeRegistry {
             .arg(self.started_ms);
         pipe.cmd("PEXPIRE").arg(keys.node(id)).arg(self.ttl.as_millis() as u64).ignore();
         pipe.cmd("ZADD").arg(keys.nodes()).arg(now).arg(id.as_ref()).ignore();
-        let (added,): (u64,) = self.query(pipe).await?;
+        let (added,): (u64,) = self.broker.query(pipe).await?;
         Ok(added > 0)
-    }
-
-    async fn query<T: redis::FromRedisValue>(&self, pipe: redis::Pipeline) -> Result<T, HeraldError> {
-        let mut conn = self.broker.connection();
-        match tokio::time::timeout(self.broker.command_timeout(), pipe.query_async(&mut conn)).await {
-            Ok(Ok(v)) => Ok(v),
-            Ok(Err(e)) => Err(unavailable(e)),
-            Err(_) => Err(unavailable("command timed out")),
-        }
     }
 
     /// Live nodes (heartbeat within the TTL), this one included.
@@ -157,13 +144,13 @@ impl NodeRegistry {
         let since = now_ms().saturating_sub(self.ttl.as_millis() as u64);
         let mut pipe = redis::pipe();
         pipe.cmd("ZRANGEBYSCORE").arg(keys.nodes()).arg(since).arg("+inf").arg("WITHSCORES");
-        let (live,): (Vec<(String, u64)>,) = self.query(pipe).await?;
+        let (live,): (Vec<(String, u64)>,) = self.broker.query(pipe).await?;
         let mut pipe = redis::pipe();
         for (id, _) in &live {
             pipe.cmd("HMGET").arg(keys.node(id)).arg("connections").arg("started");
         }
         let details: Vec<(Option<u64>, Option<u64>)> =
-            if live.is_empty() { Vec::new() } else { self.query(pipe).await? };
+            if live.is_empty() { Vec::new() } else { self.broker.query(pipe).await? };
         let me = self.broker.node_id();
         let mut out: Vec<NodeInfo> = live
             .into_iter()
@@ -186,7 +173,7 @@ impl NodeRegistry {
         let before = now_ms().saturating_sub(self.ttl.as_millis() as u64);
         let mut pipe = redis::pipe();
         pipe.cmd("ZRANGEBYSCORE").arg(keys.nodes()).arg("-inf").arg(format!("({before}"));
-        let (dead,): (Vec<String>,) = self.query(pipe).await?;
+        let (dead,): (Vec<String>,) = self.broker.query(pipe).await?;
         for id in dead {
             let mut lock = redis::pipe();
             lock.cmd("SET")
@@ -195,7 +182,7 @@ impl NodeRegistry {
                 .arg("NX")
                 .arg("PX")
                 .arg(self.ttl.as_millis() as u64);
-            let (won,): (Option<String>,) = self.query(lock).await?;
+            let (won,): (Option<String>,) = self.broker.query(lock).await?;
             if won.is_none() {
                 continue;
             }
@@ -211,7 +198,7 @@ impl NodeRegistry {
         let keys = self.broker.keys();
         let mut pipe = redis::pipe();
         pipe.cmd("SMEMBERS").arg(keys.node_channels(id));
-        let (channels,): (Vec<String>,) = self.query(pipe).await?;
+        let (channels,): (Vec<String>,) = self.broker.query(pipe).await?;
         let prefix = format!("{id}\n");
         let mut left = 0;
         for name in channels {
@@ -219,12 +206,7 @@ impl NodeRegistry {
             let mut inv = REAP_CHANNEL.prepare_invoke();
             inv.key(keys.presence(&channel)).arg(&prefix);
             let mut conn = self.broker.connection();
-            let gone: Vec<String> =
-                match tokio::time::timeout(self.broker.command_timeout(), inv.invoke_async(&mut conn)).await {
-                    Ok(Ok(v)) => v,
-                    Ok(Err(e)) => return Err(unavailable(e)),
-                    Err(_) => return Err(unavailable("command timed out")),
-                };
+            let gone: Vec<String> = self.broker.timed(inv.invoke_async(&mut conn)).await?;
             let mut pipe = redis::pipe();
             for record in gone {
                 let Ok(r) = serde_json::from_str::<Record>(&record) else { continue };
@@ -233,13 +215,13 @@ impl NodeRegistry {
                 pipe.cmd("PUBLISH").arg(keys.pubsub(&channel)).arg(format!("!{REAPER_ORIGIN} {json}")).ignore();
                 left += 1;
             }
-            self.query::<()>(pipe).await?;
+            self.broker.query::<()>(pipe).await?;
         }
         self.reap_subscriptions(id).await?;
         // Documents it had open: the others drop its connections' awareness states.
         let mut pipe = redis::pipe();
         pipe.cmd("SMEMBERS").arg(keys.node_documents(id));
-        let (docs,): (Vec<String>,) = self.query(pipe).await?;
+        let (docs,): (Vec<String>,) = self.broker.query(pipe).await?;
         let mut pipe = redis::pipe();
         for name in docs {
             let Ok(doc) = ChannelName::new(&name) else { continue };
@@ -247,11 +229,11 @@ impl NodeRegistry {
             pipe.cmd("PUBLISH").arg(keys.doc_pubsub(&doc)).arg(payload).ignore();
         }
         pipe.cmd("DEL").arg(keys.node_documents(id)).ignore();
-        self.query::<()>(pipe).await?;
+        self.broker.query::<()>(pipe).await?;
         let mut pipe = redis::pipe();
         pipe.cmd("DEL").arg(keys.node_channels(id)).arg(keys.node(id)).ignore();
         pipe.cmd("ZREM").arg(keys.nodes()).arg(id).ignore();
-        self.query::<()>(pipe).await?;
+        self.broker.query::<()>(pipe).await?;
         Ok(left)
     }
 
@@ -261,14 +243,14 @@ impl NodeRegistry {
         let keys = self.broker.keys();
         let mut pipe = redis::pipe();
         pipe.cmd("SMEMBERS").arg(keys.node_subscriptions(id));
-        let (channels,): (Vec<String>,) = self.query(pipe).await?;
+        let (channels,): (Vec<String>,) = self.broker.query(pipe).await?;
         let channels: Vec<ChannelName> = channels.iter().filter_map(|c| ChannelName::new(c).ok()).collect();
         if !channels.is_empty() {
             let mut pipe = redis::pipe();
             for c in &channels {
                 pipe.cmd("EVAL").arg(crate::scripts::VACATE).arg(1).arg(keys.subscriptions(c)).arg(id);
             }
-            let emptied: Vec<i64> = self.query(pipe).await?;
+            let emptied: Vec<i64> = self.broker.query(pipe).await?;
             for (channel, emptied) in channels.into_iter().zip(emptied) {
                 if emptied == 1 {
                     tracing::info!(node = %id, channel = %channel, "channel vacated: its last subscriptions were on a removed node");
@@ -278,7 +260,7 @@ impl NodeRegistry {
         }
         let mut pipe = redis::pipe();
         pipe.cmd("DEL").arg(keys.node_subscriptions(id)).ignore();
-        self.query::<()>(pipe).await
+        self.broker.query::<()>(pipe).await
     }
 
     /// Leave the cluster: stop heart-beating and remove this node's records.

@@ -24,10 +24,6 @@ pub struct RedisOccupancy {
     node_ttl_ms: u64,
 }
 
-fn unavailable(e: impl std::fmt::Display) -> HeraldError {
-    HeraldError::unavailable(format!("Redis unavailable: {e}"))
-}
-
 impl RedisOccupancy {
     /// Occupancy through `broker`, reporting changes to `hub`; nodes silent
     /// for `node_ttl` count as gone.
@@ -35,21 +31,12 @@ impl RedisOccupancy {
         Arc::new(Self { broker, hub, node_ttl_ms: node_ttl.as_millis() as u64 })
     }
 
-    async fn query<T: redis::FromRedisValue>(&self, pipe: redis::Pipeline) -> Result<T, HeraldError> {
-        let mut conn = self.broker.connection();
-        match tokio::time::timeout(self.broker.command_timeout(), pipe.query_async(&mut conn)).await {
-            Ok(Ok(v)) => Ok(v),
-            Ok(Err(e)) => Err(unavailable(e)),
-            Err(_) => Err(unavailable("command timed out")),
-        }
-    }
-
     /// Live node ids (heartbeat within the TTL), this one included.
     async fn live_nodes(&self) -> Result<HashSet<String>, HeraldError> {
         let since = now_ms().saturating_sub(self.node_ttl_ms);
         let mut pipe = redis::pipe();
         pipe.cmd("ZRANGEBYSCORE").arg(self.broker.keys().nodes()).arg(since).arg("+inf");
-        let (live,): (Vec<String>,) = self.query(pipe).await?;
+        let (live,): (Vec<String>,) = self.broker.query(pipe).await?;
         let mut live: HashSet<String> = live.into_iter().collect();
         live.insert(self.broker.node_id().to_string());
         Ok(live)
@@ -71,7 +58,7 @@ impl OccupancyBackend for RedisOccupancy {
         let live = self.live_nodes().await?;
         let mut pipe = redis::pipe();
         pipe.cmd("HGETALL").arg(self.broker.keys().subscriptions(channel));
-        let (counts,): (HashMap<String, u64>,) = self.query(pipe).await?;
+        let (counts,): (HashMap<String, u64>,) = self.broker.query(pipe).await?;
         Ok(live_sum(&counts, &live))
     }
 
@@ -82,7 +69,7 @@ impl OccupancyBackend for RedisOccupancy {
         for node in &live {
             pipe.cmd("SMEMBERS").arg(keys.node_subscriptions(node));
         }
-        let sets: Vec<Vec<String>> = self.query(pipe).await?;
+        let sets: Vec<Vec<String>> = self.broker.query(pipe).await?;
         let names: BTreeSet<String> = sets.into_iter().flatten().filter(|c| c.starts_with(prefix)).collect();
         let channels: Vec<ChannelName> = names.iter().filter_map(|n| ChannelName::new(n).ok()).collect();
         if channels.is_empty() {
@@ -92,7 +79,7 @@ impl OccupancyBackend for RedisOccupancy {
         for c in &channels {
             pipe.cmd("HGETALL").arg(keys.subscriptions(c));
         }
-        let counts: Vec<HashMap<String, u64>> = self.query(pipe).await?;
+        let counts: Vec<HashMap<String, u64>> = self.broker.query(pipe).await?;
         let mut out = BTreeMap::new();
         for (channel, counts) in channels.into_iter().zip(counts) {
             let n = live_sum(&counts, &live);

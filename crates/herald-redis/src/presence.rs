@@ -75,13 +75,7 @@ impl PresenceBackend for RedisPresence {
         let mut pipe = redis::pipe();
         pipe.cmd("HGETALL").arg(keys.presence(channel));
         pipe.cmd("ZRANGEBYSCORE").arg(keys.nodes()).arg(since).arg("+inf");
-        let mut conn = self.broker.connection();
-        let (records, live): (HashMap<String, String>, Vec<String>) =
-            match tokio::time::timeout(self.broker.command_timeout(), pipe.query_async(&mut conn)).await {
-                Ok(Ok(v)) => v,
-                Ok(Err(e)) => return Err(HeraldError::unavailable(format!("Redis unavailable: {e}"))),
-                Err(_) => return Err(HeraldError::unavailable("Redis unavailable: command timed out")),
-            };
+        let (records, live): (HashMap<String, String>, Vec<String>) = self.broker.query(pipe).await?;
         let mut live: HashSet<String> = live.into_iter().collect();
         live.insert(self.broker.node_id().to_string());
         Ok(aggregate(records, &live))

@@ -7,34 +7,34 @@
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use herald_core::{
-    ChannelName, Direction, Epoch, HistoryQuery, HistoryStore, Publication, Retention, StoreError, StreamMeta,
-};
+use herald_core::{ChannelName, HistoryQuery, HistoryStore, Publication, Retention, StoreError, StreamMeta};
 
-use crate::history_batch::{ChannelRows, expires_ms, group, offset_i64, sat_i64, stored_u64, top_and_cutoff};
-use crate::{SqliteStore, db_err, rows};
+use crate::history_batch::{ChannelRows, expires_ms, group, top_and_cutoff};
+use crate::sql_int::{offset_i64, sat_i64, stored_u64};
+use crate::statements::{HistorySql, Pools};
+use crate::{SqliteStore, db_err};
 
-const SELECT_STREAM: &str = "SELECT epoch, top FROM streams WHERE channel = ?1";
-const CREATE_STREAM: &str =
-    "INSERT INTO streams (channel, epoch, top) VALUES (?1, ?2, 0) ON CONFLICT (channel) DO NOTHING";
 const SELECT_TOP: &str = "SELECT top FROM streams WHERE channel = ?1";
 const UPSERT_TOP: &str = "INSERT INTO streams (channel, epoch, top) VALUES (?1, ?2, ?3) \
      ON CONFLICT (channel) DO UPDATE SET top = excluded.top";
 const INSERT_PUBLICATION: &str = "INSERT INTO publications \
      (channel, \"offset\", epoch, time_ms, expires_ms, data, publisher_client, publisher_user, idempotency_key) \
      VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)";
-const TRIM: &str = "DELETE FROM publications WHERE channel = ?1 AND \"offset\" <= ?2";
-const READ_FORWARD: &str = "SELECT \"offset\", epoch, time_ms, data, publisher_client, publisher_user, idempotency_key \
-     FROM publications WHERE channel = ?1 AND \"offset\" > ?2 AND (expires_ms IS NULL OR expires_ms > ?3) \
-     ORDER BY \"offset\" ASC LIMIT ?4";
-const READ_BACKWARD: &str = "SELECT \"offset\", epoch, time_ms, data, publisher_client, publisher_user, idempotency_key \
-     FROM publications WHERE channel = ?1 AND \"offset\" < ?2 AND (expires_ms IS NULL OR expires_ms > ?3) \
-     ORDER BY \"offset\" DESC LIMIT ?4";
-/// Deletes at most [`EXPIRY_CHUNK`] rows, so that expiry never holds the
-/// single writer for long while publishes wait.
-const REMOVE_EXPIRED: &str = "DELETE FROM publications WHERE (channel, \"offset\") IN \
-     (SELECT channel, \"offset\" FROM publications WHERE expires_ms IS NOT NULL AND expires_ms <= ?1 LIMIT ?2)";
-const EXPIRY_CHUNK: i64 = 2000;
+const SQL: HistorySql = HistorySql {
+    select_stream: "SELECT epoch, top FROM streams WHERE channel = ?1",
+    create_stream: "INSERT INTO streams (channel, epoch, top) VALUES (?1, ?2, 0) ON CONFLICT (channel) DO NOTHING",
+    read_forward: "SELECT \"offset\", epoch, time_ms, data, publisher_client, publisher_user, idempotency_key \
+        FROM publications WHERE channel = ?1 AND \"offset\" > ?2 AND (expires_ms IS NULL OR expires_ms > ?3) \
+        ORDER BY \"offset\" ASC LIMIT ?4",
+    read_backward: "SELECT \"offset\", epoch, time_ms, data, publisher_client, publisher_user, idempotency_key \
+        FROM publications WHERE channel = ?1 AND \"offset\" < ?2 AND (expires_ms IS NULL OR expires_ms > ?3) \
+        ORDER BY \"offset\" DESC LIMIT ?4",
+    // In chunks, so that expiry never holds the single writer for long
+    // while publishes wait.
+    remove_expired: "DELETE FROM publications WHERE (channel, \"offset\") IN \
+        (SELECT channel, \"offset\" FROM publications WHERE expires_ms IS NOT NULL AND expires_ms <= ?1 LIMIT ?2)",
+    trim: "DELETE FROM publications WHERE channel = ?1 AND \"offset\" <= ?2",
+};
 
 impl SqliteStore {
     /// Apply one channel's part of a batch inside the append transaction.
@@ -77,47 +77,16 @@ impl SqliteStore {
                 .await
                 .map_err(db_err("insert publication"))?;
         }
-        if cutoff > 0 {
-            sqlx::query(TRIM)
-                .bind(group.channel)
-                .bind(offset_i64(cutoff)?)
-                .execute(&mut *conn)
-                .await
-                .map_err(db_err("trim history"))?;
-        }
-        Ok(())
+        Pools::<sqlx::Sqlite>::trim_history(conn, &SQL, group.channel, cutoff).await
     }
 }
 
 #[async_trait]
 impl HistoryStore for SqliteStore {
     /// Reads on a reader connection; a missing stream is created on the
-    /// writer (`INSERT .. ON CONFLICT DO NOTHING`, then `SELECT`), so
-    /// concurrent callers all get the epoch that was inserted first.
+    /// writer, so concurrent callers all get the epoch that was inserted first.
     async fn stream_meta(&self, channel: &ChannelName) -> Result<StreamMeta, StoreError> {
-        let row = sqlx::query(SELECT_STREAM)
-            .bind(channel.as_str())
-            .fetch_optional(&self.readers)
-            .await
-            .map_err(db_err("read stream"))?;
-        let row = match row {
-            Some(row) => row,
-            None => {
-                let mut conn = self.writer.acquire().await.map_err(db_err("acquire writer"))?;
-                sqlx::query(CREATE_STREAM)
-                    .bind(channel.as_str())
-                    .bind(Epoch::generate().as_str())
-                    .execute(&mut *conn)
-                    .await
-                    .map_err(db_err("create stream"))?;
-                sqlx::query(SELECT_STREAM)
-                    .bind(channel.as_str())
-                    .fetch_one(&mut *conn)
-                    .await
-                    .map_err(db_err("read created stream"))?
-            }
-        };
-        rows::stream_meta(&row)
+        self.pools().stream_meta(&SQL, channel).await
     }
 
     /// One transaction for the whole batch: all publications or none.
@@ -134,44 +103,12 @@ impl HistoryStore for SqliteStore {
         tx.commit().await.map_err(db_err("commit append"))
     }
 
-    /// A corrupt row (not JSON, negative offset) fails the whole read with a
-    /// [`StoreError`] rather than being skipped: recovery must never return
-    /// a page with a silent hole in it.
     async fn read(&self, channel: &ChannelName, q: &HistoryQuery) -> Result<Vec<Arc<Publication>>, StoreError> {
-        if q.limit == 0 {
-            return Ok(Vec::new());
-        }
-        let (sql, bound) = match q.direction {
-            Direction::Forward => (READ_FORWARD, sat_i64(q.since.unwrap_or(0))),
-            Direction::Backward => (READ_BACKWARD, sat_i64(q.before.unwrap_or(u64::MAX))),
-        };
-        let rows = sqlx::query(sql)
-            .bind(channel.as_str())
-            .bind(bound)
-            .bind(sat_i64(herald_core::now_ms()))
-            .bind(i64::try_from(q.limit).unwrap_or(i64::MAX))
-            .fetch_all(&self.readers)
-            .await
-            .map_err(db_err("read history"))?;
-        rows.iter().map(|row| rows::publication(channel, row)).collect()
+        self.pools().read_history(&SQL, channel, q).await
     }
 
-    /// Deletes in chunks, each its own short transaction.
     async fn remove_expired(&self, now_ms: u64) -> Result<u64, StoreError> {
-        let mut removed = 0u64;
-        loop {
-            let n = sqlx::query(REMOVE_EXPIRED)
-                .bind(sat_i64(now_ms))
-                .bind(EXPIRY_CHUNK)
-                .execute(&self.writer)
-                .await
-                .map_err(db_err("remove expired"))?
-                .rows_affected();
-            removed += n;
-            if n < EXPIRY_CHUNK as u64 {
-                return Ok(removed);
-            }
-        }
+        self.pools().remove_expired_history(&SQL, now_ms).await
     }
 
     /// Checkpoints the WAL into the database file and closes every

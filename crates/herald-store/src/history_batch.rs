@@ -1,29 +1,16 @@
 //! What every SQL history store does with an append batch before it writes:
 //! group it by channel, find each stream's new top and the offsets its
-//! retention drops, and convert offsets and times to SQL's signed `BIGINT`.
+//! retention drops, and when each publication expires (as SQL's `BIGINT`,
+//! [`crate::sql_int`]).
 //! Shared by the SQLite and PostgreSQL stores so both trim exactly like
 //! `herald_core::MemoryStore`.
 
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use herald_core::{Publication, Retention, StoreError};
+use herald_core::{Publication, Retention};
 
-/// A `u64` as SQL's signed 64-bit integer, saturating. Used for times and
-/// bounds, where `i64::MAX` (year 292 million) means "never".
-pub(crate) fn sat_i64(v: u64) -> i64 {
-    i64::try_from(v).unwrap_or(i64::MAX)
-}
-
-/// An offset as stored: offsets beyond `i64::MAX` cannot be stored.
-pub(crate) fn offset_i64(offset: u64) -> Result<i64, StoreError> {
-    i64::try_from(offset).map_err(|_| StoreError(format!("offset {offset} is too large to store")))
-}
-
-/// A stored non-negative integer back to `u64`.
-pub(crate) fn stored_u64(v: i64, what: &str) -> Result<u64, StoreError> {
-    u64::try_from(v).map_err(|_| StoreError(format!("corrupt history row: negative {what} {v}")))
-}
+use crate::sql_int::sat_i64;
 
 /// When `p` expires under `r`, as stored (`None` = never).
 pub(crate) fn expires_ms(p: &Publication, r: &Retention) -> Option<i64> {

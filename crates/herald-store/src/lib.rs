@@ -40,6 +40,8 @@ mod inbox;
 mod postgres;
 mod read_state;
 mod rows;
+mod sql_int;
+mod statements;
 
 pub use postgres::{PostgresOptions, PostgresStore, check_schema_name};
 
@@ -141,5 +143,11 @@ impl SqliteStore {
     /// The database file's path.
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// The pools of the statements shared with `PostgresStore`: reads on
+    /// the readers, writes (and reads that must see them) on the writer.
+    pub(crate) fn pools(&self) -> statements::Pools<'_, sqlx::Sqlite> {
+        statements::Pools { read: &self.readers, write: &self.writer }
     }
 }

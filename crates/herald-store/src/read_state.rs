@@ -5,6 +5,7 @@
 use async_trait::async_trait;
 use herald_core::{ChannelName, ReadMark, ReadStateStore, StoreError};
 
+use crate::sql_int::sat_i64;
 use crate::{SqliteStore, db_err, rows};
 
 /// The upsert keeps the stored mark unless the new one has another epoch or a larger offset.
@@ -17,10 +18,6 @@ const OF_USER: &str = "SELECT channel, epoch, \"offset\", updated_ms FROM read_s
      ORDER BY channel LIMIT ?2";
 const OF_CHANNEL: &str = "SELECT user_id, epoch, \"offset\", updated_ms FROM read_state WHERE channel = ?1 \
      ORDER BY updated_ms DESC, user_id LIMIT ?2";
-
-fn to_i64(v: u64) -> i64 {
-    i64::try_from(v).unwrap_or(i64::MAX)
-}
 
 #[async_trait]
 impl ReadStateStore for SqliteStore {
@@ -36,8 +33,8 @@ impl ReadStateStore for SqliteStore {
             .bind(user)
             .bind(channel.as_str())
             .bind(m.epoch.as_str())
-            .bind(to_i64(m.offset))
-            .bind(to_i64(m.updated_ms))
+            .bind(sat_i64(m.offset))
+            .bind(sat_i64(m.updated_ms))
             .execute(&mut *conn)
             .await
             .map_err(db_err("store read position"))?
@@ -53,13 +50,7 @@ impl ReadStateStore for SqliteStore {
     }
 
     async fn read_marks_of_user(&self, user: &str, limit: usize) -> Result<Vec<(ChannelName, ReadMark)>, StoreError> {
-        let rows = sqlx::query(OF_USER)
-            .bind(user)
-            .bind(to_i64(limit as u64))
-            .fetch_all(&self.readers)
-            .await
-            .map_err(db_err("read read positions"))?;
-        rows::marks_by_channel(&rows)
+        rows::marks_by_channel(&self.pools().read_marks(OF_USER, user, limit).await?)
     }
 
     async fn read_marks_of_channel(
@@ -67,12 +58,6 @@ impl ReadStateStore for SqliteStore {
         channel: &ChannelName,
         limit: usize,
     ) -> Result<Vec<(String, ReadMark)>, StoreError> {
-        let rows = sqlx::query(OF_CHANNEL)
-            .bind(channel.as_str())
-            .bind(to_i64(limit as u64))
-            .fetch_all(&self.readers)
-            .await
-            .map_err(db_err("read read positions"))?;
-        rows::marks_by_user(&rows)
+        rows::marks_by_user(&self.pools().read_marks(OF_CHANNEL, channel.as_str(), limit).await?)
     }
 }

@@ -14,7 +14,7 @@ use herald_core::{
 use sqlx::{ColumnIndex, Database, Decode, Row, Type};
 
 use crate::db_err;
-use crate::history_batch::stored_u64;
+use crate::sql_int::{lenient_u64, stored_u64};
 
 /// A Rust type the database `DB` can decode (shorthand for the bounds below).
 pub(crate) trait Decodes<DB: Database>: for<'r> Decode<'r, DB> + Type<DB> {}
@@ -68,11 +68,7 @@ where
     let epoch: String = row.try_get(first).map_err(db_err("decode read epoch"))?;
     let offset: i64 = row.try_get(first + 1).map_err(db_err("decode read offset"))?;
     let updated: i64 = row.try_get(first + 2).map_err(db_err("decode read time"))?;
-    Ok(ReadMark {
-        epoch: Epoch::from_string(epoch),
-        offset: u64::try_from(offset).unwrap_or(0),
-        updated_ms: u64::try_from(updated).unwrap_or(0),
-    })
+    Ok(ReadMark { epoch: Epoch::from_string(epoch), offset: lenient_u64(offset), updated_ms: lenient_u64(updated) })
 }
 
 /// A stream's state from `epoch, top`.
@@ -134,19 +130,18 @@ where
     bool: Decodes<R::Database>,
 {
     let e = db_err("decode notification");
-    let to_u64 = |v: i64| u64::try_from(v).unwrap_or(0);
     let expires: Option<i64> = row.try_get(7).map_err(&e)?;
     Ok(Notification {
-        id: to_u64(row.try_get(0).map_err(&e)?),
+        id: lenient_u64(row.try_get(0).map_err(&e)?),
         user: row.try_get(1).map_err(&e)?,
         content: NotificationContent {
             kind: row.try_get(2).map_err(&e)?,
             title: row.try_get(3).map_err(&e)?,
             body: row.try_get(4).map_err(&e)?,
             data: row.try_get(5).map_err(&e)?,
-            expires_at: expires.map(to_u64),
+            expires_at: expires.map(lenient_u64),
         },
-        created_ms: to_u64(row.try_get(6).map_err(&e)?),
+        created_ms: lenient_u64(row.try_get(6).map_err(&e)?),
         read: row.try_get(8).map_err(&e)?,
         dedupe_key: row.try_get(9).map_err(&e)?,
     })
@@ -178,7 +173,7 @@ where
         .map(|row| {
             let seq: i64 = row.try_get(0).map_err(db_err("decode update sequence"))?;
             let data: Vec<u8> = row.try_get(1).map_err(db_err("decode document update"))?;
-            Ok((u64::try_from(seq).unwrap_or(0), data))
+            Ok((lenient_u64(seq), data))
         })
         .collect()
 }

@@ -50,7 +50,9 @@ impl ConnectionDocuments {
         }
         let (enc, name) = (encoder.clone(), channel.to_string());
         let frame: Framer = Arc::new(move |message: &[u8]| enc.frame(&encode::doc_push(&name, message)));
-        let lease = docs.join_framed(channel, conn.clone(), frame).await.map_err(|e| e.to_herald())?;
+        // Every native peer of this document with the same encoder frames alike: one framing per relay.
+        let format = herald_core::WireEncoder::format(&**encoder);
+        let lease = docs.join_formatted(channel, conn.clone(), format, frame).await.map_err(|e| e.to_herald())?;
         let mut open = self.open.lock();
         if open.contains_key(channel) {
             // Opened twice at once: the second lease drops here.

@@ -39,4 +39,8 @@ impl WireEncoder for NativeEncoder {
     fn encode(&self, event: &ChannelEvent<'_>) -> Bytes {
         self.frame(&encode::event(event))
     }
+
+    fn format(&self) -> herald_core::WireFormat {
+        herald_core::WireFormat::door("native", u32::from(self.deflate.is_some()))
+    }
 }

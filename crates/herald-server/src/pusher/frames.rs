@@ -147,6 +147,13 @@ impl WireEncoder for PusherEncoder {
         };
         frame::text(&json)
     }
+
+    /// Frames name channels relative to this app's namespace, so two apps
+    /// encode differently: the format is this instance's (one per app,
+    /// shared by the app's sockets).
+    fn format(&self) -> herald_core::WireFormat {
+        herald_core::WireFormat::instance(self)
+    }
 }
 
 #[cfg(test)]

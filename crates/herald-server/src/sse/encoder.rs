@@ -64,6 +64,10 @@ impl WireEncoder for SseEncoder {
     fn encode(&self, event: &ChannelEvent<'_>) -> Bytes {
         Self::lines(event_name(event), &encode::event(event))
     }
+
+    fn format(&self) -> herald_core::WireFormat {
+        herald_core::WireFormat::door("sse", 0)
+    }
 }
 
 #[cfg(test)]

@@ -40,6 +40,12 @@ impl herald_core::WireEncoder for Silent {
     fn encode(&self, _event: &herald_core::ChannelEvent<'_>) -> bytes::Bytes {
         bytes::Bytes::new()
     }
+
+    /// One per connection, all alike: one format, so an event costs one
+    /// (empty) encoding per room, not one per connection.
+    fn format(&self) -> herald_core::WireFormat {
+        herald_core::WireFormat::door("yjs", 0)
+    }
 }
 
 /// `GET /yjs/{room}`.

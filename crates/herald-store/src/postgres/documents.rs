@@ -17,57 +17,35 @@
 //!   update is lost whichever node compacts, or if two do at once.
 
 use async_trait::async_trait;
-use herald_core::{ChannelName, DocumentStore, StoreError, StoredDocument, now_ms};
+use herald_core::{ChannelName, DocumentStore, StoreError, StoredDocument};
 
 use super::PostgresStore;
-use crate::history_batch::sat_i64;
-use crate::{db_err, rows};
+use crate::db_err;
+use crate::sql_int::lenient_u64;
+use crate::statements::DocumentSql;
 
-const SELECT_SNAPSHOT: &str = "SELECT snapshot, through_seq FROM document_snapshots WHERE name = $1";
-const SELECT_UPDATES: &str = "SELECT seq, data FROM document_updates WHERE name = $1 AND seq > $2 ORDER BY seq";
 /// The head row's lock is held from taking the number until the commit.
 const APPEND: &str = "WITH head AS ( \
        INSERT INTO document_heads (name, last_seq) VALUES ($1, nextval('document_update_seq')) \
        ON CONFLICT (name) DO UPDATE SET last_seq = nextval('document_update_seq') \
        RETURNING last_seq) \
      INSERT INTO document_updates (name, seq, data) SELECT $1, last_seq, $2 FROM head RETURNING seq";
-const UPSERT_SNAPSHOT: &str = "INSERT INTO document_snapshots (name, snapshot, through_seq, updated_ms) \
-     VALUES ($1, $2, $3, $4) ON CONFLICT (name) DO UPDATE SET snapshot = EXCLUDED.snapshot, \
-     through_seq = EXCLUDED.through_seq, updated_ms = EXCLUDED.updated_ms \
-     WHERE document_snapshots.through_seq <= EXCLUDED.through_seq";
-const DROP_COMPACTED: &str = "DELETE FROM document_updates WHERE name = $1 AND seq <= $2";
+const SQL: DocumentSql = DocumentSql {
+    // One snapshot of the database for both reads.
+    begin_read: Some("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY"),
+    select_snapshot: "SELECT snapshot, through_seq FROM document_snapshots WHERE name = $1",
+    select_updates: "SELECT seq, data FROM document_updates WHERE name = $1 AND seq > $2 ORDER BY seq",
+    upsert_snapshot: "INSERT INTO document_snapshots (name, snapshot, through_seq, updated_ms) \
+        VALUES ($1, $2, $3, $4) ON CONFLICT (name) DO UPDATE SET snapshot = EXCLUDED.snapshot, \
+        through_seq = EXCLUDED.through_seq, updated_ms = EXCLUDED.updated_ms \
+        WHERE document_snapshots.through_seq <= EXCLUDED.through_seq",
+    drop_compacted: "DELETE FROM document_updates WHERE name = $1 AND seq <= $2",
+};
 
 #[async_trait]
 impl DocumentStore for PostgresStore {
     async fn load_document(&self, name: &ChannelName) -> Result<StoredDocument, StoreError> {
-        let mut conn = self.pool.acquire().await.map_err(db_err("acquire connection"))?;
-        // One snapshot of the database for both reads.
-        let mut tx = sqlx::Connection::begin(&mut *conn).await.map_err(db_err("begin document read"))?;
-        sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
-            .execute(&mut *tx)
-            .await
-            .map_err(db_err("begin document read"))?;
-        let snap = sqlx::query(SELECT_SNAPSHOT)
-            .bind(name.as_str())
-            .fetch_optional(&mut *tx)
-            .await
-            .map_err(db_err("read document snapshot"))?;
-        let (snapshot, through) = match snap {
-            Some(row) => {
-                let (data, through) = rows::document_snapshot(&row)?;
-                (Some(data), through)
-            }
-            None => (None, 0),
-        };
-        let rows = sqlx::query(SELECT_UPDATES)
-            .bind(name.as_str())
-            .bind(through)
-            .fetch_all(&mut *tx)
-            .await
-            .map_err(db_err("read document updates"))?;
-        let updates = rows::document_updates(&rows)?;
-        tx.commit().await.map_err(db_err("end document read"))?;
-        Ok(StoredDocument { snapshot, updates })
+        self.pools().load_document(&SQL, name).await
     }
 
     async fn append_document_update(&self, name: &ChannelName, update: &[u8]) -> Result<u64, StoreError> {
@@ -77,27 +55,10 @@ impl DocumentStore for PostgresStore {
             .fetch_one(&self.pool)
             .await
             .map_err(db_err("append document update"))?;
-        Ok(u64::try_from(seq).unwrap_or(0))
+        Ok(lenient_u64(seq))
     }
 
     async fn compact_document(&self, name: &ChannelName, snapshot: &[u8], through_seq: u64) -> Result<(), StoreError> {
-        let mut tx = self.pool.begin().await.map_err(db_err("begin compaction"))?;
-        sqlx::query(UPSERT_SNAPSHOT)
-            .bind(name.as_str())
-            .bind(snapshot)
-            .bind(sat_i64(through_seq))
-            .bind(sat_i64(now_ms()))
-            .execute(&mut *tx)
-            .await
-            .map_err(db_err("store document snapshot"))?;
-        // Also when a newer snapshot was kept: it covers these updates too.
-        sqlx::query(DROP_COMPACTED)
-            .bind(name.as_str())
-            .bind(sat_i64(through_seq))
-            .execute(&mut *tx)
-            .await
-            .map_err(db_err("drop compacted updates"))?;
-        tx.commit().await.map_err(db_err("commit compaction"))?;
-        Ok(())
+        self.pools().compact_document(&SQL, name, snapshot, through_seq).await
     }
 }

@@ -6,16 +6,15 @@
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use herald_core::{
-    ChannelName, Direction, Epoch, HistoryQuery, HistoryStore, Publication, Retention, StoreError, StreamMeta,
-};
+use herald_core::{ChannelName, HistoryQuery, HistoryStore, Publication, Retention, StoreError, StreamMeta};
 use sqlx::postgres::PgConnection;
 
 use super::PostgresStore;
-use crate::history_batch::{ChannelRows, expires_ms, group, offset_i64, sat_i64, stored_u64, top_and_cutoff};
-use crate::{db_err, rows};
+use crate::db_err;
+use crate::history_batch::{ChannelRows, expires_ms, group, top_and_cutoff};
+use crate::sql_int::{offset_i64, sat_i64, stored_u64};
+use crate::statements::{HistorySql, Pools};
 
-const SELECT_STREAM: &str = "SELECT epoch, top FROM streams WHERE channel = $1";
 const CREATE_STREAM: &str =
     "INSERT INTO streams (channel, epoch, top) VALUES ($1, $2, 0) ON CONFLICT (channel) DO NOTHING";
 /// Appends to one stream wait for each other here, whichever node they come from.
@@ -26,18 +25,21 @@ const INSERT_PUBLICATIONS: &str = "INSERT INTO publications \
      (channel, \"offset\", epoch, time_ms, expires_ms, data, publisher_client, publisher_user, idempotency_key) \
      SELECT $1::text, * FROM UNNEST($2::bigint[], $3::text[], $4::bigint[], $5::bigint[], $6::text[], \
      $7::bytea[], $8::bytea[], $9::bytea[])";
-const TRIM: &str = "DELETE FROM publications WHERE channel = $1 AND \"offset\" <= $2";
-const READ_FORWARD: &str = "SELECT \"offset\", epoch, time_ms, data, publisher_client, publisher_user, idempotency_key \
-     FROM publications WHERE channel = $1 AND \"offset\" > $2 AND (expires_ms IS NULL OR expires_ms > $3) \
-     ORDER BY \"offset\" ASC LIMIT $4";
-const READ_BACKWARD: &str = "SELECT \"offset\", epoch, time_ms, data, publisher_client, publisher_user, idempotency_key \
-     FROM publications WHERE channel = $1 AND \"offset\" < $2 AND (expires_ms IS NULL OR expires_ms > $3) \
-     ORDER BY \"offset\" DESC LIMIT $4";
-/// Deletes at most [`EXPIRY_CHUNK`] rows per transaction, so expiry never
-/// holds locks for long while appends wait.
-const REMOVE_EXPIRED: &str = "DELETE FROM publications WHERE (channel, \"offset\") IN \
-     (SELECT channel, \"offset\" FROM publications WHERE expires_ms IS NOT NULL AND expires_ms <= $1 LIMIT $2)";
-const EXPIRY_CHUNK: i64 = 2000;
+const SQL: HistorySql = HistorySql {
+    select_stream: "SELECT epoch, top FROM streams WHERE channel = $1",
+    create_stream: CREATE_STREAM,
+    read_forward: "SELECT \"offset\", epoch, time_ms, data, publisher_client, publisher_user, idempotency_key \
+        FROM publications WHERE channel = $1 AND \"offset\" > $2 AND (expires_ms IS NULL OR expires_ms > $3) \
+        ORDER BY \"offset\" ASC LIMIT $4",
+    read_backward: "SELECT \"offset\", epoch, time_ms, data, publisher_client, publisher_user, idempotency_key \
+        FROM publications WHERE channel = $1 AND \"offset\" < $2 AND (expires_ms IS NULL OR expires_ms > $3) \
+        ORDER BY \"offset\" DESC LIMIT $4",
+    // In chunks (each its own transaction), so expiry never holds locks
+    // for long while appends wait.
+    remove_expired: "DELETE FROM publications WHERE (channel, \"offset\") IN \
+        (SELECT channel, \"offset\" FROM publications WHERE expires_ms IS NOT NULL AND expires_ms <= $1 LIMIT $2)",
+    trim: "DELETE FROM publications WHERE channel = $1 AND \"offset\" <= $2",
+};
 
 /// One channel's rows as column arrays for [`INSERT_PUBLICATIONS`].
 #[derive(Default)]
@@ -104,15 +106,7 @@ async fn append_channel(conn: &mut PgConnection, group: &ChannelRows<'_>) -> Res
             .await
             .map_err(db_err("insert publications"))?;
     }
-    if cutoff > 0 {
-        sqlx::query(TRIM)
-            .bind(group.channel)
-            .bind(offset_i64(cutoff)?)
-            .execute(&mut *conn)
-            .await
-            .map_err(db_err("trim history"))?;
-    }
-    Ok(())
+    Pools::<sqlx::Postgres>::trim_history(conn, &SQL, group.channel, cutoff).await
 }
 
 #[async_trait]
@@ -121,29 +115,7 @@ impl HistoryStore for PostgresStore {
     /// then read: concurrent callers on every node get the epoch that was
     /// inserted first.
     async fn stream_meta(&self, channel: &ChannelName) -> Result<StreamMeta, StoreError> {
-        let row = sqlx::query(SELECT_STREAM)
-            .bind(channel.as_str())
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(db_err("read stream"))?;
-        let row = match row {
-            Some(row) => row,
-            None => {
-                let mut conn = self.pool.acquire().await.map_err(db_err("acquire connection"))?;
-                sqlx::query(CREATE_STREAM)
-                    .bind(channel.as_str())
-                    .bind(Epoch::generate().as_str())
-                    .execute(&mut *conn)
-                    .await
-                    .map_err(db_err("create stream"))?;
-                sqlx::query(SELECT_STREAM)
-                    .bind(channel.as_str())
-                    .fetch_one(&mut *conn)
-                    .await
-                    .map_err(db_err("read created stream"))?
-            }
-        };
-        rows::stream_meta(&row)
+        self.pools().stream_meta(&SQL, channel).await
     }
 
     /// One transaction for the whole batch: all publications or none.
@@ -163,43 +135,12 @@ impl HistoryStore for PostgresStore {
         tx.commit().await.map_err(db_err("commit append"))
     }
 
-    /// A corrupt row fails the whole read with a [`StoreError`] rather than
-    /// being skipped: recovery must never return a page with a silent hole.
     async fn read(&self, channel: &ChannelName, q: &HistoryQuery) -> Result<Vec<Arc<Publication>>, StoreError> {
-        if q.limit == 0 {
-            return Ok(Vec::new());
-        }
-        let (sql, bound) = match q.direction {
-            Direction::Forward => (READ_FORWARD, sat_i64(q.since.unwrap_or(0))),
-            Direction::Backward => (READ_BACKWARD, sat_i64(q.before.unwrap_or(u64::MAX))),
-        };
-        let rows = sqlx::query(sql)
-            .bind(channel.as_str())
-            .bind(bound)
-            .bind(sat_i64(herald_core::now_ms()))
-            .bind(i64::try_from(q.limit).unwrap_or(i64::MAX))
-            .fetch_all(&self.pool)
-            .await
-            .map_err(db_err("read history"))?;
-        rows.iter().map(|row| rows::publication(channel, row)).collect()
+        self.pools().read_history(&SQL, channel, q).await
     }
 
-    /// Deletes in chunks, each its own short transaction.
     async fn remove_expired(&self, now_ms: u64) -> Result<u64, StoreError> {
-        let mut removed = 0u64;
-        loop {
-            let n = sqlx::query(REMOVE_EXPIRED)
-                .bind(sat_i64(now_ms))
-                .bind(EXPIRY_CHUNK)
-                .execute(&self.pool)
-                .await
-                .map_err(db_err("remove expired"))?
-                .rows_affected();
-            removed += n;
-            if n < EXPIRY_CHUNK as u64 {
-                return Ok(removed);
-            }
-        }
+        self.pools().remove_expired_history(&SQL, now_ms).await
     }
 
     /// Closes every connection; later calls fail with a [`StoreError`]. Idempotent.

@@ -25,8 +25,9 @@ use sqlx::postgres::PgConnection;
 
 use super::{PostgresStore, could_be_stored, no_nul, retryable};
 use crate::db_err;
-use crate::history_batch::sat_i64;
 use crate::rows::{self, NOTIFICATION_COLUMNS};
+use crate::sql_int::{lenient_u64, sat_i64};
+use crate::statements::InboxSql;
 
 /// The first key of Herald's inbox advisory locks ("HRLD"); the second is
 /// the user id's hash. Other users of the database pick other classes.
@@ -47,16 +48,15 @@ const INSERT: &str = "INSERT INTO notifications (user_id, kind, title, body, dat
 const TRIM: &str = "DELETE FROM notifications WHERE id IN (SELECT id FROM \
      (SELECT id, row_number() OVER (PARTITION BY user_id ORDER BY id DESC) AS n \
       FROM notifications WHERE user_id = ANY($1)) AS ranked WHERE n > $2)";
-const UNREAD: &str = "SELECT COUNT(*) FROM notifications WHERE user_id = $1 AND NOT read \
-     AND (expires_ms IS NULL OR expires_ms > $2)";
-const MARK_ONE: &str = "UPDATE notifications SET read = TRUE WHERE user_id = $1 AND id = $2";
-const MARK_ALL: &str = "UPDATE notifications SET read = TRUE WHERE user_id = $1 AND NOT read";
-const DELETE_ONE: &str = "DELETE FROM notifications WHERE user_id = $1 AND id = $2";
-const REMOVE_EXPIRED: &str = "DELETE FROM notifications WHERE expires_ms IS NOT NULL AND expires_ms <= $1";
 
-fn to_u64(v: i64) -> u64 {
-    u64::try_from(v).unwrap_or(0)
-}
+const SQL: InboxSql = InboxSql {
+    unread: "SELECT COUNT(*) FROM notifications WHERE user_id = $1 AND NOT read \
+        AND (expires_ms IS NULL OR expires_ms > $2)",
+    mark_one: "UPDATE notifications SET read = TRUE WHERE user_id = $1 AND id = $2",
+    mark_all: "UPDATE notifications SET read = TRUE WHERE user_id = $1 AND NOT read",
+    delete_one: "DELETE FROM notifications WHERE user_id = $1 AND id = $2",
+    remove_expired: "DELETE FROM notifications WHERE expires_ms IS NOT NULL AND expires_ms <= $1",
+};
 
 /// Why one attempt at a batch failed.
 enum Attempt {
@@ -144,7 +144,7 @@ async fn insert_batch(
         for row in &rows {
             let id: i64 = row.try_get(0).map_err(Attempt::db("decode notification id"))?;
             let user: String = row.try_get(1).map_err(Attempt::db("decode notification user"))?;
-            ids.insert(user, to_u64(id));
+            ids.insert(user, lenient_u64(id));
         }
         if ids.len() != fresh.len() {
             // Only a writer that skipped the locks gets here; the next attempt sees its row.
@@ -211,70 +211,32 @@ impl InboxStore for PostgresStore {
             "SELECT {NOTIFICATION_COLUMNS} FROM notifications WHERE user_id = $1 AND id < $2 \
              AND (expires_ms IS NULL OR expires_ms > $3) ORDER BY id DESC LIMIT $4"
         );
-        let rows = sqlx::query(&sql)
-            .bind(user)
-            .bind(sat_i64(before.unwrap_or(u64::MAX)))
-            .bind(sat_i64(now_ms))
-            .bind(sat_i64(limit as u64))
-            .fetch_all(&self.pool)
-            .await
-            .map_err(db_err("list notifications"))?;
-        rows.iter().map(rows::notification).collect()
+        self.pools().list_notifications(&sql, user, before, limit, now_ms).await
     }
 
     async fn mark_notification_read(&self, user: &str, id: u64) -> Result<bool, StoreError> {
-        if !could_be_stored(user) {
-            return Ok(false);
-        }
-        let r = sqlx::query(MARK_ONE)
-            .bind(user)
-            .bind(sat_i64(id))
-            .execute(&self.pool)
-            .await
-            .map_err(db_err("mark notification read"))?;
-        Ok(r.rows_affected() > 0)
+        Ok(could_be_stored(user) && self.pools().mark_notification_read(&SQL, user, id).await?)
     }
 
     async fn mark_all_notifications_read(&self, user: &str) -> Result<(), StoreError> {
         if !could_be_stored(user) {
             return Ok(());
         }
-        sqlx::query(MARK_ALL).bind(user).execute(&self.pool).await.map_err(db_err("mark notifications read"))?;
-        Ok(())
+        self.pools().mark_all_notifications_read(&SQL, user).await
     }
 
     async fn delete_notification(&self, user: &str, id: u64) -> Result<bool, StoreError> {
-        if !could_be_stored(user) {
-            return Ok(false);
-        }
-        let r = sqlx::query(DELETE_ONE)
-            .bind(user)
-            .bind(sat_i64(id))
-            .execute(&self.pool)
-            .await
-            .map_err(db_err("delete notification"))?;
-        Ok(r.rows_affected() > 0)
+        Ok(could_be_stored(user) && self.pools().delete_notification(&SQL, user, id).await?)
     }
 
     async fn unread_notifications(&self, user: &str, now_ms: u64) -> Result<u64, StoreError> {
         if !could_be_stored(user) {
             return Ok(0);
         }
-        let n: i64 = sqlx::query_scalar(UNREAD)
-            .bind(user)
-            .bind(sat_i64(now_ms))
-            .fetch_one(&self.pool)
-            .await
-            .map_err(db_err("count unread notifications"))?;
-        Ok(to_u64(n))
+        self.pools().unread_notifications(&SQL, user, now_ms).await
     }
 
     async fn remove_expired_notifications(&self, now_ms: u64) -> Result<u64, StoreError> {
-        let r = sqlx::query(REMOVE_EXPIRED)
-            .bind(sat_i64(now_ms))
-            .execute(&self.pool)
-            .await
-            .map_err(db_err("remove expired notifications"))?;
-        Ok(r.rows_affected())
+        self.pools().remove_expired_notifications(&SQL, now_ms).await
     }
 }

@@ -169,6 +169,11 @@ impl PostgresStore {
     pub fn target(&self) -> &str {
         &self.target
     }
+
+    /// The pool of the statements shared with `SqliteStore` (one pool for reads and writes).
+    pub(crate) fn pools(&self) -> crate::statements::Pools<'_, sqlx::Postgres> {
+        crate::statements::Pools { read: &self.pool, write: &self.pool }
+    }
 }
 
 /// Create `schema` unless it exists, on a connection of its own (the pool's

@@ -10,7 +10,7 @@ use async_trait::async_trait;
 use herald_core::{ChannelName, ReadMark, ReadStateStore, StoreError};
 
 use super::{PostgresStore, could_be_stored, no_nul};
-use crate::history_batch::sat_i64;
+use crate::sql_int::sat_i64;
 use crate::{db_err, rows};
 
 /// The upsert keeps the stored mark unless the new one has another epoch or
@@ -62,13 +62,7 @@ impl ReadStateStore for PostgresStore {
         if !could_be_stored(user) {
             return Ok(Vec::new());
         }
-        let rows = sqlx::query(OF_USER)
-            .bind(user)
-            .bind(sat_i64(limit as u64))
-            .fetch_all(&self.pool)
-            .await
-            .map_err(db_err("read read positions"))?;
-        rows::marks_by_channel(&rows)
+        rows::marks_by_channel(&self.pools().read_marks(OF_USER, user, limit).await?)
     }
 
     async fn read_marks_of_channel(
@@ -76,12 +70,6 @@ impl ReadStateStore for PostgresStore {
         channel: &ChannelName,
         limit: usize,
     ) -> Result<Vec<(String, ReadMark)>, StoreError> {
-        let rows = sqlx::query(OF_CHANNEL)
-            .bind(channel.as_str())
-            .bind(sat_i64(limit as u64))
-            .fetch_all(&self.pool)
-            .await
-            .map_err(db_err("read read positions"))?;
-        rows::marks_by_user(&rows)
+        rows::marks_by_user(&self.pools().read_marks(OF_CHANNEL, channel.as_str(), limit).await?)
     }
 }
