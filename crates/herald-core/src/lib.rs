@@ -50,7 +50,7 @@ pub use policy::ChannelPolicy;
 pub use position::{Epoch, Position};
 pub use presence::PresenceMember;
 pub use presence_backend::PresenceBackend;
-pub use publication::{Payload, Publication, PublisherInfo, now_ms};
+pub use publication::{Payload, Publication, PublisherInfo, now_ms, split_event_envelope};
 pub use read_state::{ReadPosition, Unread};
 pub use recovery::Recovery;
 pub use row_filter::{CatalogAnswer, CatalogColumn, ChangeFilter, ChangeFilterSet, ColumnCatalog, ColumnKind};

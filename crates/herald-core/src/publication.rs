@@ -14,6 +14,23 @@ use crate::position::Epoch;
 #[derive(Clone, PartialEq, Eq)]
 pub struct Payload(Bytes);
 
+/// A foreign event carried as a Herald publication: `{"event": name,
+/// "data": …}`, the envelope every protocol door reads and writes, so each
+/// door sees every other door's events.
+#[derive(serde::Deserialize)]
+struct EventEnvelope<'a> {
+    #[serde(borrow)]
+    event: std::borrow::Cow<'a, str>,
+    #[serde(borrow)]
+    data: &'a RawValue,
+}
+
+/// The event name and data (JSON text) of publication data in the
+/// `{"event", "data"}` envelope; `None` when `data` is something else.
+pub fn split_event_envelope(data: &str) -> Option<(std::borrow::Cow<'_, str>, &str)> {
+    serde_json::from_str::<EventEnvelope<'_>>(data).ok().map(|e| (e.event, e.data.get()))
+}
+
 impl Payload {
     /// Wrap JSON that was already validated (e.g. a `RawValue` from serde).
     pub fn from_raw(raw: &RawValue) -> Self {

@@ -16,7 +16,7 @@ use std::borrow::Cow;
 use bytes::Bytes;
 use herald_core::{ChannelEvent, ChannelName, ClientInfo, ErrorCode, HeraldError, Payload, WireEncoder};
 use herald_ws::frame;
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use serde_json::value::RawValue;
 
 /// The event name Pusher clients see for publications not made through the
@@ -71,20 +71,9 @@ pub fn envelope(event: &str, data: &str) -> Result<Payload, HeraldError> {
         .map_err(|e| HeraldError::new(ErrorCode::MalformedJson, e.message))
 }
 
-#[derive(Deserialize)]
-struct Envelope<'a> {
-    #[serde(borrow)]
-    event: Cow<'a, str>,
-    #[serde(borrow)]
-    data: &'a RawValue,
-}
-
 /// The Pusher event name and data (JSON text) of a publication.
 pub fn unwrap_publication(data: &Payload) -> (Cow<'_, str>, &str) {
-    match serde_json::from_str::<Envelope<'_>>(data.as_str()) {
-        Ok(e) => (e.event, e.data.get()),
-        Err(_) => (Cow::Borrowed(DEFAULT_EVENT), data.as_str()),
-    }
+    herald_core::split_event_envelope(data.as_str()).unwrap_or((Cow::Borrowed(DEFAULT_EVENT), data.as_str()))
 }
 
 /// A presence member as Pusher shows it: `user_id` and `user_info`.

@@ -26,8 +26,6 @@ use std::borrow::Cow;
 
 use bytes::Bytes;
 use herald_core::{ChannelEvent, ClientInfo, Publication, WireEncoder};
-use serde::Deserialize;
-use serde_json::value::RawValue;
 
 use crate::json_str;
 use crate::socketio::{MAIN_NAMESPACE, RESERVED_EVENTS, server};
@@ -46,18 +44,10 @@ pub fn deliverable_name(name: &str) -> bool {
     !name.is_empty() && !RESERVED_EVENTS.contains(&name) && !name.starts_with(HERALD_PREFIX)
 }
 
-#[derive(Deserialize)]
-struct Envelope<'a> {
-    #[serde(borrow)]
-    event: Cow<'a, str>,
-    #[serde(borrow)]
-    data: &'a RawValue,
-}
-
 /// The event name and first argument (JSON) of a publication's data.
 pub fn unwrap_publication(data: &str) -> (Cow<'_, str>, &str) {
-    match serde_json::from_str::<Envelope<'_>>(data) {
-        Ok(e) if deliverable_name(&e.event) => (e.event, e.data.get()),
+    match herald_core::split_event_envelope(data) {
+        Some((event, args)) if deliverable_name(&event) => (event, args),
         _ => (Cow::Borrowed(MESSAGE_EVENT), data),
     }
 }
