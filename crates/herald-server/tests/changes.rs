@@ -144,7 +144,16 @@ async fn typed_insert_update_delete_truncate_arrive_on_the_table_channel() {
     let got = publications(&c, "db:public.todos", 2).await;
     assert_eq!(got[1].1["old"]["title"], "x");
 
-    let metrics = server.get("/metrics").await.unwrap().body;
+    // The feed counts an event after its publish returned, which may be
+    // after the subscriber already has it: wait for the count.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let metrics = loop {
+        let m = server.get("/metrics").await.unwrap().body;
+        if m.contains("herald_changes_events_total 6") || Instant::now() > deadline {
+            break m;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
     assert!(metrics.contains("herald_changes_connected 1"), "{metrics}");
     assert!(metrics.contains("herald_changes_events_total 6"), "{metrics}");
     assert!(metrics.contains("herald_changes_confirmed_lsn"), "{metrics}");
