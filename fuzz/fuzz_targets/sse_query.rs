@@ -4,7 +4,8 @@
 //! the limits it was given.
 #![no_main]
 
-use herald_server::sse::request::{QueryParams, positions, token};
+use herald_server::door::admission::request_token;
+use herald_server::sse::request::{QueryParams, positions};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
@@ -21,5 +22,8 @@ fuzz_target!(|data: &[u8]| {
         }
     }
     let _ = params.one("since");
-    let _ = token(&params, &axum::http::HeaderMap::new());
+    // The token lookup every HTTP door shares (door admission).
+    if let Ok(uri) = format!("/sse?{query}").parse::<axum::http::Uri>() {
+        let _ = request_token(&uri, &axum::http::HeaderMap::new());
+    }
 });
