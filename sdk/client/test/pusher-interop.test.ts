@@ -8,7 +8,7 @@ import PusherServer from "pusher";
 import { Herald, type DecryptErrorEvent, type Publication, type PusherEvent } from "@herald/client";
 import { startHerald, until, type HeraldProcess } from "../../test-support/herald.js";
 import { TEST_SECRET, tokenFor } from "../../test-support/tokens.js";
-import { pusherSharedSecret } from "@herald/next";
+import { pusherSharedSecret, type Right } from "@herald/next";
 
 const APP = { appId: "app-e2e", key: "key-e2e", secret: "secret-e2e" };
 const MASTER_KEY = Buffer.alloc(32, 9);
@@ -22,6 +22,8 @@ secret = "${APP.secret}"
 `;
 
 let server: HeraldProcess;
+// A wildcard never opens a private channel: the grant names the prefix.
+const PRIVATE_ENCRYPTED = [{ channels: ["pusher:private-encrypted-*"], allow: ["subscribe", "publish", "history"] as Right[] }];
 const natives: Herald[] = [];
 const pushers: Pusher[] = [];
 beforeAll(async () => {
@@ -57,7 +59,7 @@ function pusherClient(): Pusher {
 }
 
 function native(channel: string, secret: Buffer | string = sharedSecret(channel)) {
-  const c = new Herald({ url: server.wsUrl, token: tokenFor("nat") });
+  const c = new Herald({ url: server.wsUrl, token: tokenFor("nat", PRIVATE_ENCRYPTED) });
   natives.push(c);
   return c.channel<PusherEvent>(`pusher:${channel}`, { pusher: { sharedSecret: typeof secret === "string" ? secret : new Uint8Array(secret) } });
 }
