@@ -39,29 +39,37 @@ fn frames(conn: &Connection) -> usize {
     batch.len()
 }
 
-#[tokio::test]
-async fn an_awareness_broadcast_to_1000_peers_is_framed_once() {
+/// A hub and a document registry on one in-memory store.
+fn hub_and_registry() -> (Arc<Hub>, Arc<DocRegistry>) {
     let store = Arc::new(MemoryStore::new());
     let broker = EmbeddedBroker::new(store.clone(), EmbeddedBrokerOptions::default());
     let namespaces = Namespaces::new(NamespaceOptions::default(), HashMap::new(), false);
     let hub = Hub::new(HubConfig::default(), namespaces, broker);
-    let registry = DocRegistry::new(store, DocOptions::default(), |m: &[u8]| Bytes::copy_from_slice(m));
+    (hub, DocRegistry::new(store, DocOptions::default(), |m: &[u8]| Bytes::copy_from_slice(m)))
+}
+
+/// A hub connection and a framer of its own that counts into `framings`.
+fn counted_peer(hub: &Hub, framings: &Arc<AtomicUsize>) -> (Arc<Connection>, Framer) {
+    let init =
+        ConnectionInit { identity: Identity::development(), encoder: Arc::new(Silent), queue: QueueLimits::default() };
+    let conn = hub.connect(init).unwrap();
+    let counter = framings.clone();
+    let frame: Framer = Arc::new(move |m: &[u8]| {
+        counter.fetch_add(1, Ordering::Relaxed);
+        Bytes::copy_from_slice(m)
+    });
+    (conn, frame)
+}
+
+#[tokio::test]
+async fn an_awareness_broadcast_to_1000_peers_is_framed_once() {
+    let (hub, registry) = hub_and_registry();
     let name = ChannelName::new("doc:room").unwrap();
     let framings = Arc::new(AtomicUsize::new(0));
     let mut peers: Vec<(Arc<Connection>, DocLease)> = Vec::new();
     for _ in 0..PEERS {
-        let init = ConnectionInit {
-            identity: Identity::development(),
-            encoder: Arc::new(Silent),
-            queue: QueueLimits::default(),
-        };
-        let conn = hub.connect(init).unwrap();
         // A closure of its own per peer, as a door that frames per connection makes.
-        let counter = framings.clone();
-        let frame: Framer = Arc::new(move |m: &[u8]| {
-            counter.fetch_add(1, Ordering::Relaxed);
-            Bytes::copy_from_slice(m)
-        });
+        let (conn, frame) = counted_peer(&hub, &framings);
         let lease = registry.join_formatted(&name, conn.clone(), WireFormat::door("native", 0), frame).await.unwrap();
         peers.push((conn, lease));
     }
@@ -81,26 +89,12 @@ async fn an_awareness_broadcast_to_1000_peers_is_framed_once() {
 
 #[tokio::test]
 async fn peers_joined_without_a_format_are_framed_each_for_themselves() {
-    let store = Arc::new(MemoryStore::new());
-    let broker = EmbeddedBroker::new(store.clone(), EmbeddedBrokerOptions::default());
-    let namespaces = Namespaces::new(NamespaceOptions::default(), HashMap::new(), false);
-    let hub = Hub::new(HubConfig::default(), namespaces, broker);
-    let registry = DocRegistry::new(store, DocOptions::default(), |m: &[u8]| Bytes::copy_from_slice(m));
+    let (hub, registry) = hub_and_registry();
     let name = ChannelName::new("doc:own").unwrap();
     let framings = Arc::new(AtomicUsize::new(0));
     let mut peers = Vec::new();
     for _ in 0..3 {
-        let init = ConnectionInit {
-            identity: Identity::development(),
-            encoder: Arc::new(Silent),
-            queue: QueueLimits::default(),
-        };
-        let conn = hub.connect(init).unwrap();
-        let counter = framings.clone();
-        let frame: Framer = Arc::new(move |m: &[u8]| {
-            counter.fetch_add(1, Ordering::Relaxed);
-            Bytes::copy_from_slice(m)
-        });
+        let (conn, frame) = counted_peer(&hub, &framings);
         peers.push(registry.join_framed(&name, conn, frame).await.unwrap());
     }
     framings.store(0, Ordering::Relaxed);
