@@ -76,6 +76,7 @@ export const ErrorCode = {
   TokenExpired: 117,
   NotFound: 118,
   Conflict: 119,
+  InvalidFilter: 120,
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 
