@@ -9,6 +9,7 @@ import {
 } from "./encryption.js";
 import { PusherCipher, type PusherEncryptionOptions } from "./pusher-interop.js";
 import { ClientErrorCode, HeraldError } from "./errors.js";
+import { changeFilterFields, decodeChange, type ChangeEvent, type ChangeFilter, type Row } from "./changes.js";
 import { decodeHistory, decodeMember, decodeMembers, decodePublication, decodeReadPositions } from "./wire.js";
 import type {
   ChannelStatus,
@@ -52,10 +53,12 @@ export interface ChannelEvents<T> {
    * envelope). It is dropped, never delivered as plaintext.
    */
   decrypt_error: DecryptErrorEvent;
+  /** A database change (channels `db:schema.table`, docs/changes.md), also emitted as `publication`. */
+  change: ChangeEvent<T extends { table: string; new: infer N } ? (NonNullable<N> extends Row ? NonNullable<N> : Row) : Row>;
 }
 
 /** Options of `herald.channel(name, options)`. */
-export interface ChannelOptions {
+export interface ChannelOptions extends ChangeFilter {
   /** End-to-end encryption of `data` (docs/encryption.md). */
   encryption?: ChannelEncryptionOptions;
   /**
@@ -64,6 +67,13 @@ export interface ChannelOptions {
    * receive `{event, data}` with `data` decrypted.
    */
   pusher?: PusherEncryptionOptions;
+  /**
+   * Where the first subscribe starts: publications after this position are
+   * replayed before live ones (`recovered` tells whether all of them could be).
+   * With a position read before a query, closes the gap between the query
+   * and the subscription (`useTable`). Ignored once the channel has a position.
+   */
+  since?: Position;
 }
 
 /**
@@ -90,6 +100,8 @@ export class Channel<T = unknown> {
   private encryptionOptions: ChannelEncryptionOptions | PusherEncryptionOptions | undefined;
   /** Opening is asynchronous: publications are emitted through this chain, in offset order. */
   private opening: Promise<void> = Promise.resolve();
+  /** Change channels: the `filter`/`events` fields of every subscribe frame. */
+  private changeFields: Record<string, string> = {};
 
   /** @internal use `herald.channel(name)` */
   constructor(client: Herald, name: string, internals: ChannelInternals) {
@@ -236,6 +248,12 @@ export class Channel<T = unknown> {
 
   // ---- called by the client ----
 
+  /** @internal The options of `herald.channel(name, options)` that shape the subscription (applied from the next subscribe). */
+  _setSubscription(options: ChannelOptions): void {
+    if (options.filter !== undefined || options.events !== undefined) this.changeFields = changeFilterFields(options);
+    if (options.since && !this._position) this._position = { ...options.since };
+  }
+
   /** @internal Turns on end-to-end encryption (`herald.channel(name, { encryption | pusher })`); the same options object is a no-op. */
   _setEncryption(options: ChannelOptions): void {
     const chosen = options.encryption ?? options.pusher;
@@ -331,7 +349,7 @@ export class Channel<T = unknown> {
     this.setStatus("subscribing");
     this.buffered = [];
     const since = this._position;
-    const frame: { op: string } & Record<string, unknown> = { op: "subscribe", channel: this.name };
+    const frame: { op: string } & Record<string, unknown> = { op: "subscribe", channel: this.name, ...this.changeFields };
     if (since) frame.since = since;
     let r: Record<string, unknown>;
     try {
@@ -393,6 +411,8 @@ export class Channel<T = unknown> {
   private deliver(p: Publication<T>): void {
     if (!this.cipher) {
       this.events.emit("publication", p);
+      const change = decodeChange(p);
+      if (change) this.events.emit("change", change as ChannelEvents<T>["change"]);
       return;
     }
     this.opening = this.opening.then(async () => {

@@ -173,6 +173,7 @@ export class Herald {
       this.channels.set(name, ch);
     }
     ch._setEncryption(options);
+    ch._setSubscription(options);
     return ch as Channel<T>;
   }
 

@@ -21,6 +21,8 @@ export { fallbackTransport } from "./fallback.js";
 export type { FallbackOptions, NamedTransport } from "./fallback.js";
 export type { Transport, TransportFactory, TransportHandlers, WebSocketConstructor, WebSocketLike } from "./transport.js";
 export { createOptimisticList } from "./optimistic.js";
+export { decodeChange, rowMatches } from "./changes.js";
+export type { ChangeColumn, ChangeData, ChangeEvent, ChangeFilter, ChangeType, Row } from "./changes.js";
 // For Herald's own packages (`@herald/next`, `@herald/yjs`) and other SDK authors: the one
 // event emitter and the one decoder of the wire shapes. The client uses them itself, so
 // exporting them adds nothing to an app's bundle.

@@ -35,6 +35,8 @@ import {
 } from "./chat-stores.js";
 
 export type { ChannelSnapshot } from "./stores.js";
+export { useTable } from "./use-table.js";
+export type { UseTableOptions, UseTableResult, TableSnapshot } from "./use-table.js";
 export type { NotificationsSnapshot } from "./chat-stores.js";
 
 const HeraldContext = createContext<Herald | null>(null);
