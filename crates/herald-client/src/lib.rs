@@ -3,8 +3,11 @@
 //! The protocol is JSON text frames over a WebSocket at `ws://HOST:PORT/ws`.
 //! The client sends requests carrying a numeric `id`; the server answers each
 //! with `{"id":N,"result":…}` or `{"id":N,"error":{…}}`, and sends pushes
-//! (`{"push":"publication",…}`, `join`, `leave`, `ping`, `disconnect`, …) at
-//! any time.
+//! at any time. Every push of docs/protocol.md is a typed [`Push`] variant
+//! (publication, join, leave, event, presence_update, typing, read,
+//! notification, unread, token_expiring, doc, unsubscribed, ping, error,
+//! disconnect); a push kind this client does not know arrives as
+//! [`Push::Other`], and [`Push::to_json`] gives any push back in its wire shape.
 //!
 //! This crate is a consumer of the documented wire format only: it does not
 //! depend on the server's crates. It is used by the server's integration
@@ -43,8 +46,8 @@ mod types;
 pub use client::{Client, ConnectOptions, DEFAULT_CLIENT_NAME, DEFAULT_REQUEST_TIMEOUT};
 pub use error::{ClientError, CloseInfo, ServerError};
 pub use types::{
-    Connected, Direction, HistoryOptions, HistoryResult, Member, Position, PresenceMember, PresenceResult, Publication,
-    PublishResult, Publisher, Push, SubscribeResult,
+    Connected, Direction, HistoryOptions, HistoryResult, Member, Notification, Position, PresenceMember,
+    PresenceResult, Publication, PublishResult, Publisher, Push, SubscribeResult,
 };
 
 /// The WebSocket library this client is built on, re-exported so callers can

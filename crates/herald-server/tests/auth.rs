@@ -198,8 +198,7 @@ async fn a_token_is_refreshed_on_the_live_connection_or_the_connection_ends() {
     // Expires in 3 s; the server warns 2 s before.
     let c = connect_with(&server, &hs(&claims("u7", 3))).await.unwrap();
     c.subscribe("chat:room-7", None).await.unwrap();
-    let warn =
-        c.wait_push(Duration::from_secs(5), |p| matches!(p, Push::Other(v) if v["push"] == "token_expiring")).await;
+    let warn = c.wait_push(Duration::from_secs(5), |p| matches!(p, Push::TokenExpiring { .. })).await;
     assert!(warn.is_ok(), "token_expiring push before expiry");
     // A refreshed token for another user is refused.
     let err = c.request("refresh", json!({"token": hs(&claims("mallory", 300))})).await.unwrap_err();
@@ -276,14 +275,13 @@ async fn client_events_reach_others_with_the_sender_and_are_not_echoed() {
     a.subscribe("room:9", None).await.unwrap();
     b.subscribe("room:9", None).await.unwrap();
     a.request("event", json!({"channel": "room:9", "event": "typing", "data": {"on": true}})).await.unwrap();
-    let push =
-        b.wait_push(Duration::from_secs(5), |p| matches!(p, Push::Other(v) if v["push"] == "event")).await.unwrap();
-    let Push::Other(v) = push else { unreachable!() };
-    assert_eq!(v["event"], "typing");
-    assert_eq!(v["from"]["user"], "ada", "the server sets the sender");
+    let push = b.wait_push(Duration::from_secs(5), |p| matches!(p, Push::Event { .. })).await.unwrap();
+    let Push::Event { event, from, .. } = push else { unreachable!() };
+    assert_eq!(event, "typing");
+    assert_eq!(from.user.as_deref(), Some("ada"), "the server sets the sender");
     tokio::time::sleep(Duration::from_millis(200)).await;
     while let Some(p) = a.try_next_push() {
-        assert!(!matches!(&p, Push::Other(v) if v["push"] == "event"), "not echoed to the sender: {p:?}");
+        assert!(!matches!(&p, Push::Event { .. }), "not echoed to the sender: {p:?}");
     }
     // Not on a channel it may not publish to, and not without a subscription.
     let e = a.request("event", json!({"channel": "news:x", "event": "typing"})).await.unwrap_err();

@@ -46,26 +46,23 @@ async fn user(server: &Server, sub: &str) -> Client {
     Client::connect(&server.ws_url(), ConnectOptions::default().token(token(sub))).await.expect("connect").0
 }
 
-/// The next push named `name` (pushes the client does not model arrive as `Other`).
+/// The next push named `name`, in its wire shape.
 async fn push_named(c: &Client, name: &str, within: Duration) -> Value {
-    let p = c
-        .wait_push(within, |p| matches!(p, Push::Other(v) if v["push"] == name))
-        .await
-        .unwrap_or_else(|e| panic!("no {name} push: {e}"));
-    match p {
-        Push::Other(v) => v,
-        _ => unreachable!(),
-    }
+    let p =
+        c.wait_push(within, |p| p.to_json()["push"] == name).await.unwrap_or_else(|e| panic!("no {name} push: {e}"));
+    p.to_json()
 }
 
-/// Everything pushed within `d`, by kind name (`join`, `leave`, or the `push` field of others).
+/// Everything pushed within `d`, by kind name, in its wire shape.
 async fn pushes_during(c: &Client, d: Duration) -> Vec<(String, Value)> {
     let deadline = Instant::now() + d;
     let mut out = Vec::new();
     while let Some(left) = deadline.checked_duration_since(Instant::now()) {
         match c.next_push_timeout(left).await {
-            Ok(Push::Other(v)) => out.push((v["push"].as_str().unwrap_or("?").to_string(), v)),
-            Ok(p) => out.push((p.kind().to_string(), Value::Null)),
+            Ok(p) => {
+                let v = p.to_json();
+                out.push((v["push"].as_str().unwrap_or("?").to_string(), v));
+            }
             Err(_) => break,
         }
     }

@@ -37,13 +37,10 @@ async fn user(server: &Server, sub: &str, allow: &[&str]) -> Client {
 
 /// The next `doc` push's y-websocket message.
 async fn doc_push(c: &Client) -> Message {
-    let push = c
-        .wait_push(Duration::from_secs(5), |p| matches!(p, Push::Other(v) if v["push"] == "doc"))
-        .await
-        .expect("a doc push");
-    let Push::Other(v) = push else { unreachable!() };
-    assert_eq!(v["channel"], "doc:spec");
-    let bytes = B64.decode(v["data"].as_str().unwrap()).unwrap();
+    let push = c.wait_push(Duration::from_secs(5), |p| matches!(p, Push::Doc { .. })).await.expect("a doc push");
+    let Push::Doc { channel, data } = push else { unreachable!() };
+    assert_eq!(channel, "doc:spec");
+    let bytes = B64.decode(data).unwrap();
     Message::decode_v1(&bytes).unwrap()
 }
 

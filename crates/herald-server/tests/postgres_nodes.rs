@@ -71,8 +71,8 @@ async fn two_nodes_share_inboxes_read_marks_and_dedupe_keys() {
     assert!(created);
     assert_eq!(unread(&node2, "nora").await["notifications"], 1);
     let phone = user(&node2, "nora").await;
-    let hello = phone.wait_push(Duration::from_secs(5), |p| matches!(p, Push::Other(v) if v["push"] == "unread")).await;
-    assert!(matches!(hello, Ok(Push::Other(ref v)) if v["unread"] == 1), "{hello:?}");
+    let hello = phone.wait_push(Duration::from_secs(5), |p| matches!(p, Push::Unread { .. })).await;
+    assert!(matches!(hello, Ok(Push::Unread { unread: 1 })), "{hello:?}");
     let page = phone.request("notifications", json!({ "limit": 10 })).await.unwrap();
     assert_eq!(page["unread"], 1);
     assert_eq!(page["notifications"][0]["id"].as_u64(), Some(id));

@@ -46,9 +46,9 @@ async fn native_and_pusher_members_share_presence_and_client_events() {
     assert_eq!((member.user.as_deref(), member.info), (Some("pat"), Some(json!({"name": "Pat"}))));
 
     send(&mut ws, json!({"event": "client-wave", "channel": "presence-room", "data": {"hi": 1}})).await;
-    let event = native.wait_push(Duration::from_secs(5), |p| matches!(p, Push::Other(v) if v["push"] == "event")).await;
-    let Push::Other(v) = event.unwrap() else { unreachable!() };
-    assert_eq!((v["event"].as_str(), v["data"].clone()), (Some("client-wave"), json!({"hi": 1})));
+    let event = native.wait_push(Duration::from_secs(5), |p| matches!(p, Push::Event { .. })).await;
+    let Push::Event { event, data, .. } = event.unwrap() else { unreachable!() };
+    assert_eq!((event.as_str(), data), ("client-wave", json!({"hi": 1})));
 
     native
         .request("event", json!({"channel": "pusher:presence-room", "event": "client-nod", "data": {"ok": true}}))

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use common::Server;
 use common::sse::{Opts, request};
-use herald_client::{Client, ConnectOptions, Push};
+use herald_client::{Client, ConnectOptions};
 use jsonwebtoken::{Algorithm, EncodingKey, Header, encode};
 use serde_json::{Value, json};
 
@@ -43,9 +43,9 @@ async fn ws_user(server: &Server, sub: &str) -> Client {
 }
 
 async fn push_named(c: &Client, name: &str) -> Value {
-    match c.wait_push(Duration::from_secs(5), |p| matches!(p, Push::Other(v) if v["push"] == name)).await {
-        Ok(Push::Other(v)) => v,
-        other => panic!("no {name} push: {other:?}"),
+    match c.wait_push(Duration::from_secs(5), |p| p.to_json()["push"] == name).await {
+        Ok(p) => p.to_json(),
+        Err(e) => panic!("no {name} push: {e:?}"),
     }
 }
 

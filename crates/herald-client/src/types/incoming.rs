@@ -7,7 +7,7 @@ use serde::Deserialize;
 use serde_json::Value;
 use serde_json::value::RawValue;
 
-use super::{Member, Publisher, Push};
+use super::{Member, Notification, Publisher, Push};
 use crate::error::ServerError;
 
 /// A frame from the server, as the reader task sorts it.
@@ -52,6 +52,20 @@ struct WireFrame<'a> {
     reason: Option<String>,
     #[serde(default)]
     reconnect: Option<bool>,
+    #[serde(default)]
+    event: Option<String>,
+    #[serde(default)]
+    from: Option<Member>,
+    #[serde(default)]
+    user: Option<String>,
+    #[serde(default)]
+    typing: Option<bool>,
+    #[serde(default)]
+    notification: Option<Notification>,
+    #[serde(default)]
+    unread: Option<u64>,
+    #[serde(default)]
+    expires_at: Option<u64>,
 }
 
 fn null_raw() -> Box<RawValue> {
@@ -109,6 +123,19 @@ fn build_push(kind: &str, f: WireFrame<'_>) -> Option<Push> {
         },
         "join" => Push::Join { channel: f.channel?, member: f.member? },
         "leave" => Push::Leave { channel: f.channel?, member: f.member? },
+        "event" => Push::Event {
+            channel: f.channel?,
+            event: f.event?,
+            data: f.data.unwrap_or(Value::Null),
+            from: f.from.unwrap_or_default(),
+        },
+        "presence_update" => Push::PresenceUpdate { channel: f.channel?, member: f.member? },
+        "typing" => Push::Typing { channel: f.channel?, user: f.user?, typing: f.typing? },
+        "read" => Push::Read { channel: f.channel?, user: f.user?, offset: f.offset? },
+        "notification" => Push::Notification { notification: f.notification?, unread: f.unread.unwrap_or_default() },
+        "unread" => Push::Unread { unread: f.unread? },
+        "token_expiring" => Push::TokenExpiring { expires_at: f.expires_at? },
+        "doc" => Push::Doc { channel: f.channel?, data: f.data?.as_str()?.to_owned() },
         "unsubscribed" => Push::Unsubscribed { channel: f.channel?, error: f.error? },
         "ping" => Push::Ping,
         "disconnect" => Push::Disconnect {
@@ -197,12 +224,17 @@ mod tests {
             push(r#"{"push":"join","channel":"a","member":{"client":"c","user":"u","info":{"k":1}}}"#),
             Push::Join {
                 channel: "a".into(),
-                member: Member { client: "c".into(), user: Some("u".into()), info: Some(json!({"k":1})) }
+                member: Member {
+                    client: "c".into(),
+                    user: Some("u".into()),
+                    info: Some(json!({"k":1})),
+                    ..Default::default()
+                }
             }
         );
         assert_eq!(
             push(r#"{"push":"leave","channel":"a","member":{"client":"c"}}"#),
-            Push::Leave { channel: "a".into(), member: Member { client: "c".into(), user: None, info: None } }
+            Push::Leave { channel: "a".into(), member: Member { client: "c".into(), ..Default::default() } }
         );
     }
 
@@ -224,6 +256,57 @@ mod tests {
             push(r#"{"push":"error","error":{"code":108,"message":"frame is not valid JSON","temporary":false}}"#),
             Push::Error(ServerError { code: 108, message: "frame is not valid JSON".into(), temporary: false })
         );
+    }
+
+    #[test]
+    fn chat_pushes() {
+        assert_eq!(
+            push(r#"{"push":"event","channel":"a","event":"cursor","data":{"x":1},"from":{"client":"c","user":"u"}}"#),
+            Push::Event {
+                channel: "a".into(),
+                event: "cursor".into(),
+                data: json!({"x":1}),
+                from: Member { client: "c".into(), user: Some("u".into()), ..Default::default() }
+            }
+        );
+        assert_eq!(
+            push(
+                r#"{"push":"presence_update","channel":"a","member":{"client":"c","connections":2,"state":{"s":"idle"}}}"#
+            ),
+            Push::PresenceUpdate {
+                channel: "a".into(),
+                member: Member {
+                    client: "c".into(),
+                    connections: Some(2),
+                    state: Some(json!({"s":"idle"})),
+                    ..Default::default()
+                }
+            }
+        );
+        assert_eq!(
+            push(r#"{"push":"typing","channel":"a","user":"u","typing":true}"#),
+            Push::Typing { channel: "a".into(), user: "u".into(), typing: true }
+        );
+        assert_eq!(
+            push(r#"{"push":"read","channel":"a","user":"u","offset":42}"#),
+            Push::Read { channel: "a".into(), user: "u".into(), offset: 42 }
+        );
+        let n = push(
+            r#"{"push":"notification","notification":{"id":7,"kind":"mention","title":"t","body":null,"data":{"r":1},"created_at":5,"read":false},"unread":3}"#,
+        );
+        let Push::Notification { notification, unread: 3 } = n else { panic!("{n:?}") };
+        assert_eq!(
+            (notification.id, notification.title.as_str(), notification.kind.as_deref()),
+            (7, "t", Some("mention"))
+        );
+        assert_eq!(push(r#"{"push":"unread","unread":0}"#), Push::Unread { unread: 0 });
+        assert_eq!(push(r#"{"push":"token_expiring","expires_at":9}"#), Push::TokenExpiring { expires_at: 9 });
+        assert_eq!(
+            push(r#"{"push":"doc","channel":"doc:x","data":"AAE="}"#),
+            Push::Doc { channel: "doc:x".into(), data: "AAE=".into() }
+        );
+        // Missing required fields: kept as received.
+        assert!(matches!(push(r#"{"push":"typing","channel":"a"}"#), Push::Other(_)));
     }
 
     #[test]

@@ -4,10 +4,11 @@
 
 mod incoming;
 mod push;
+mod push_json;
 mod results;
 
 pub(crate) use incoming::{Incoming, parse_incoming, raw_to_value};
-pub use push::{Member, Push};
+pub use push::{Member, Notification, Push};
 pub use results::{
     Connected, Direction, HistoryOptions, HistoryResult, Position, PresenceMember, PresenceResult, Publication,
     PublishResult, Publisher, SubscribeResult,

@@ -15,9 +15,39 @@ pub struct Member {
     /// The connection id.
     pub client: String,
     /// The user id, if authenticated.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub user: Option<String>,
     /// Application-defined connection info.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub info: Option<Value>,
+    /// How many connections the member holds (`presence_update`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub connections: Option<u32>,
+    /// The state the member set (`presence_update`), e.g. `{"status":"idle"}`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub state: Option<Value>,
+}
+
+/// A notification in the user's inbox, as a `notification` push carries it.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Notification {
+    /// Its id in the inbox.
+    pub id: u64,
+    /// The app's kind (e.g. `"mention"`), if any.
+    pub kind: Option<String>,
+    /// The title.
+    pub title: String,
+    /// The body, if any.
+    pub body: Option<String>,
+    /// Application data, if any.
+    pub data: Option<Value>,
+    /// When it was created, ms since the Unix epoch.
+    pub created_at: u64,
+    /// Whether the user has read it.
+    pub read: bool,
+    /// When it expires, ms since the Unix epoch, if it does.
+    pub expires_at: Option<u64>,
 }
 
 /// Something the server sent that is not the reply to a waiting request,
@@ -52,6 +82,66 @@ pub enum Push {
         channel: String,
         /// Who left.
         member: Member,
+    },
+    /// Another subscriber's client event (`Client::event`): not stored, never echoed.
+    Event {
+        /// The channel.
+        channel: String,
+        /// The event's name (e.g. `"cursor"`).
+        event: String,
+        /// Its data.
+        data: Value,
+        /// Who sent it (set by the server).
+        from: Member,
+    },
+    /// A member set its presence state; `member.state` is the new state.
+    PresenceUpdate {
+        /// The channel.
+        channel: String,
+        /// The member, with `connections` and `state`.
+        member: Member,
+    },
+    /// Someone started or stopped typing.
+    Typing {
+        /// The channel.
+        channel: String,
+        /// The user id (the connection id for anonymous clients).
+        user: String,
+        /// Started (`true`) or stopped (`false`).
+        typing: bool,
+    },
+    /// A user's read position moved ("seen by").
+    Read {
+        /// The channel.
+        channel: String,
+        /// The user.
+        user: String,
+        /// The offset the user has read up to.
+        offset: u64,
+    },
+    /// A new notification in your inbox.
+    Notification {
+        /// The notification.
+        notification: Notification,
+        /// Your unread count after it.
+        unread: u64,
+    },
+    /// Your unread notification count (after `connect` and every inbox change).
+    Unread {
+        /// The count.
+        unread: u64,
+    },
+    /// The token expires soon: send `refresh` with a new one.
+    TokenExpiring {
+        /// When it expires, ms since the Unix epoch.
+        expires_at: u64,
+    },
+    /// A collaborative document's update or awareness message (`doc_open`).
+    Doc {
+        /// The document's channel.
+        channel: String,
+        /// The y-protocols message, base64.
+        data: String,
     },
     /// The server ended a subscription.
     Unsubscribed {
@@ -103,6 +193,11 @@ impl Push {
             Push::Publication { channel, .. }
             | Push::Join { channel, .. }
             | Push::Leave { channel, .. }
+            | Push::Event { channel, .. }
+            | Push::PresenceUpdate { channel, .. }
+            | Push::Typing { channel, .. }
+            | Push::Read { channel, .. }
+            | Push::Doc { channel, .. }
             | Push::Unsubscribed { channel, .. } => Some(channel),
             _ => None,
         }
@@ -115,6 +210,14 @@ impl Push {
             Push::Publication { .. } => "publication",
             Push::Join { .. } => "join",
             Push::Leave { .. } => "leave",
+            Push::Event { .. } => "event",
+            Push::PresenceUpdate { .. } => "presence_update",
+            Push::Typing { .. } => "typing",
+            Push::Read { .. } => "read",
+            Push::Notification { .. } => "notification",
+            Push::Unread { .. } => "unread",
+            Push::TokenExpiring { .. } => "token_expiring",
+            Push::Doc { .. } => "doc",
             Push::Unsubscribed { .. } => "unsubscribed",
             Push::Disconnect { .. } => "disconnect",
             Push::Error(_) => "error",
