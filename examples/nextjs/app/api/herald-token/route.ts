@@ -20,6 +20,8 @@ async function claims(): Promise<TokenClaims<UserInfo> | null> {
       { channels: ["metrics:*"], allow: ["subscribe", "history"] },
       // Private notes: end-to-end encrypted (the keys come from /api/channel-keys, never from Herald).
       { channels: ["notes:*"], allow: ["subscribe", "publish", "history"] },
+      // The orders page's live table: PostgreSQL's changes of public.orders (history: useTable's reset reads it).
+      { channels: ["db:public.orders"], allow: ["subscribe", "history"] },
       // Shared documents (Herald's /yjs door): subscribe = open and sync, publish = edit, presence = listed as viewing.
       { channels: ["doc:*"], allow: ["subscribe", "publish", "presence"] },
     ],
