@@ -22,7 +22,7 @@ async function claims(): Promise<TokenClaims<UserInfo> | null> {
       { channels: ["notes:*"], allow: ["subscribe", "publish", "history"] },
       // The orders page's live table: PostgreSQL's changes of public.orders (history: useTable's reset reads it).
       { channels: ["db:public.orders"], allow: ["subscribe", "history"] },
-      // Shared documents (Herald's /yjs door): subscribe = open and sync, publish = edit, presence = listed as viewing.
+      // Shared documents (doc_open over this connection, @herald/yjs): subscribe = open and sync, publish = edit, presence = listed as viewing.
       { channels: ["doc:*"], allow: ["subscribe", "publish", "presence"] },
     ],
   };
