@@ -1,12 +1,12 @@
 "use client";
 
 import type { Position } from "@herald/client";
-import { useTable } from "@herald/react";
+import { useHerald, useTable } from "@herald/react";
 import { useRouter } from "next/navigation";
-import { useActionState, useTransition } from "react";
+import { useActionState, useEffect, useState, useTransition } from "react";
 import { advanceOrder, cancelOrder, placeOrder, type OrderFormState } from "@/app/order-actions";
 import { useHydrated } from "@/lib/use-hydrated";
-import { byNewest, ORDERS_TABLE, type Order } from "@/lib/orders";
+import { byNewest, ORDERS_CHANNEL, ORDERS_TABLE, type Order } from "@/lib/orders";
 
 /**
  * The orders table, live: the rows the Server Component queried, then every
@@ -16,11 +16,21 @@ import { byNewest, ORDERS_TABLE, type Order } from "@/lib/orders";
 export function LiveOrders({ initialRows, since }: { initialRows: Order[]; since: Position }) {
   const { rows, status, stale } = useTable<Order>(ORDERS_TABLE, { initialRows, since, order: byNewest });
   const router = useRouter();
+  const herald = useHerald();
+  // Herald refusing the table's channel: most often, Herald was started without `--changes`.
+  const [refused, setRefused] = useState<string | null>(null);
+  useEffect(() => herald.channel(ORDERS_CHANNEL).on("error", (e) => setRefused(e.message)), [herald]);
   return (
     <div className="stack">
       <p className="muted" data-testid="orders-status">
         {status === "subscribed" ? "Live" : "Connecting…"}
       </p>
+      {refused && status !== "subscribed" ? (
+        <p role="alert" className="error" data-testid="orders-refused">
+          Herald refused the live table ({refused}). Is Herald started with <code>--changes</code> on the same database as
+          this app&apos;s <code>DATABASE_URL</code>?
+        </p>
+      ) : null}
       {stale ? (
         <p role="alert" className="error" data-testid="orders-stale">
           Some changes could not be replayed (older than Herald&apos;s history).{" "}
@@ -71,15 +81,17 @@ function OrderRow({ order }: { order: Order }) {
         <time dateTime={order.created_at}>{hydrated ? new Date(order.created_at).toLocaleTimeString() : ""}</time>
       </td>
       <td className="order-status">{order.status}</td>
-      <td className="order-actions">
-        {order.status !== "shipped" ? (
-          <button type="button" disabled={pending} data-testid="order-advance" onClick={() => start(() => advanceOrder(order.id))}>
-            {order.status === "new" ? "Mark paid" : "Mark shipped"}
+      <td>
+        <div className="order-actions">
+          {order.status !== "shipped" ? (
+            <button type="button" disabled={pending} data-testid="order-advance" onClick={() => start(() => advanceOrder(order.id))}>
+              {order.status === "new" ? "Mark paid" : "Mark shipped"}
+            </button>
+          ) : null}
+          <button type="button" className="link" disabled={pending} data-testid="order-cancel" onClick={() => start(() => cancelOrder(order.id))}>
+            Cancel
           </button>
-        ) : null}
-        <button type="button" className="link" disabled={pending} data-testid="order-cancel" onClick={() => start(() => cancelOrder(order.id))}>
-          Cancel
-        </button>
+        </div>
       </td>
     </tr>
   );
