@@ -17,7 +17,7 @@ export function LiveOrders({ initialRows, since }: { initialRows: Order[]; since
   const { rows, status, stale } = useTable<Order>(ORDERS_TABLE, { initialRows, since, order: byNewest });
   const router = useRouter();
   const herald = useHerald();
-  // Herald refusing the table's channel: most often, Herald was started without `--changes`.
+  // Herald refusing the table's channel (e.g. a token without the subscribe right on db:public.orders).
   const [refused, setRefused] = useState<string | null>(null);
   useEffect(() => herald.channel(ORDERS_CHANNEL).on("error", (e) => setRefused(e.message)), [herald]);
   return (
@@ -27,8 +27,7 @@ export function LiveOrders({ initialRows, since }: { initialRows: Order[]; since
       </p>
       {refused && status !== "subscribed" ? (
         <p role="alert" className="error" data-testid="orders-refused">
-          Herald refused the live table ({refused}). Is Herald started with <code>--changes</code> on the same database as
-          this app&apos;s <code>DATABASE_URL</code>?
+          Herald refused the live table: {refused}
         </p>
       ) : null}
       {stale ? (

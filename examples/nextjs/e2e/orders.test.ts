@@ -4,7 +4,9 @@
 // wal_level=logical) and both browsers follow them through `useTable`.
 import type { Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { Stack, waitFor } from "./harness";
+import { join } from "node:path";
+import { HeraldProcess } from "../scripts/stack.mjs";
+import { ARTIFACTS_DIR, Stack, waitFor } from "./harness";
 
 const stack = new Stack({ database: true });
 let alice: Page;
@@ -102,5 +104,34 @@ describe("orders: a live PostgreSQL table", () => {
     await waitFor("the table to be live again", async () => (await bob.getByTestId("orders-status").innerText()) === "Live");
     expect(await rowsOn(bob)).toEqual([`Espresso beans ${run}|12.50|paid`]);
     expect(stack.problems).toEqual([]);
+  });
+
+  it("a Herald started without the change feed: the page says what to fix", async () => {
+    // Herald comes back on the same port and data, but without --changes (a common set-up mistake).
+    await stack.killHerald();
+    const plain = new HeraldProcess({
+      port: stack.herald.port,
+      dataDir: join(stack.dataDir, "data"),
+      secret: stack.secret,
+      apiKey: stack.apiKey,
+      log: join(ARTIFACTS_DIR, "herald-no-changes.log"),
+    });
+    await plain.start();
+    try {
+      // The page says so (Herald's /metrics has no change feed), instead of a table that looks live and never changes.
+      await alice.reload();
+      const warning = alice.getByTestId("orders-feed");
+      await warning.waitFor({ timeout: 15_000 });
+      expect(await warning.innerText()).toContain("--changes");
+    } finally {
+      await plain.stop();
+      await stack.restartHerald();
+    }
+    // With the feed back, the warning is gone and the page is live again.
+    await stack.changeFeedConnected();
+    await alice.reload();
+    await alice.getByTestId("orders").waitFor();
+    expect(await alice.getByTestId("orders-feed").count()).toBe(0);
+    await waitFor("the table to be live again", async () => (await alice.getByTestId("orders-status").innerText()) === "Live", 30_000);
   });
 });

@@ -64,3 +64,27 @@ export async function queryOrders(db: Pool): Promise<Order[]> {
   );
   return r.rows;
 }
+
+/**
+ * Whether Herald reads this app's database: `herald_changes_connected` in
+ * Herald's `/metrics` is 1 while the change feed streams, 0 while it is
+ * configured but cannot reach PostgreSQL, and absent when Herald was started
+ * without `--changes` (then the table's channel still subscribes, but no
+ * change ever arrives, so the page says so).
+ */
+export type ChangeFeedState = "connected" | "disconnected" | "off" | "unknown";
+
+export async function changeFeedState(heraldUrl: string, apiKey: string | undefined): Promise<ChangeFeedState> {
+  try {
+    const r = await fetch(`${heraldUrl.replace(/\/$/, "")}/metrics`, {
+      headers: apiKey ? { authorization: `Bearer ${apiKey}` } : {},
+      cache: "no-store",
+    });
+    if (!r.ok) return "unknown";
+    const line = (await r.text()).split("\n").find((l) => l.startsWith("herald_changes_connected "));
+    if (line === undefined) return "off";
+    return line.trim().endsWith(" 1") ? "connected" : "disconnected";
+  } catch {
+    return "unknown";
+  }
+}

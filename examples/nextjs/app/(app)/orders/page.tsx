@@ -1,9 +1,10 @@
 import type { Position } from "@herald/client";
 import type { ReactNode } from "react";
 import { LiveOrders } from "@/components/live-orders";
+import { apiKey, heraldUrl } from "@/lib/config";
 import { database } from "@/lib/db";
 import { heraldServer } from "@/lib/herald-server";
-import { ORDERS_CHANNEL, queryOrders, type Order } from "@/lib/orders";
+import { changeFeedState, ORDERS_CHANNEL, queryOrders, type ChangeFeedState, type Order } from "@/lib/orders";
 
 // Rendered per request: the rows are the database's as of now.
 export const dynamic = "force-dynamic";
@@ -15,6 +16,7 @@ export default async function OrdersPage() {
   if (!db) return <NoDatabase />;
   let rows: Order[];
   let since: Position;
+  const feed = await changeFeedState(heraldUrl(), apiKey());
   try {
     // First the channel's position, then the query: a row committed between
     // the two is replayed from `since` by useTable, never missed.
@@ -33,9 +35,32 @@ export default async function OrdersPage() {
   }
   return (
     <OrdersCard>
+      <FeedWarning feed={feed} />
       <LiveOrders initialRows={rows} since={since} />
     </OrdersCard>
   );
+}
+
+/** Herald not following the database: the table would look live and never change. */
+function FeedWarning({ feed }: { feed: ChangeFeedState }) {
+  if (feed === "off") {
+    return (
+      <p role="alert" className="error" data-testid="orders-feed">
+        Herald is not reading this database&apos;s changes: start it with <code>--changes</code> (or{" "}
+        <code>HERALD_CHANGES_URL</code>) set to the same database as this app&apos;s <code>DATABASE_URL</code>. Until then
+        the rows below do not change by themselves.
+      </p>
+    );
+  }
+  if (feed === "disconnected") {
+    return (
+      <p role="alert" className="error" data-testid="orders-feed">
+        Herald&apos;s change feed is not connected to PostgreSQL right now (its <code>/readyz</code> says why); changes
+        arrive once it is.
+      </p>
+    );
+  }
+  return null;
 }
 
 function OrdersCard({ children }: { children: ReactNode }) {
