@@ -1,6 +1,7 @@
 "use client";
 
 import { EditorView, placeholder } from "@codemirror/view";
+import { usePresence } from "@herald/react";
 import { basicSetup } from "codemirror";
 import { useEffect, useRef } from "react";
 import { yCollab } from "y-codemirror.next";
@@ -42,9 +43,13 @@ function useCodeMirror(room: YjsRoom | null) {
   return parent;
 }
 
-export function CollabEditor({ heraldUrl, channel, title }: { heraldUrl: string; channel: string; title: string }) {
+export function CollabEditor({ channel, title }: { channel: string; title: string }) {
   const me = useMe();
-  const { room, connection, synced, error } = useYjsRoom(heraldUrl, channel, me);
+  const { room, connection, synced, error } = useYjsRoom(channel, me);
+  // The document's channel too, with presence (namespace `doc`): Herald itself
+  // knows who has the document open (GET /api/presence/doc:notes). Opening a
+  // document on the connection does not join its presence; subscribing does.
+  const { members } = usePresence(channel);
   const parent = useCodeMirror(room);
   const status = connection === "connected" && !synced ? "Syncing…" : STATUS_TEXT[connection];
   return (
@@ -64,6 +69,9 @@ export function CollabEditor({ heraldUrl, channel, title }: { heraldUrl: string;
       </div>
       <aside className="doc-aside">
         <DocPeople provider={room?.provider ?? null} myId={me.id} />
+        <p className="fine" data-testid="doc-viewers">
+          {members.length > 0 ? `${members.length} connected to Herald on ${channel}` : ""}
+        </p>
       </aside>
     </div>
   );

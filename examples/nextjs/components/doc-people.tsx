@@ -1,7 +1,7 @@
 "use client";
 
+import type { HeraldYjsProvider } from "@herald/yjs";
 import { useEffect, useState } from "react";
-import type { WebsocketProvider } from "y-websocket";
 import type { DocUser } from "@/lib/use-yjs-room";
 
 function isDocUser(v: unknown): v is DocUser {
@@ -10,7 +10,7 @@ function isDocUser(v: unknown): v is DocUser {
 }
 
 /** Everyone with the document open, from the provider's awareness (one entry per user, however many tabs). */
-function usePeople(provider: WebsocketProvider | null): DocUser[] {
+function usePeople(provider: HeraldYjsProvider | null): DocUser[] {
   const [people, setPeople] = useState<DocUser[]>([]);
   useEffect(() => {
     if (!provider) {
@@ -33,7 +33,7 @@ function usePeople(provider: WebsocketProvider | null): DocUser[] {
   return people;
 }
 
-export function DocPeople({ provider, myId }: { provider: WebsocketProvider | null; myId: string }) {
+export function DocPeople({ provider, myId }: { provider: HeraldYjsProvider | null; myId: string }) {
   const people = usePeople(provider);
   return (
     <section className="doc-people" data-testid="doc-people">

@@ -9,6 +9,7 @@ const LINKS = [
   { href: "/dashboard", match: "/dashboard", label: "Dashboard" },
   { href: "/docs/notes", match: "/docs", label: "Docs" },
   { href: "/notes", match: "/notes", label: "Private notes" },
+  { href: "/orders", match: "/orders", label: "Orders" },
 ];
 
 export function Nav() {

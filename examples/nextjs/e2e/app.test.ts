@@ -285,6 +285,21 @@ describe("connection loss", () => {
   });
 });
 
+describe("orders without a database", () => {
+  it("the page says how to turn the live table on", async () => {
+    // Client-side navigation: the browser keeps its one Herald socket (checked below).
+    await alice.click("nav >> text=Orders");
+    await alice.waitForURL("**/orders");
+    const setup = alice.getByTestId("orders-setup");
+    await setup.waitFor();
+    expect(await setup.innerText()).toContain("DATABASE_URL");
+    expect(await setup.innerText()).toContain("herald serve --changes");
+    await alice.click("nav >> text=Chat");
+    await alice.waitForURL("**/chat/general");
+    await alice.getByTestId("composer").waitFor();
+  });
+});
+
 describe("the pages themselves", () => {
   it("take screenshots, one socket per browser, no hydration warnings or uncaught errors", async () => {
     // The chat as Alice sees it: an unread badge on Random, Bob typing, "seen by".

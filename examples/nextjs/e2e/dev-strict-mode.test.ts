@@ -46,7 +46,7 @@ it("one socket per browser under Strict Mode (next dev), no hydration warnings",
   page.on("pageerror", (e) => problems.push(`uncaught: ${e.message}`));
   let open = 0;
   let max = 0;
-  // The editor's document socket (/yjs) is counted apart from the app's one Herald client socket.
+  // A socket to the y-websocket door (/yjs) is counted apart: the editor must not open one (it uses the client's).
   const doc = { open: 0, max: 0 };
   page.on("websocket", (ws) => {
     if (!ws.url().startsWith(herald.url.replace(/^http/, "ws"))) return; // not Next's HMR socket
@@ -78,7 +78,7 @@ it("one socket per browser under Strict Mode (next dev), no hydration warnings",
   await page.click("nav >> text=Notifications");
   await page.waitForURL("**/notifications", { timeout: 120_000 });
   await page.getByTestId("notification-center").waitFor({ timeout: 60_000 });
-  // The editor: its effect runs twice, yet one document socket, closed when the page is left.
+  // The editor: its effect runs twice, yet the document rides the one Herald socket (no second one).
   await page.click("nav >> text=Docs");
   await page.waitForURL("**/docs/notes", { timeout: 120_000 });
   await waitFor(
@@ -88,12 +88,19 @@ it("one socket per browser under Strict Mode (next dev), no hydration warnings",
   );
   await page.getByTestId("doc-person").filter({ hasText: "Dev" }).waitFor({ timeout: 30_000 });
   await sleep(1500);
-  expect(doc).toEqual({ open: 1, max: 1 });
+  expect(doc).toEqual({ open: 0, max: 0 });
+  expect({ open, max }).toEqual({ open: 1, max: 1 });
   await page.click("nav >> text=Chat");
   await page.waitForURL("**/chat/general", { timeout: 120_000 });
   await sleep(1500);
   expect({ open, max }).toEqual({ open: 1, max: 1 });
-  expect(doc).toEqual({ open: 0, max: 1 });
+  expect(doc).toEqual({ open: 0, max: 0 });
+  // Leaving the editor closed the document: Herald no longer lists anyone in it.
+  await waitFor(
+    "nobody in doc:notes",
+    async () => ((await (await fetch(`${herald.url}/api/presence/doc:notes`)).json()) as { members: unknown[] }).members.length === 0,
+    30_000,
+  );
   // Every page loaded afresh (hydrating server HTML): Herald itself sees one connection of this user.
   const connections = async () => {
     const r = await fetch(`${herald.url}/api/presence/online:everyone`);

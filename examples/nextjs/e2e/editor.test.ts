@@ -1,7 +1,8 @@
 // End-to-end: the collaborative editor (/docs/[id]). Two people (two browser
-// contexts) type into the same document at once through Herald's /yjs door
-// (the stock y-websocket provider, CodeMirror 6 + y-codemirror.next). Every
-// assertion is on what the pages show, or on what Herald stored.
+// contexts) type into the same document at once over their one Herald
+// connection (@herald/yjs's HeraldYjsProvider, CodeMirror 6 +
+// y-codemirror.next). Every assertion is on what the pages show, or on what
+// Herald stored.
 import type { Page } from "playwright-core";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { Stack, sleep, waitFor } from "./harness";
@@ -10,12 +11,12 @@ const stack = new Stack();
 let alice: Page;
 let bob: Page;
 const DOC = "doc:notes";
-/** /yjs sockets per user: open now, and the most open at once. */
-const docSockets = new Map<string, { open: number; max: number }>();
+/** Herald WebSockets per user (the app's one client connection, which also carries the document): open now, and the most open at once. */
+const heraldSockets = new Map<string, { open: number; max: number; yjsDoor: number }>();
 
-function countDocSockets(user: string, page: Page): void {
-  const s = { open: 0, max: 0 };
-  docSockets.set(user, s);
+function countHeraldSockets(user: string, page: Page): void {
+  const s = { open: 0, max: 0, yjsDoor: 0 };
+  heraldSockets.set(user, s);
   // Playwright reports no close for the sockets of a page being reloaded or
   // left: a new document (a navigation request of the main frame) ends them.
   const live = new Set<object>();
@@ -24,7 +25,9 @@ function countDocSockets(user: string, page: Page): void {
     s.open = live.size;
   });
   page.on("websocket", (ws) => {
-    if (!ws.url().includes("/yjs/")) return;
+    if (!ws.url().startsWith(stack.herald.url.replace(/^http/, "ws"))) return;
+    // A socket to the y-websocket door would be a second connection: the editor must not open one.
+    if (ws.url().includes("/yjs/")) s.yjsDoor++;
     live.add(ws);
     s.open = live.size;
     s.max = Math.max(s.max, s.open);
@@ -39,8 +42,8 @@ beforeAll(async () => {
   await stack.start();
   alice = await stack.signIn("Alice");
   bob = await stack.signIn("Bob");
-  countDocSockets("Alice", alice);
-  countDocSockets("Bob", bob);
+  countHeraldSockets("Alice", alice);
+  countHeraldSockets("Bob", bob);
 });
 
 afterAll(async () => {
@@ -181,7 +184,11 @@ it("a reload gets the text back from Herald, and so does a fresh page after Hera
     await page.click("nav >> text=Dashboard");
     await page.waitForURL("**/dashboard");
   }
-  await waitFor("the editors' sockets closed", async () => [...docSockets.values()].every((s) => s.open === 0));
+  // Leaving the page closes the document (its awareness with it), and Herald's presence of it empties.
+  await waitFor("nobody in the document", async () => {
+    const r = await fetch(`${stack.herald.url}/api/presence/${DOC}`, { headers: { authorization: `Bearer ${stack.apiKey}` } });
+    return ((await r.json()) as { members: unknown[] }).members.length === 0;
+  });
   await stack.killHerald();
   await stack.restartHerald();
   await bob.goto(`${stack.next.url}/docs/notes`);
@@ -190,7 +197,7 @@ it("a reload gets the text back from Herald, and so does a fresh page after Hera
   expect(await storedText()).toBe(text);
 });
 
-it("one document socket per page at a time, no hydration warnings or uncaught errors", async () => {
-  for (const user of ["Alice", "Bob"]) expect(docSockets.get(user)?.max).toBe(1);
+it("the document rides the one Herald socket per page (no /yjs socket), no hydration warnings or uncaught errors", async () => {
+  for (const user of ["Alice", "Bob"]) expect(heraldSockets.get(user)).toMatchObject({ max: 1, yjsDoor: 0 });
   expect(stack.problems).toEqual([]);
 });

@@ -4,7 +4,8 @@ import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { chromium, type Browser, type BrowserContext, type Page } from "playwright-core";
-import { EXAMPLE_DIR, HeraldProcess, NextProcess, REPO_DIR, freePort } from "../scripts/stack.mjs";
+import { EXAMPLE_DIR, HeraldProcess, NextProcess, REPO_DIR, freePort, waitFor } from "../scripts/stack.mjs";
+import { startLogicalPg, type LogicalPg } from "./logical-pg";
 
 export { sleep, waitFor } from "../scripts/stack.mjs";
 
@@ -46,13 +47,25 @@ interface BreakWindow {
 /** How long after a break ends a failure may still be reported (the browser reports asynchronously). */
 const LATE_REPORT_MS = 2000;
 
+export interface StackOptions {
+  /**
+   * Start a throwaway PostgreSQL with `wal_level=logical`: the app gets it as
+   * `DATABASE_URL` (the orders page) and Herald as `[changes] url`. Fails
+   * when PostgreSQL is not installed.
+   */
+  database?: boolean;
+}
+
 export class Stack {
+  constructor(private readonly options: StackOptions = {}) {}
   readonly apiKey = `e2e-key-${process.pid}`;
   readonly secret = `e2e-secret-${process.pid}-${Date.now()}`;
   readonly dataDir = mkdtempSync(join(tmpdir(), "herald-nextjs-e2e-"));
   herald!: HeraldProcess;
   next!: NextProcess;
   browser!: Browser;
+  /** The database, with `{ database: true }`. */
+  pg: LogicalPg | undefined;
   readonly problems: ConsoleProblem[] = [];
   /** Herald WebSockets per user: open now, and the most open at once. */
   readonly sockets = new Map<string, { open: number; max: number }>();
@@ -66,21 +79,25 @@ export class Stack {
     rmSync(ARTIFACTS_DIR, { recursive: true, force: true });
     mkdirSync(ARTIFACTS_DIR, { recursive: true });
     mkdirSync(IMAGES_DIR, { recursive: true });
+    if (this.options.database) this.pg = await startLogicalPg();
     const heraldPort = await freePort();
     this.herald = new HeraldProcess({
       port: heraldPort,
       dataDir: join(this.dataDir, "data"),
       secret: this.secret,
       apiKey: this.apiKey,
+      changesUrl: this.pg?.url,
       log: join(ARTIFACTS_DIR, "herald.log"),
     });
     await this.herald.start();
+    if (this.pg) await this.changeFeedConnected();
     const next = new NextProcess({
       mode: "start",
       port: await freePort(),
       heraldUrl: this.herald.url,
       secret: this.secret,
       apiKey: this.apiKey,
+      databaseUrl: this.pg?.url,
       log: join(ARTIFACTS_DIR, "next.log"),
       // Idle after 3 s without input, so the test can watch the status change.
       extraEnv: { IDLE_AFTER_MS: "3000" },
@@ -95,7 +112,16 @@ export class Stack {
     await this.browser?.close().catch(() => {});
     await this.next?.stop();
     await this.herald?.stop();
+    await this.pg?.stop();
     rmSync(this.dataDir, { recursive: true, force: true });
+  }
+
+  /** Waits until Herald reads the database's changes (`herald_changes_connected 1` in /metrics). */
+  async changeFeedConnected(): Promise<void> {
+    await waitFor("Herald's change feed to connect to PostgreSQL", async () => {
+      const r = await fetch(`${this.herald.url}/metrics`, { headers: { authorization: `Bearer ${this.apiKey}` } });
+      return (await r.text()).includes("herald_changes_connected 1");
+    });
   }
 
   /** A new browser (context) signed in as `name`, on the chat page. */

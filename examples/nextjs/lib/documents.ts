@@ -10,7 +10,7 @@ export function isDocumentId(id: string): id is DocumentId {
   return DOCUMENTS.some((d) => d.id === id);
 }
 
-/** The Herald channel (and y-websocket room) of a document. */
+/** The Herald channel of a document (also its room on the /yjs door, for stock y-websocket clients). */
 export const documentChannel = (id: string) => `doc:${id}`;
 
 /** The root `Y.Text` every editor of a document binds to. */

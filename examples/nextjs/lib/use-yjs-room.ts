@@ -1,7 +1,8 @@
 "use client";
 
+import { useHerald } from "@herald/react";
+import { HeraldYjsProvider } from "@herald/yjs";
 import { useEffect, useState } from "react";
-import { WebsocketProvider } from "y-websocket";
 import * as Y from "yjs";
 import { userColor } from "@/lib/user-color";
 import type { SessionUser } from "@/lib/types";
@@ -18,99 +19,58 @@ export type DocConnection = "connecting" | "connected" | "disconnected";
 
 export interface YjsRoom {
   doc: Y.Doc;
-  provider: WebsocketProvider;
-}
-
-interface Token {
-  token: string;
-  /** Unix seconds. */
-  expiresAt: number;
-}
-
-async function fetchToken(): Promise<Token> {
-  const r = await fetch("/api/herald-token", { cache: "no-store" });
-  if (!r.ok) throw new Error(`token route answered ${r.status}`);
-  return (await r.json()) as Token;
+  provider: HeraldYjsProvider;
 }
 
 /**
- * One Yjs document synced through Herald's y-websocket door
- * (`{heraldUrl}/yjs/{channel}`), with the stock `WebsocketProvider` and the
- * user's token (the token route grants subscribe + publish on `doc:*`).
+ * One Yjs document synced with `@herald/yjs`'s `HeraldYjsProvider` over the
+ * app's one Herald connection (the client of `<HeraldProvider>`): no second
+ * socket, and the client's reconnection, token refresh (the token route
+ * grants subscribe + publish on `doc:*`) and offline handling. The document
+ * is reopened after every reconnect; edits made offline merge then.
  *
  * Everything lives in one effect: nothing runs during server rendering, and
  * Strict Mode's mount → unmount → mount destroys the first document and
- * provider (or, usually, cancels it while the token is being fetched) before
- * the second is made, so one socket per document. The token is renewed
- * before it expires: Herald closes the socket at `exp`, and the provider
- * reconnects with whatever `provider.params` then holds.
+ * provider (closing the document on the connection) before the second opens.
  */
-export function useYjsRoom(heraldUrl: string, channel: string, me: SessionUser): {
+export function useYjsRoom(channel: string, me: SessionUser): {
   room: YjsRoom | null;
   connection: DocConnection;
   synced: boolean;
   error: string | null;
 } {
+  const herald = useHerald();
   const [room, setRoom] = useState<YjsRoom | null>(null);
   const [connection, setConnection] = useState<DocConnection>("connecting");
   const [synced, setSynced] = useState(false);
   const [error, setError] = useState<string | null>(null);
 
   useEffect(() => {
-    let stopped = false;
-    let provider: WebsocketProvider | null = null;
-    let doc: Y.Doc | null = null;
-    let renew: ReturnType<typeof setTimeout> | undefined;
-
-    const scheduleRenewal = (expiresAt: number) => {
-      const inMs = Math.max(5_000, (expiresAt * 1000 - Date.now()) / 2);
-      renew = setTimeout(() => void refresh(), inMs);
-    };
-    const refresh = async () => {
-      try {
-        const t = await fetchToken();
-        if (stopped || !provider) return;
-        provider.params = { token: t.token };
-        scheduleRenewal(t.expiresAt);
-      } catch {
-        if (!stopped) renew = setTimeout(() => void refresh(), 5_000);
-      }
-    };
-
-    const open = async () => {
-      let t: Token;
-      try {
-        t = await fetchToken();
-      } catch (e) {
-        if (stopped) return;
-        setError(e instanceof Error ? e.message : String(e));
-        renew = setTimeout(() => void open(), 3_000);
-        return;
-      }
-      if (stopped) return;
-      setError(null);
-      doc = new Y.Doc();
-      const wsUrl = `${heraldUrl.replace(/\/$/, "").replace(/^http/, "ws")}/yjs`;
-      provider = new WebsocketProvider(wsUrl, channel, doc, { params: { token: t.token } });
-      const user: DocUser = { id: me.id, name: me.name, ...userColor(me.id) };
-      provider.awareness.setLocalStateField("user", user);
-      provider.on("status", (e) => setConnection(e.status));
-      provider.on("sync", (s) => setSynced(s));
-      scheduleRenewal(t.expiresAt);
-      setRoom({ doc, provider });
-    };
-    void open();
-
+    const doc = new Y.Doc();
+    const provider = new HeraldYjsProvider(herald, channel, doc);
+    const user: DocUser = { id: me.id, name: me.name, ...userColor(me.id) };
+    provider.awareness.setLocalStateField("user", user);
+    const off = [
+      provider.on("status", (s) => {
+        setConnection(s);
+        if (s === "connected") setError(null);
+      }),
+      provider.on("synced", (s) => setSynced(s)),
+      // A refused document request (e.g. no subscribe right): shown, not thrown.
+      provider.on("error", (e) => setError(e.message)),
+    ];
+    setConnection(provider.status);
+    setSynced(provider.synced);
+    setRoom({ doc, provider });
     return () => {
-      stopped = true;
-      if (renew) clearTimeout(renew);
-      provider?.destroy();
-      doc?.destroy();
+      for (const f of off) f();
+      provider.destroy();
+      doc.destroy();
       setRoom(null);
       setConnection("connecting");
       setSynced(false);
     };
-  }, [heraldUrl, channel, me.id, me.name]);
+  }, [herald, channel, me.id, me.name]);
 
   return { room, connection, synced, error };
 }

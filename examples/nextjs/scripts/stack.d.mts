@@ -16,7 +16,16 @@ declare class Proc {
 }
 
 export class HeraldProcess extends Proc {
-  constructor(options: { port: number; dataDir: string; secret?: string; apiKey?: string; log?: string; bin?: string });
+  constructor(options: {
+    port: number;
+    dataDir: string;
+    secret?: string;
+    apiKey?: string;
+    /** PostgreSQL whose row changes Herald publishes (`HERALD_CHANGES_URL`). */
+    changesUrl?: string;
+    log?: string;
+    bin?: string;
+  });
   readonly port: number;
   readonly url: string;
   start(): Promise<void>;
@@ -29,6 +38,8 @@ export class NextProcess extends Proc {
     heraldUrl: string;
     secret?: string;
     apiKey?: string;
+    /** `DATABASE_URL` of the app (the orders page); unset: the page says how to turn it on. */
+    databaseUrl?: string;
     log?: string;
     extraEnv?: Record<string, string>;
   });

@@ -116,12 +116,18 @@ class Proc {
   }
 }
 
-/** Herald with the example's herald.toml, on `port`, storing under `dataDir` (kept across restarts). */
+/**
+ * Herald with the example's herald.toml, on `port`, storing under `dataDir`
+ * (kept across restarts); with `changesUrl`, publishing that PostgreSQL
+ * database's row changes (`HERALD_CHANGES_URL`, docs/changes.md).
+ */
 export class HeraldProcess extends Proc {
-  constructor({ port, dataDir, secret = DEFAULT_SECRET, apiKey, log, bin = heraldBinary() }) {
+  constructor({ port, dataDir, secret = DEFAULT_SECRET, apiKey, changesUrl, log, bin = heraldBinary() }) {
     const env = { ...process.env, HERALD_TOKEN_SECRET: secret, RUST_LOG: process.env.RUST_LOG ?? "warn" };
     if (apiKey) env.HERALD_API_KEY = apiKey;
     else delete env.HERALD_API_KEY;
+    if (changesUrl) env.HERALD_CHANGES_URL = changesUrl;
+    else delete env.HERALD_CHANGES_URL;
     super(
       "herald",
       bin,
@@ -141,9 +147,9 @@ export class HeraldProcess extends Proc {
   }
 }
 
-/** Next.js (`next start` after `next build`, or `next dev`) pointed at a Herald. */
+/** Next.js (`next start` after `next build`, or `next dev`) pointed at a Herald, and at `databaseUrl` when given (the orders page). */
 export class NextProcess extends Proc {
-  constructor({ mode = "start", port, heraldUrl, secret = DEFAULT_SECRET, apiKey, log, extraEnv = {} }) {
+  constructor({ mode = "start", port, heraldUrl, secret = DEFAULT_SECRET, apiKey, databaseUrl, log, extraEnv = {} }) {
     const env = {
       ...process.env,
       NEXT_TELEMETRY_DISABLED: "1",
@@ -153,6 +159,8 @@ export class NextProcess extends Proc {
     };
     if (apiKey) env.HERALD_API_KEY = apiKey;
     else delete env.HERALD_API_KEY;
+    if (databaseUrl) env.DATABASE_URL = databaseUrl;
+    else delete env.DATABASE_URL;
     // `next dev` and `next start` set NODE_ENV themselves.
     delete env.NODE_ENV;
     const bin = join(EXAMPLE_DIR, "node_modules", "next", "dist", "bin", "next");

@@ -107,6 +107,7 @@ export class Herald {
     ensureConnected: () => {
       if (this.state === "idle") this.connect();
     },
+    transportName: () => this.connection.transportName,
   });
 
   constructor(options: HeraldOptions) {

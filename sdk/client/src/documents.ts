@@ -45,7 +45,12 @@ export interface DocumentsInternals {
   session(frame: Frame): Promise<Record<string, unknown>>;
   isConnected(): boolean;
   ensureConnected(): void;
+  /** The current transport's name (`"websocket"`, `"sse"`, `"poll"`), while one is open. */
+  transportName(): string | undefined;
 }
+
+/** The fallback transports: the native frames answered over HTTP, which cannot carry documents. */
+const HTTP_TRANSPORTS: ReadonlySet<string> = new Set(["sse", "poll"]);
 
 /**
  * Collaborative (Yjs) documents carried on the client's own connection
@@ -75,21 +80,31 @@ export class Documents {
   /**
    * Opens the document `channel` on the current connection; the server then
    * pushes sync step 1 and the awareness states. Needs the subscribe right
-   * (error 103); fails with 1004 (`Disconnected`) when not connected (it starts connecting).
+   * (error 103); fails with 1004 (`Disconnected`) when not connected (it
+   * starts connecting), and with 1009 (`DocumentsNeedWebSocket`) when the
+   * client fell back to SSE or long-polling: documents travel only on a
+   * WebSocket.
    */
   async open(channel: string): Promise<OpenDocumentResult> {
     const r = await this.inOrder(channel, () => this.live({ op: "doc_open", channel }));
     return { writable: r.writable === true };
   }
 
-  /** Sends one y-websocket message for an open document. Fails (never queued) when not connected. */
+  /** Sends one y-websocket message for an open document. Fails (never queued) when not connected or not on a WebSocket. */
   async send(channel: string, message: Uint8Array): Promise<void> {
     await this.live({ op: "doc", channel, data: bytesToBase64(message) });
   }
 
-  /** Closes the document on this connection; the server drops this connection's awareness states. */
+  /**
+   * Closes the document on this connection; the server drops this
+   * connection's awareness states. On SSE or long-polling nothing can be
+   * open, so there is nothing to close: it resolves.
+   */
   async close(channel: string): Promise<void> {
-    await this.inOrder(channel, () => this.live({ op: "doc_close", channel }));
+    await this.inOrder(channel, async () => {
+      if (this.onHttpTransport() !== undefined) return {};
+      return this.live({ op: "doc_close", channel });
+    });
   }
 
   /** @internal a `doc` push */
@@ -124,10 +139,25 @@ export class Documents {
     return result;
   }
 
+  /** The name of the current transport when it is an HTTP fallback (SSE, long-poll). */
+  private onHttpTransport(): string | undefined {
+    const name = this.internals.transportName();
+    return name !== undefined && HTTP_TRANSPORTS.has(name) ? name : undefined;
+  }
+
   private live(frame: Frame): Promise<Record<string, unknown>> {
     if (!this.internals.isConnected()) {
       this.internals.ensureConnected();
       return Promise.reject(new HeraldError(ClientErrorCode.Disconnected, "not connected", true));
+    }
+    const fallback = this.onHttpTransport();
+    if (fallback !== undefined) {
+      // Refused here, never sent: the server would answer 104 for a frame that cannot work over HTTP.
+      const message =
+        `collaborative documents need the WebSocket transport: the connection is on "${fallback}" ` +
+        `(WebSockets blocked on the way to Herald?), so ${String(frame.channel)} cannot be opened or edited; ` +
+        `the client tries the WebSocket again (retryBestTransportAfterMs) and the document can be opened then`;
+      return Promise.reject(new HeraldError(ClientErrorCode.DocumentsNeedWebSocket, message, true));
     }
     return this.internals.session(frame);
   }

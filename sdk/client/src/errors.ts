@@ -51,6 +51,14 @@ export const ClientErrorCode = {
   Encryption: 1007,
   /** A publication on an encrypted channel could not be opened (see the channel's `decrypt_error` event). */
   Decrypt: 1008,
+  /**
+   * Collaborative documents (`herald.documents`, `@herald/yjs`) need the
+   * WebSocket transport, and the client is on SSE or long-polling (a
+   * fallback, e.g. behind a proxy that refuses WebSockets). Temporary: the
+   * client tries the WebSocket again (`retryBestTransportAfterMs`), and
+   * `HeraldYjsProvider` reopens the document on the next `connected`.
+   */
+  DocumentsNeedWebSocket: 1009,
 } as const;
 export type ClientErrorCode = (typeof ClientErrorCode)[keyof typeof ClientErrorCode];
 

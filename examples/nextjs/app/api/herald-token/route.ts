@@ -20,7 +20,9 @@ async function claims(): Promise<TokenClaims<UserInfo> | null> {
       { channels: ["metrics:*"], allow: ["subscribe", "history"] },
       // Private notes: end-to-end encrypted (the keys come from /api/channel-keys, never from Herald).
       { channels: ["notes:*"], allow: ["subscribe", "publish", "history"] },
-      // Shared documents (Herald's /yjs door): subscribe = open and sync, publish = edit, presence = listed as viewing.
+      // The orders page's live table: PostgreSQL's changes of public.orders (history: useTable's reset reads it).
+      { channels: ["db:public.orders"], allow: ["subscribe", "history"] },
+      // Shared documents (doc_open over this connection, @herald/yjs): subscribe = open and sync, publish = edit, presence = listed as viewing.
       { channels: ["doc:*"], allow: ["subscribe", "publish", "presence"] },
     ],
   };

@@ -1,12 +1,11 @@
 import Link from "next/link";
 import { notFound } from "next/navigation";
 import { CollabEditor } from "@/components/collab-editor";
-import { heraldPublicUrl } from "@/lib/config";
 import { DOCUMENTS, documentChannel, isDocumentId } from "@/lib/documents";
 import "../editor.css";
 
 // A shared document: the server renders the frame (list of documents, title);
-// the browser syncs the text with Herald's y-websocket door and edits it in
+// the browser syncs the text over its one Herald connection (@herald/yjs) and edits it in
 // CodeMirror with everyone else who has it open.
 export default async function DocumentPage({ params }: { params: Promise<{ id: string }> }) {
   const { id } = await params;
@@ -26,7 +25,7 @@ export default async function DocumentPage({ params }: { params: Promise<{ id: s
           ))}
         </ul>
       </aside>
-      <CollabEditor key={id} heraldUrl={heraldPublicUrl()} channel={documentChannel(id)} title={title} />
+      <CollabEditor key={id} channel={documentChannel(id)} title={title} />
     </div>
   );
 }
