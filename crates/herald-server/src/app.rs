@@ -33,6 +33,8 @@ pub struct App {
     pub proxies: crate::client_ip::ProxyPolicy,
     /// The Pusher door's apps and sockets.
     pub pusher: Arc<crate::pusher::PusherDoor>,
+    /// The Socket.IO door's encoder and polling sessions.
+    pub socketio: Arc<crate::socketio::SocketIoDoor>,
     /// Renders `/metrics`.
     pub metrics: Option<PrometheusHandle>,
     /// Open collaborative documents (`None` when `[yjs] enabled = false`).
@@ -144,6 +146,7 @@ impl App {
             limits: limits.clone(),
             proxies,
             pusher,
+            socketio: crate::socketio::SocketIoDoor::new(),
             metrics,
             nodes,
             shutting_down: AtomicBool::new(false),
