@@ -39,7 +39,7 @@ export async function startHerald(extra = '') {
 }
 
 /** A token for `sub` that may subscribe/publish/presence on `channels`. */
-export function token(sub, channels = ['chat:*', 'room:*']) {
+export function token(sub, channels = ['chat:*', 'room:*', 'short:*']) {
   return hs256Token(SECRET, sub, [{ channels, allow: ['subscribe', 'publish', 'presence'] }]);
 }
 
