@@ -32,3 +32,8 @@ fn socket_io_recovers_across_two_nodes_on_redis() {
     let prefix = Prefix(common::cluster::fresh_prefix("socketio"));
     common::run_node_test_with("socketio-js", "recovery.test.mjs", &[("HERALD_TEST_REDIS_PREFIX", prefix.0.clone())]);
 }
+
+#[test]
+fn socket_io_bad_input_is_refused_without_harm() {
+    common::run_node_test("socketio-js", "bad-input.test.mjs");
+}
