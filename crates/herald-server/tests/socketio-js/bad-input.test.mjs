@@ -73,7 +73,7 @@ test('malformed Socket.IO packets end only their own session', async () => {
   assert.equal(await poll.text(), '41\x1e1');
 });
 
-test('on WebSocket: an oversized message closes (4503, Herald's too-large code), garbage closes the socket', async () => {
+test('on WebSocket: an oversized message closes (4503: too large), garbage closes the socket', async () => {
   for (const [payload, codes] of [
     ['4' + 'x'.repeat(5000), [1009, 4503]],
     ['40', null],
