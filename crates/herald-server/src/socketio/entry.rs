@@ -7,19 +7,47 @@ use std::sync::Arc;
 
 use axum::body::Body;
 use axum::extract::{ConnectInfo, State};
-use axum::http::{Method as HttpMethod, Request, Response, header};
+use axum::http::{HeaderValue, Method as HttpMethod, Request, Response, StatusCode, header};
 use axum::response::IntoResponse;
 use herald_socketio::engineio::{EngineError, Method, Transport, parse_query};
 
 use super::{engine_error, polling, websocket};
 use crate::app::App;
 
-/// `GET`/`POST /socket.io/`.
+/// `GET`/`POST /socket.io/` (and the CORS preflight).
 pub async fn entry(
     State(app): State<Arc<App>>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     req: Request<Body>,
 ) -> Response<Body> {
+    // A page of an allowed origin polls from another origin (a Next.js app
+    // beside Herald): its answers carry CORS headers, as socket.io's `cors`
+    // option does. Origins the gate refuses get none (and are refused).
+    let origin = req
+        .headers()
+        .get(header::ORIGIN)
+        .filter(|o| app.auth.origins.allows(o.to_str().ok()))
+        .cloned();
+    let mut resp = if req.method() == HttpMethod::OPTIONS {
+        let mut resp = Response::new(Body::empty());
+        *resp.status_mut() = StatusCode::NO_CONTENT;
+        let h = resp.headers_mut();
+        h.insert(header::ACCESS_CONTROL_ALLOW_METHODS, HeaderValue::from_static("GET, POST"));
+        h.insert(header::ACCESS_CONTROL_ALLOW_HEADERS, HeaderValue::from_static("content-type, authorization"));
+        resp
+    } else {
+        route(app, peer, req).await
+    };
+    if let Some(origin) = origin {
+        let h = resp.headers_mut();
+        h.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, origin);
+        h.insert(header::ACCESS_CONTROL_ALLOW_CREDENTIALS, HeaderValue::from_static("true"));
+        h.append(header::VARY, HeaderValue::from_static("Origin"));
+    }
+    resp
+}
+
+async fn route(app: Arc<App>, peer: SocketAddr, req: Request<Body>) -> Response<Body> {
     let method = match *req.method() {
         HttpMethod::GET => Method::Get,
         HttpMethod::POST => Method::Post,
