@@ -23,11 +23,7 @@ pub async fn entry(
     // A page of an allowed origin polls from another origin (a Next.js app
     // beside Herald): its answers carry CORS headers, as socket.io's `cors`
     // option does. Origins the gate refuses get none (and are refused).
-    let origin = req
-        .headers()
-        .get(header::ORIGIN)
-        .filter(|o| app.auth.origins.allows(o.to_str().ok()))
-        .cloned();
+    let origin = req.headers().get(header::ORIGIN).filter(|o| app.auth.origins.allows(o.to_str().ok())).cloned();
     let mut resp = if req.method() == HttpMethod::OPTIONS {
         let mut resp = Response::new(Body::empty());
         *resp.status_mut() = StatusCode::NO_CONTENT;

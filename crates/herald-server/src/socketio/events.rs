@@ -9,8 +9,8 @@ use std::sync::Arc;
 use bytes::Bytes;
 use herald_core::{Caller, Connection, DisconnectReason, ErrorCode, HeraldError, Outgoing, Payload};
 use herald_socketio::events::requests::{
-    OK, ack_message, binary_refused, error_body, error_event, presence_ok, publish_ok, subscribe_ok,
-    subscribed_event, unsubscribed_event,
+    OK, ack_message, binary_refused, error_body, error_event, presence_ok, publish_ok, subscribe_ok, subscribed_event,
+    unsubscribed_event,
 };
 use herald_socketio::events::{ClientRequest, parse_client_event, publication_event};
 use herald_socketio::socketio::{Assembler, BinaryPacket, MAIN_NAMESPACE, Packet, PacketKind};

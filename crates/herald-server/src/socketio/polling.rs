@@ -38,7 +38,8 @@ pub fn handshake(
     token: Option<String>,
 ) -> Result<Response<Body>, ApiError> {
     let admitted = admission::admit(app, peer, req.uri(), req.headers(), Credentials::Later)?;
-    let mut engine = EngineSession::new(generate_sid(), Transport::Polling, app.config.socketio.engine(), Instant::now());
+    let mut engine =
+        EngineSession::new(generate_sid(), Transport::Polling, app.config.socketio.engine(), Instant::now());
     let open = engine.on_poll().ok().flatten().unwrap_or_default();
     let socket = SocketIoSocket::new(app.clone(), token);
     let session = PollingSession::open(app, engine, socket, admitted.slot);

@@ -137,7 +137,10 @@ fn deadline(at: Option<Instant>) -> tokio::time::Instant {
     }
 }
 
-async fn next_batch(conn: &Option<Arc<Connection>>, batch: &mut Vec<herald_core::Outgoing>) -> Result<(), DisconnectReason> {
+async fn next_batch(
+    conn: &Option<Arc<Connection>>,
+    batch: &mut Vec<herald_core::Outgoing>,
+) -> Result<(), DisconnectReason> {
     match conn {
         Some(conn) => conn.outbound.next_batch(batch).await,
         None => std::future::pending().await,

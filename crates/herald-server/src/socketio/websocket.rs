@@ -94,10 +94,12 @@ where
     loop {
         let msg = tokio::time::timeout_at(deadline, socket.reader.next()).await;
         let step = match msg {
-            Ok(Ok(Some(Message::Text(text)))) => match EnginePacket::decode_text(std::str::from_utf8(&text).unwrap_or(""), false) {
-                Ok(packet) => session.engine.lock().on_upgrade_packet(&packet),
-                Err(_) => UpgradeStep::Failed,
-            },
+            Ok(Ok(Some(Message::Text(text)))) => {
+                match EnginePacket::decode_text(std::str::from_utf8(&text).unwrap_or(""), false) {
+                    Ok(packet) => session.engine.lock().on_upgrade_packet(&packet),
+                    Err(_) => UpgradeStep::Failed,
+                }
+            }
             Ok(Ok(Some(Message::Ping(_) | Message::Pong(_)))) => continue,
             _ => UpgradeStep::Failed,
         };
