@@ -11,7 +11,7 @@ use axum::http::{HeaderValue, Method as HttpMethod, Request, Response, StatusCod
 use axum::response::IntoResponse;
 use herald_socketio::engineio::{EngineError, Method, Transport, parse_query};
 
-use super::{engine_error, polling, websocket};
+use super::{engine_error, polling, relay, websocket};
 use crate::app::App;
 
 /// `GET`/`POST /socket.io/` (and the CORS preflight).
@@ -67,7 +67,10 @@ async fn route(app: Arc<App>, peer: SocketAddr, req: Request<Body>) -> Response<
             polling::handshake(&app, peer, &req, query.token).unwrap_or_else(IntoResponse::into_response)
         }
         (Transport::Polling, Some(sid)) => match app.socketio.sessions.get(sid) {
-            None => engine_error(&EngineError::UnknownSid),
+            None => match relay::owner(&app, sid) {
+                Some((node, relay)) => relay::forward(&app, &relay, node, sid, req).await,
+                None => engine_error(&EngineError::UnknownSid),
+            },
             Some(session) if method == Method::Post => polling::post(session, req).await,
             Some(session) => polling::poll(session).await,
         },

@@ -14,12 +14,15 @@
 //! - `connect.rs` — Socket.IO CONNECT: the token, the hub connection,
 //!   connection state recovery.
 //! - `framing.rs` — the recovery token appended per connection, in queue order.
+//! - `relay.rs` — with a broker: polling requests for another node's session
+//!   travel to that node and back (no sticky sessions).
 
 mod connect;
 mod entry;
 mod events;
 mod framing;
 mod polling;
+pub mod relay;
 mod sessions;
 mod websocket;
 
@@ -48,12 +51,27 @@ pub struct SocketIoDoor {
     pub encoder: Arc<SocketIoEncoder>,
     /// Polling sessions by sid.
     pub sessions: sessions::Sessions,
+    /// With a broker: forwarding to the node that holds a session.
+    pub relay: std::sync::OnceLock<Arc<relay::Relay>>,
 }
 
 impl SocketIoDoor {
     /// An empty door.
     pub fn new() -> Arc<Self> {
-        Arc::new(SocketIoDoor { encoder: Arc::new(SocketIoEncoder), sessions: sessions::Sessions::default() })
+        Arc::new(SocketIoDoor {
+            encoder: Arc::new(SocketIoEncoder),
+            sessions: sessions::Sessions::default(),
+            relay: std::sync::OnceLock::new(),
+        })
+    }
+
+    /// A new session id; with a broker it names this node (`{node}-{random}`).
+    pub fn new_sid(&self) -> String {
+        let sid = herald_socketio::engineio::generate_sid();
+        match self.relay.get() {
+            Some(relay) => format!("{}-{sid}", relay.node_id()),
+            None => sid,
+        }
     }
 }
 

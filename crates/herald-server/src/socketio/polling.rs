@@ -8,7 +8,7 @@ use std::time::Instant;
 
 use axum::body::Body;
 use axum::http::{HeaderValue, Request, Response, header};
-use herald_socketio::engineio::{EngineSession, Inbound, Transport, generate_sid};
+use herald_socketio::engineio::{EngineSession, Inbound, Transport};
 
 use super::events::SocketIoSocket;
 use super::sessions::PollingSession;
@@ -39,7 +39,7 @@ pub fn handshake(
 ) -> Result<Response<Body>, ApiError> {
     let admitted = admission::admit(app, peer, req.uri(), req.headers(), Credentials::Later)?;
     let mut engine =
-        EngineSession::new(generate_sid(), Transport::Polling, app.config.socketio.engine(), Instant::now());
+        EngineSession::new(app.socketio.new_sid(), Transport::Polling, app.config.socketio.engine(), Instant::now());
     let open = engine.on_poll().ok().flatten().unwrap_or_default();
     let socket = SocketIoSocket::new(app.clone(), token);
     let session = PollingSession::open(app, engine, socket, admitted.slot);
@@ -84,26 +84,40 @@ pub async fn poll(session: Arc<PollingSession>) -> Response<Body> {
     }
 }
 
+/// Whether a POST's body is `application/octet-stream` (Engine.IO 3's binary polling).
+pub fn binary_body(req: &Request<Body>) -> bool {
+    req.headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/octet-stream"))
+}
+
+/// A POST's body, read up to one byte more than `max_payload` (enough to
+/// know it is too long: then `max_payload + 1` filler bytes stand for it).
+pub async fn read_body(req: Request<Body>, max_payload: usize) -> bytes::Bytes {
+    match axum::body::to_bytes(req.into_body(), max_payload + 1).await {
+        Ok(b) => b,
+        Err(_) => bytes::Bytes::from(vec![b'6'; max_payload + 1]),
+    }
+}
+
 /// A POST with the client's packets.
 pub async fn post(session: Arc<PollingSession>, req: Request<Body>) -> Response<Body> {
+    let binary = binary_body(&req);
+    let max = session.engine.lock().config().max_payload;
+    let body = read_body(req, max).await;
+    post_body(session, &body, binary).await
+}
+
+/// A POST's body (read by this node, or by the node that forwarded it).
+pub async fn post_body(session: Arc<PollingSession>, body: &[u8], binary: bool) -> Response<Body> {
     let begun = session.engine.lock().begin_post();
     if let Err(e) = begun {
         session.poke();
         return engine_error(&e);
     }
-    let binary = req
-        .headers()
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.starts_with("application/octet-stream"));
-    let max = session.engine.lock().config().max_payload;
-    // Read at most one byte more than allowed: enough to know it is too long.
-    let body = match axum::body::to_bytes(req.into_body(), max + 1).await {
-        Ok(b) => b,
-        Err(_) => bytes::Bytes::from(vec![b'6'; max + 1]),
-    };
     let now = Instant::now();
-    let messages = session.engine.lock().on_post(&body, binary, now);
+    let messages = session.engine.lock().on_post(body, binary, now);
     let messages = match messages {
         Ok(m) => m,
         Err(e) => {
