@@ -147,14 +147,31 @@ async fn next_batch(
     }
 }
 
+/// When the session must end whatever the client does: no CONNECT by
+/// `connect_by`, or the connection's token expired (on WebSocket the door
+/// runtime watches the expiry).
+fn session_deadline(conn: Option<&Connection>, connect_by: Instant) -> (Option<Instant>, DisconnectReason) {
+    match conn {
+        None => (Some(connect_by), DisconnectReason::ConnectTimeout),
+        Some(conn) => {
+            let at = conn.identity().expires_at_ms.map(|exp| {
+                Instant::now() + Duration::from_millis(exp.saturating_sub(herald_core::now_ms()))
+            });
+            (at, DisconnectReason::TokenExpired)
+        }
+    }
+}
+
 async fn pump(app: Arc<App>, session: Arc<PollingSession>) -> Option<Stamper> {
     let cfg = &app.config.socketio;
     let mut stamper = Stamper::new(RecoveryVector::new(), cfg.max_recovery_token);
     let mut batch = Vec::new();
     let sent = metrics::counter!("herald_frames_sent_total", "door" => super::DOOR);
+    // Until CONNECT: the connect timeout; then the token's expiry.
+    let connect_by = Instant::now() + cfg.connect_timeout();
     loop {
         let conn = session.conn.lock().clone();
-        let next = {
+        let (next, due) = {
             let engine = session.engine.lock();
             if engine.transport() == Transport::Websocket {
                 return Some(stamper);
@@ -162,8 +179,15 @@ async fn pump(app: Arc<App>, session: Arc<PollingSession>) -> Option<Stamper> {
             if engine.closed().is_some() {
                 break;
             }
-            engine.next_deadline()
+            let (due, reason) = session_deadline(conn.as_deref(), connect_by);
+            if due.is_some_and(|at| at <= Instant::now()) {
+                drop(engine);
+                session.end(reason);
+                continue;
+            }
+            (engine.next_deadline(), due)
         };
+        let next = [next, due].into_iter().flatten().min();
         tokio::select! {
             r = next_batch(&conn, &mut batch) => match r {
                 Ok(()) => {

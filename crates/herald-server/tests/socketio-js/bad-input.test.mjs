@@ -11,7 +11,7 @@ let herald;
 let bystander;
 const seen = [];
 before(async () => {
-  herald = await startHerald('max_payload = 1000');
+  herald = await startHerald('max_payload = 1000\nconnect_timeout_ms = 1500');
   bystander = client(herald.base, 'bystander', { transports: ['websocket'] });
   await connected(bystander);
   assert.equal((await request(bystander, 'subscribe', { channel: 'chat:bystander' })).ok, true);
@@ -96,4 +96,19 @@ test('on WebSocket: an oversized message closes (4503: too large), garbage close
       assert.equal(code, 4500);
     }
   }
+});
+
+test('a polling session that never sends CONNECT is closed after connect_timeout_ms', async () => {
+  const sid = await handshake();
+  const started = Date.now();
+  let last = '';
+  while (!last.split('\x1e').includes('1')) {
+    const r = await fetch(url(`EIO=4&transport=polling&sid=${sid}`));
+    last = await r.text();
+    // Answer the server's pings, as a client would.
+    if (last.split('\x1e').includes('2')) await fetch(url(`EIO=4&transport=polling&sid=${sid}`), { method: 'POST', body: '3' });
+    assert.ok(Date.now() - started < 10000, 'closed in time');
+  }
+  assert.ok(Date.now() - started >= 1000);
+  await refused('GET', `EIO=4&transport=polling&sid=${sid}`, undefined, 400, 1, 'Session ID unknown');
 });
