@@ -154,9 +154,10 @@ fn session_deadline(conn: Option<&Connection>, connect_by: Instant) -> (Option<I
     match conn {
         None => (Some(connect_by), DisconnectReason::ConnectTimeout),
         Some(conn) => {
-            let at = conn.identity().expires_at_ms.map(|exp| {
-                Instant::now() + Duration::from_millis(exp.saturating_sub(herald_core::now_ms()))
-            });
+            let at = conn
+                .identity()
+                .expires_at_ms
+                .map(|exp| Instant::now() + Duration::from_millis(exp.saturating_sub(herald_core::now_ms())));
             (at, DisconnectReason::TokenExpired)
         }
     }
