@@ -16,20 +16,11 @@ fn socket_io_recovers_a_dropped_transport_exactly_once() {
     common::run_node_test("socketio-js", "recovery.test.mjs");
 }
 
-/// A Redis key prefix of this test's own, removed when it ends (even by a panic).
-struct Prefix(String);
-
-impl Drop for Prefix {
-    fn drop(&mut self) {
-        common::cluster::delete_prefix(6379, &self.0);
-    }
-}
-
 /// Two nodes on Redis: the client recovers on the other node (Herald keeps
 /// positions in the hub and history, not in a process).
 #[test]
 fn socket_io_recovers_across_two_nodes_on_redis() {
-    let prefix = Prefix(common::cluster::fresh_prefix("socketio"));
+    let prefix = common::cluster::OwnedPrefix::new("socketio");
     common::run_node_test_with("socketio-js", "recovery.test.mjs", &[("HERALD_TEST_REDIS_PREFIX", prefix.0.clone())]);
 }
 
