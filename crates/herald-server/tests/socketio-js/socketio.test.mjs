@@ -119,6 +119,26 @@ for (const [mode, opts] of Object.entries(MODES)) {
       assert.equal((await request(a, 'subscribe', { channel: `chat:${mode}-still` })).ok, true);
     });
 
+    test('broadcast: an ephemeral named event to the other subscribers; binary arguments refused', async () => {
+      const channel = `chat:${mode}-ephemeral`;
+      const a = await sock('alice');
+      const b = await sock('bob');
+      for (const s of [a, b]) assert.equal((await request(s, 'subscribe', { channel })).ok, true);
+      const cursor = next(b, 'cursor');
+      assert.deepEqual(await request(a, 'broadcast', { channel, event: 'cursor', data: { x: 3 } }), { ok: true });
+      const [data, meta] = await cursor;
+      assert.deepEqual(data, { x: 3 });
+      assert.equal(meta.channel, channel);
+      assert.equal(meta.ephemeral, true);
+      assert.equal(meta.from.user, 'alice');
+      // A binary argument travels as a BINARY_EVENT with an attachment: refused with 113.
+      const bin = await request(a, 'publish', { channel, data: new Uint8Array([1, 2, 3]) });
+      assert.equal(bin.ok, false);
+      assert.equal(bin.error.code, 113);
+      // Nothing was stored: the next publication is offset 1.
+      assert.equal((await request(a, 'publish', { channel, data: 'after' })).offset, 1);
+    });
+
     test('presence members and join events', async () => {
       const channel = `room:${mode}-presence`;
       const a = await sock('alice');
