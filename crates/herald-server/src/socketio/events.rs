@@ -37,6 +37,11 @@ impl SocketIoSocket {
         SocketIoSocket { app, conn: None, query_token, assembler: Assembler::default(), limits }
     }
 
+    /// The server state it runs on.
+    pub fn app(&self) -> &App {
+        &self.app
+    }
+
     fn push(&self, text: String) {
         if let Some(conn) = &self.conn {
             let _ = conn.outbound.push_frame(Bytes::from(text));

@@ -41,3 +41,44 @@ impl Framing for Stamper {
         frame::text(&self.text(&item))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use herald_core::{ChannelName, Epoch, Payload, Publication};
+    use herald_socketio::events::publication_event;
+    use herald_socketio::events::requests::subscribed_event;
+
+    use super::*;
+
+    #[test]
+    fn each_connection_appends_its_own_positions_in_queue_order() {
+        let channel = ChannelName::new("chat:a").unwrap();
+        let p = Arc::new(Publication {
+            channel: channel.clone(),
+            epoch: Epoch::from_string("e1"),
+            offset: 4,
+            data: Payload::from_json_text("1".to_string()).unwrap(),
+            time_ms: 0,
+            publisher: None,
+            idempotency_key: None,
+        });
+        let shared = Bytes::from(publication_event(&p));
+        let subscribed = Bytes::from(subscribed_event(
+            &channel,
+            &herald_core::Position { epoch: Epoch::from_string("e1"), offset: 3 },
+        ));
+        let mut s = Stamper::new(RecoveryVector::new(), 1024);
+        let item = |frame: &Bytes, p: Option<Arc<Publication>>| Outgoing { frame: frame.clone(), publication: p };
+        assert!(s.text(&item(&subscribed, None)).ends_with(br#","e1.3.chat:a"]"#));
+        let stamped = s.text(&item(&shared, Some(p.clone())));
+        assert!(stamped.ends_with(br#","e1.4.chat:a"]"#), "{stamped:?}");
+        // Other frames pass as they are; the shared frame itself is untouched.
+        assert_eq!(s.text(&item(&Bytes::from_static(b"2"), None)), Bytes::from_static(b"2"));
+        assert!(!shared.ends_with(br#""e1.4.chat:a"]"#));
+        // Framing wraps the stamped text in one WebSocket text frame.
+        assert_eq!(s.frame(item(&Bytes::from_static(b"2"), None)), frame::text(b"2"));
+        assert!(s.frame(item(&Bytes::new(), None)).is_empty());
+    }
+}

@@ -145,7 +145,7 @@ pub async fn post_body(session: Arc<PollingSession>, body: &[u8], binary: bool) 
             }
         }
         if !had_conn && let Some(conn) = &socket.conn {
-            session.connected(conn.clone());
+            session.connected(socket.app(), conn.clone());
         }
     }
     session.send(direct);

@@ -8,6 +8,7 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use herald_core::{Connection, DisconnectReason};
@@ -70,6 +71,8 @@ pub struct PollingSession {
     /// Wakes the pump: a connection, a close, or an upgrade.
     changed: Notify,
     pump: Mutex<Option<JoinHandle<Option<Stamper>>>>,
+    /// The pump ended the session: a late CONNECT must not stay in the hub.
+    over: AtomicBool,
     _slot: IpSlot,
 }
 
@@ -84,6 +87,7 @@ impl PollingSession {
             conn: Mutex::new(None),
             changed: Notify::new(),
             pump: Mutex::new(None),
+            over: AtomicBool::new(false),
             _slot: slot,
         });
         app.socketio.sessions.insert(session.clone());
@@ -92,9 +96,17 @@ impl PollingSession {
         session
     }
 
-    /// The Socket.IO layer connected: its queue goes to this session.
-    pub fn connected(&self, conn: Arc<Connection>) {
-        *self.conn.lock() = Some(conn);
+    /// The Socket.IO layer connected: its queue goes to this session (or,
+    /// when the session ended meanwhile, the connection leaves the hub).
+    pub fn connected(&self, app: &App, conn: Arc<Connection>) {
+        let mut slot = self.conn.lock();
+        if self.over.load(Ordering::Acquire) {
+            drop(slot);
+            app.hub.disconnect(&conn);
+            return;
+        }
+        *slot = Some(conn);
+        drop(slot);
         self.changed.notify_one();
     }
 
@@ -226,7 +238,12 @@ async fn pump(app: Arc<App>, session: Arc<PollingSession>) -> Option<Stamper> {
         }
     }
     // Over: leave the hub, let the last poll collect what is queued, forget the sid.
-    if let Some(conn) = session.conn.lock().take() {
+    let conn = {
+        let mut slot = session.conn.lock();
+        session.over.store(true, Ordering::Release);
+        slot.take()
+    };
+    if let Some(conn) = conn {
         app.hub.disconnect(&conn);
         conn.outbound.close(DisconnectReason::Disconnected, false);
     }
