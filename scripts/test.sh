@@ -23,6 +23,9 @@ PUSHER_JS_TESTS=crates/herald-server/tests/pusher-js
 # yjs 13 + y-websocket 3 for the collaborative-editing tests (tests/yjs_js.rs, and
 # tests/yjs_cluster.rs: two nodes on Redis + PostgreSQL).
 (cd crates/herald-server/tests/yjs-js && npm ci --no-audit --no-fund)
+# socket.io-client 4.8 for the Socket.IO door (tests/socketio_js.rs) and its browser test below.
+SOCKETIO_JS_TESTS=crates/herald-server/tests/socketio-js
+(cd "$SOCKETIO_JS_TESTS" && npm ci --no-audit --no-fund)
 
 echo "== cargo fmt --check"
 cargo fmt --all -- --check
@@ -46,6 +49,9 @@ CHROMIUM="$CHROMIUM" node "$JS_TESTS/browser.test.mjs"
 
 echo "== browser test (chromium page with pusher-js against the Pusher door)"
 CHROMIUM="$CHROMIUM" node "$PUSHER_JS_TESTS/browser.test.mjs"
+
+echo "== browser test (chromium page with socket.io-client against the Socket.IO door: polling, then websocket)"
+CHROMIUM="$CHROMIUM" node "$SOCKETIO_JS_TESTS/browser.test.mjs"
 
 echo "== SDK (sdk/): npm ci && npm run build && npm test"
 (cd sdk && npm ci --no-audit --no-fund && npm run build && npm test)

@@ -108,6 +108,11 @@ impl RedisBroker {
         &self.keys
     }
 
+    /// The Redis URL (for connections of their own: pub/sub listeners).
+    pub(crate) fn url(&self) -> &str {
+        &self.options.url
+    }
+
     /// A command connection (multiplexed, reconnecting), for other Redis-backed parts of the node.
     pub fn connection(&self) -> ConnectionManager {
         self.conn.clone()

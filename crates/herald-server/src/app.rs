@@ -33,6 +33,8 @@ pub struct App {
     pub proxies: crate::client_ip::ProxyPolicy,
     /// The Pusher door's apps and sockets.
     pub pusher: Arc<crate::pusher::PusherDoor>,
+    /// The Socket.IO door's encoder and polling sessions.
+    pub socketio: Arc<crate::socketio::SocketIoDoor>,
     /// Renders `/metrics`.
     pub metrics: Option<PrometheusHandle>,
     /// Open collaborative documents (`None` when `[yjs] enabled = false`).
@@ -112,6 +114,7 @@ impl App {
             crate::pusher::PusherDoor::new(&config.pusher, crate::http_client::HttpClient::new(), durable_webhooks);
         hub.set_server_event_sink(pusher.clone());
         let redis_for_docs = redis.clone();
+        let redis_for_socketio = redis.clone();
         let nodes = redis.map(|r| crate::scale_out::join_cluster(&hub, r, &config.broker));
         spawn_history_sweeper(store, inbox, embedded, Duration::from_secs(config.history_sweep_secs.max(1)));
         let auth =
@@ -144,11 +147,16 @@ impl App {
             limits: limits.clone(),
             proxies,
             pusher,
+            socketio: crate::socketio::SocketIoDoor::new(),
             metrics,
             nodes,
             shutting_down: AtomicBool::new(false),
         };
-        Ok(Arc::new(app))
+        let app = Arc::new(app);
+        if let Some(r) = &redis_for_socketio {
+            crate::socketio::relay::start(&app, r);
+        }
+        Ok(app)
     }
 
     /// Whether shutdown has begun.

@@ -18,6 +18,7 @@ pub mod policy;
 pub mod pusher;
 pub mod scale_out;
 pub mod server;
+pub mod socketio;
 pub mod sse;
 pub mod stores;
 pub mod tls;

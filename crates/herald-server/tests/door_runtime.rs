@@ -26,7 +26,10 @@ use tokio_tungstenite::tungstenite::Message;
 const PUSHER_APP: &str = "[pusher]\n[[pusher.apps]]\nid = \"1\"\nkey = \"key-1\"\nsecret = \"secret-1\"\n";
 
 /// The WebSocket doors, by the path a client opens.
-const WS_DOORS: [&str; 3] = ["/ws", "/app/key-1?protocol=7", "/yjs/runtime"];
+const WS_DOORS: [&str; 4] = ["/ws", "/app/key-1?protocol=7", "/yjs/runtime", "/socket.io/?EIO=4&transport=websocket"];
+
+/// The doors admitted by a plain HTTP request (a polling session holds its slot as a socket does).
+const HTTP_DOORS: [&str; 2] = ["/sse?channel=chat:x", "/socket.io/?EIO=4&transport=polling"];
 
 /// The response head of a WebSocket upgrade for `path` with `headers`, lower-cased.
 async fn handshake(server: &Server, path: &str, headers: &[(&str, &str)]) -> String {
@@ -69,8 +72,10 @@ async fn every_door_refuses_a_foreign_origin_before_the_upgrade() {
         assert_eq!(status(&allowed), 101, "{path}: {allowed}");
     }
     let opts = Opts::default().header("Origin", "https://evil.test");
-    let r = request(server.addr, "GET", "/sse?channel=chat:x", &opts, None).await.unwrap();
-    assert_eq!((r.status, r.json()["error"]["code"].as_u64()), (403, Some(103)), "{:?}", r.json());
+    for path in HTTP_DOORS {
+        let r = request(server.addr, "GET", path, &opts, None).await.unwrap();
+        assert_eq!((r.status, r.json()["error"]["code"].as_u64()), (403, Some(103)), "{path}: {:?}", r.json());
+    }
 }
 
 #[tokio::test]
@@ -85,8 +90,10 @@ async fn one_address_connection_slots_are_counted_across_every_door() {
         let refused = handshake(&server, path, &[]).await;
         assert_eq!(status(&refused), 429, "{path}: {refused}");
     }
-    let r = request(server.addr, "GET", "/sse?channel=chat:x", &Opts::default(), None).await.unwrap();
-    assert_eq!((r.status, r.json()["error"]["code"].as_u64()), (429, Some(112)));
+    for path in HTTP_DOORS {
+        let r = request(server.addr, "GET", path, &Opts::default(), None).await.unwrap();
+        assert_eq!((r.status, r.json()["error"]["code"].as_u64()), (429, Some(112)), "{path}");
+    }
     // A closed connection gives its slot back, to any door.
     drop(native);
     let mut admitted = 0;
@@ -98,6 +105,21 @@ async fn one_address_connection_slots_are_counted_across_every_door() {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     assert_eq!(admitted, 101, "a slot is free once a connection closed");
+}
+
+#[tokio::test]
+async fn a_socket_io_polling_session_holds_its_address_slot() {
+    let limits =
+        "[limits]\nmax_connections_per_ip = 1\nconnections_per_ip_per_sec = 1000\nconnections_per_ip_burst = 1000\n";
+    let server = Server::start(&format!("ephemeral = true\n{limits}")).await;
+    let polling = "/socket.io/?EIO=4&transport=polling";
+    let open = request(server.addr, "GET", polling, &Opts::default(), None).await.unwrap();
+    assert_eq!(open.status, 200);
+    // No request of that session is in flight, yet its slot stays taken.
+    let again = request(server.addr, "GET", polling, &Opts::default(), None).await.unwrap();
+    assert_eq!(again.status, 429);
+    let ws = handshake(&server, "/ws", &[]).await;
+    assert_eq!(status(&ws), 429, "{ws}");
 }
 
 #[tokio::test]

@@ -11,18 +11,9 @@ mod common;
 
 use common::postgres::{Schema, url as postgres_url};
 
-/// A Redis key prefix of this test's own, removed when it ends (even by a panic).
-struct Prefix(String);
-
-impl Drop for Prefix {
-    fn drop(&mut self) {
-        common::cluster::delete_prefix(6379, &self.0);
-    }
-}
-
 #[test]
 fn yjs_documents_converge_across_two_nodes_on_redis_and_postgres() {
-    let (schema, prefix) = (Schema::new("yjs_cluster"), Prefix(common::cluster::fresh_prefix("yjs")));
+    let (schema, prefix) = (Schema::new("yjs_cluster"), common::cluster::OwnedPrefix::new("yjs"));
     common::run_node_test_with(
         "yjs-js",
         "cluster.test.mjs",

@@ -13,9 +13,11 @@ use serde::Deserialize;
 
 mod overrides;
 mod sections;
+mod socketio;
 
 pub use overrides::Overrides;
 pub use sections::*;
+pub use socketio::SocketIoConfig;
 
 /// The whole configuration.
 #[derive(Debug, Clone, Deserialize)]
@@ -61,6 +63,8 @@ pub struct Config {
     pub pusher: crate::pusher::config::PusherConfig,
     /// Collaborative documents: the y-websocket door (`[yjs]`).
     pub yjs: crate::yjs::YjsConfig,
+    /// The Socket.IO door (`[socketio]`).
+    pub socketio: SocketIoConfig,
     /// Scale-out broker (`[broker]`; unset `url`: the embedded single-node broker).
     pub broker: BrokerConfig,
     /// Database change feeds (`[changes]`; unset `url`: none).
@@ -90,6 +94,7 @@ impl Default for Config {
             store: StoreConfig::default(),
             pusher: Default::default(),
             yjs: crate::yjs::YjsConfig::default(),
+            socketio: SocketIoConfig::default(),
             broker: BrokerConfig::default(),
             changes: ChangesConfig::default(),
         }

@@ -115,6 +115,15 @@ pub trait Closing: Send + Sync + 'static {
     fn frames(&self, reason: DisconnectReason) -> Vec<Bytes>;
 }
 
+/// A door whose queued items are not finished WebSocket frames: the writer
+/// turns each into its frame, in queue order, with state of the connection's
+/// own (the Socket.IO door appends its recovery token and frames the text).
+/// Owned by the writer task.
+pub trait Framing: Send + 'static {
+    /// The WebSocket frame for one queued item (empty: nothing to write).
+    fn frame(&mut self, item: herald_core::Outgoing) -> Bytes;
+}
+
 /// One connection's protocol: everything the runtime does not do.
 pub trait DoorSession: Send {
     /// The door's name, the `door` label of its metrics.

@@ -21,7 +21,7 @@ use tokio::time::Instant;
 use tracing::Instrument;
 
 use super::socket::{Socket, linger, write_batch};
-use super::{Closing, DoorSession, Ending, Flow, KeepAlive};
+use super::{Closing, DoorSession, Ending, Flow, Framing, KeepAlive};
 use crate::app::App;
 
 /// Run `conn` (already registered with the hub) on `socket` with `door`'s
@@ -38,9 +38,26 @@ where
     S: AsyncRead + AsyncWrite + Send + Unpin + 'static,
     D: DoorSession,
 {
+    run_framed(app, socket, conn, closing, door, None).await
+}
+
+/// [`run`] for a door whose queued items become WebSocket frames in the
+/// writer, one connection at a time and in queue order ([`Framing`]).
+pub async fn run_framed<S, D>(
+    app: &App,
+    socket: Socket<S>,
+    conn: &Arc<Connection>,
+    closing: Arc<dyn Closing>,
+    door: &mut D,
+    framing: Option<Box<dyn Framing>>,
+) -> Option<Ending>
+where
+    S: AsyncRead + AsyncWrite + Send + Unpin + 'static,
+    D: DoorSession,
+{
     let Socket { mut reader, writer, write_timeout } = socket;
     let shared = Arc::new(CloseState::default());
-    let write = write_loop(conn.clone(), writer, write_timeout, closing, shared.clone(), D::DOOR);
+    let write = write_loop(conn.clone(), writer, write_timeout, closing, shared.clone(), D::DOOR, framing);
     let mut writer_task = tokio::spawn(write.in_current_span());
     let (end, writer_done) = match door.start().await {
         Flow::Close(end) => (Some(end), false),
@@ -145,6 +162,7 @@ async fn write_loop<W: AsyncWrite + Unpin>(
     closing: Arc<dyn Closing>,
     shared: Arc<CloseState>,
     door: &'static str,
+    mut framing: Option<Box<dyn Framing>>,
 ) {
     let mut batch = Vec::new();
     let mut frames: Vec<Bytes> = Vec::new();
@@ -154,7 +172,10 @@ async fn write_loop<W: AsyncWrite + Unpin>(
         match conn.outbound.next_batch(&mut batch).await {
             Ok(()) => {
                 // A door whose encoder has no frame for an event encodes it as nothing.
-                frames.extend(batch.drain(..).map(|o| o.frame).filter(|f| !f.is_empty()));
+                match framing.as_mut() {
+                    Some(framing) => frames.extend(batch.drain(..).map(|o| framing.frame(o)).filter(|f| !f.is_empty())),
+                    None => frames.extend(batch.drain(..).map(|o| o.frame).filter(|f| !f.is_empty())),
+                }
                 if frames.is_empty() {
                     continue;
                 }

@@ -24,6 +24,23 @@ pub fn fresh_prefix(tag: &str) -> String {
     format!("herald-test-{tag}-{n:x}")
 }
 
+/// A fresh Redis key prefix (on 127.0.0.1:6379) owned by one test: its
+/// keys are removed when it is dropped, even by a panic.
+pub struct OwnedPrefix(pub String);
+
+impl OwnedPrefix {
+    /// A fresh prefix tagged `tag`.
+    pub fn new(tag: &str) -> Self {
+        OwnedPrefix(fresh_prefix(tag))
+    }
+}
+
+impl Drop for OwnedPrefix {
+    fn drop(&mut self) {
+        delete_prefix(6379, &self.0);
+    }
+}
+
 /// The `[broker]` section for `url` and `prefix`, with short timers.
 pub fn broker_section(url: &str, prefix: &str) -> String {
     format!(

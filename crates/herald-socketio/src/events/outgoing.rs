@@ -25,7 +25,7 @@
 use std::borrow::Cow;
 
 use bytes::Bytes;
-use herald_core::{ChannelEvent, ClientInfo, Publication, WireEncoder};
+use herald_core::{ChannelEvent, ClientInfo, Publication, WireEncoder, WireFormat};
 
 use crate::json_str;
 use crate::socketio::{MAIN_NAMESPACE, RESERVED_EVENTS, server};
@@ -135,6 +135,10 @@ pub struct SocketIoEncoder;
 impl WireEncoder for SocketIoEncoder {
     fn encode(&self, event: &ChannelEvent<'_>) -> Bytes {
         Bytes::from(encode_event(event))
+    }
+
+    fn format(&self) -> WireFormat {
+        WireFormat::door("socketio", 0)
     }
 }
 
