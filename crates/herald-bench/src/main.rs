@@ -76,7 +76,7 @@ enum Command {
 #[derive(Args, Clone)]
 struct Common {
     /// Targets, in order: herald, herald-sqlite, herald+redis, herald-pusher,
-    /// raw, ws, socketio, sockudo.
+    /// herald-socketio, raw, ws, socketio, sockudo.
     #[arg(long, value_delimiter = ',', default_value = "herald,raw,ws,socketio")]
     targets: Vec<Target>,
     /// Generator worker threads (the server gets the other cores).

@@ -37,6 +37,9 @@ pub enum Target {
     /// the Pusher door: subscribers on `/app/{key}`, the publisher on the
     /// signed HTTP API `POST /apps/{id}/events`.
     HeraldPusher,
+    /// `herald` (as the `herald` target) driven through its Socket.IO door
+    /// (`/socket.io/`, WebSocket transport), publisher on the same door.
+    HeraldSocketio,
     /// Sockudo (Rust, Pusher protocol), driven as `herald-pusher`: the binary
     /// at `$SOCKUDO_BIN`, else `bench/peers/sockudo/bin/sockudo`, else
     /// `sockudo` on the `PATH` (see `bench/peers/README.md`); skipped when
@@ -55,6 +58,7 @@ impl Target {
             Target::Ws => "ws",
             Target::Socketio => "socketio",
             Target::HeraldPusher => "herald-pusher",
+            Target::HeraldSocketio => "herald-socketio",
             Target::Sockudo => "sockudo",
         }
     }
@@ -63,6 +67,7 @@ impl Target {
     pub fn dialect(self) -> Dialect {
         match self {
             Target::Socketio => Dialect::SocketIo,
+            Target::HeraldSocketio => Dialect::HeraldSocketIo,
             Target::HeraldPusher | Target::Sockudo => Dialect::Pusher,
             _ => Dialect::Native,
         }
@@ -269,7 +274,7 @@ pub fn start_with(target: Target, paths: &Paths, extra_config: &str) -> anyhow::
             wait_listening(publish_addr)?;
             node(port)?
         }
-        Target::Herald | Target::HeraldSqlite | Target::HeraldPusher => {
+        Target::Herald | Target::HeraldSqlite | Target::HeraldPusher | Target::HeraldSocketio => {
             let mut c = Command::new(herald_binary(paths)?);
             c.args(["serve", "--listen", &addr.to_string()]).env("RUST_LOG", "warn");
             if target == Target::HeraldPusher {

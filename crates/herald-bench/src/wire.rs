@@ -36,6 +36,11 @@ pub enum Dialect {
     /// `data` is a JSON-encoded string. Publishing goes through Pusher's
     /// signed HTTP API ([`crate::pusher_api`]), not the socket.
     Pusher,
+    /// Herald's Socket.IO door (`docs/socketio.md`): `40`, then the event
+    /// `subscribe` with `{channel}` (acknowledged), `publish` with
+    /// `{channel, data}` (no ack asked, as for the Node peer), and
+    /// publications arriving as `42["message", data, meta]`.
+    HeraldSocketIo,
 }
 
 impl Dialect {
@@ -43,7 +48,7 @@ impl Dialect {
     pub fn path(self) -> &'static str {
         match self {
             Dialect::Native => "/ws",
-            Dialect::SocketIo => "/socket.io/?EIO=4&transport=websocket",
+            Dialect::SocketIo | Dialect::HeraldSocketIo => "/socket.io/?EIO=4&transport=websocket",
             // The key is `pusher_api::APP_KEY` (a test checks they agree).
             Dialect::Pusher => "/app/herald-bench-key?protocol=7&client=js&version=8.4.0&flash=false",
         }
@@ -214,8 +219,10 @@ impl Conn {
                         self.send_text("{\"op\":\"pong\"}").await?;
                     }
                 }
-                Dialect::SocketIo => {
-                    if payload.starts_with(b"42[\"publication\"") {
+                Dialect::SocketIo | Dialect::HeraldSocketIo => {
+                    let event: &[u8] =
+                        if dialect == Dialect::SocketIo { b"42[\"publication\"" } else { b"42[\"message\"" };
+                    if payload.starts_with(event) {
                         if let Some(stamps) = publication(payload) {
                             return Ok(stamps);
                         }
@@ -267,13 +274,21 @@ impl Conn {
 
     /// Socket.IO set-up of a subscriber: wait for the Engine.IO open packet,
     /// join the default namespace, then emit `subscribe` with an ack.
-    pub async fn socketio_join(&mut self, subscribe: Option<&str>) -> io::Result<()> {
-        self.wait_for(Dialect::SocketIo, |p| p.starts_with(b"0{")).await?;
+    pub async fn socketio_join(&mut self, dialect: Dialect, subscribe: Option<&str>) -> io::Result<()> {
+        self.wait_for(dialect, |p| p.starts_with(b"0{")).await?;
         self.send_text("40").await?;
-        self.wait_for(Dialect::SocketIo, |p| p.starts_with(b"40")).await?;
+        self.wait_for(dialect, |p| p.starts_with(b"40")).await?;
         if let Some(channel) = subscribe {
-            self.send_text(&format!("420[\"subscribe\",\"{channel}\"]")).await?;
-            self.wait_for(Dialect::SocketIo, |p| p.starts_with(b"430")).await?;
+            let args = if dialect == Dialect::SocketIo {
+                format!("\"{channel}\"")
+            } else {
+                format!("{{\"channel\":\"{channel}\"}}")
+            };
+            self.send_text(&format!("420[\"subscribe\",{args}]")).await?;
+            let ack = self.wait_for(dialect, |p| p.starts_with(b"430")).await?;
+            if contains(&ack, b"\"ok\":false") {
+                return Err(io::Error::other(format!("subscribe refused: {}", String::from_utf8_lossy(&ack))));
+            }
         }
         Ok(())
     }
@@ -312,7 +327,7 @@ impl Conn {
     pub async fn subscribe(&mut self, dialect: Dialect, channel: &str) -> io::Result<()> {
         match dialect {
             Dialect::Native => self.native_subscribe(channel).await,
-            Dialect::SocketIo => self.socketio_join(Some(channel)).await,
+            Dialect::SocketIo | Dialect::HeraldSocketIo => self.socketio_join(dialect, Some(channel)).await,
             Dialect::Pusher => self.pusher_join(Some(channel)).await,
         }
     }
@@ -324,7 +339,7 @@ impl Conn {
                 self.send_text("{\"id\":1,\"op\":\"connect\",\"client\":\"herald-bench-publisher\"}").await?;
                 self.wait_for(Dialect::Native, |p| p.starts_with(b"{\"id\":1")).await.map(drop)
             }
-            Dialect::SocketIo => self.socketio_join(None).await,
+            Dialect::SocketIo | Dialect::HeraldSocketIo => self.socketio_join(dialect, None).await,
             Dialect::Pusher => self.pusher_join(None).await,
         }
     }
@@ -383,7 +398,7 @@ pub fn publish_text(dialect: Dialect, channel: &str, id: u64, sent_ns: u64, sche
             "{{\"id\":{id},\"op\":\"publish\",\"channel\":\"{channel}\",\
              \"data\":{{\"ts\":{sent_ns},\"sch\":{sched_ns},\"pad\":\"{pad}\"}}}}"
         ),
-        Dialect::SocketIo => format!(
+        Dialect::SocketIo | Dialect::HeraldSocketIo => format!(
             "42[\"publish\",{{\"channel\":\"{channel}\",\"data\":{{\"ts\":{sent_ns},\"sch\":{sched_ns},\"pad\":\"{pad}\"}}}}]"
         ),
         Dialect::Pusher => format!(
