@@ -13,6 +13,7 @@ use serde::Deserialize;
 
 mod overrides;
 mod sections;
+pub mod supabase;
 
 pub use overrides::Overrides;
 pub use sections::*;
@@ -65,6 +66,8 @@ pub struct Config {
     pub broker: BrokerConfig,
     /// Database change feeds (`[changes]`; unset `url`: none).
     pub changes: ChangesConfig,
+    /// Supabase Realtime compatibility (`[supabase]`).
+    pub supabase: supabase::SupabaseConfig,
 }
 
 impl Default for Config {
@@ -92,6 +95,7 @@ impl Default for Config {
             yjs: crate::yjs::YjsConfig::default(),
             broker: BrokerConfig::default(),
             changes: ChangesConfig::default(),
+            supabase: supabase::SupabaseConfig::default(),
         }
     }
 }
