@@ -14,9 +14,9 @@ api_calls_per_sec = 100000
 api_calls_burst = 100000
 `;
 
-/** Start herald with `extra` appended to its herald.toml. */
-export async function startHerald(extra = '', { ephemeral = true } = {}) {
-  const herald = new Herald(`${ephemeral ? 'ephemeral = true\n' : ''}${LIMITS}${extra}`);
+/** Start herald with `extra` appended to its herald.toml (`top`: top-level keys, before any section). */
+export async function startHerald(extra = '', { top = '' } = {}) {
+  const herald = new Herald(`ephemeral = true\n${top}${LIMITS}${extra}`);
   await herald.start();
   return herald;
 }
