@@ -1,6 +1,7 @@
 //! REST broadcast, `POST /realtime/v1/api/broadcast` with
 //! `{"messages":[{"topic","event","payload","private"?}]}` → 202 and an
-//! empty body. Each message is published to the topic's channel as
+//! empty body (also `POST /api/broadcast` with that body, behind the HTTP
+//! API's key: realtime-js posts there when its URL ends in `/socket`). Each message is published to the topic's channel as
 //! `{"event","data"}`. Authorized by Herald's API key (`Authorization:
 //! Bearer <api_key>` or the `apikey` header: published as the server), else
 //! by a Herald token (Bearer or `apikey`) with the publish right; in
@@ -22,8 +23,9 @@ use crate::api_error::ApiError;
 use crate::app::App;
 use crate::door::admission;
 
+/// The body: `{"messages":[…]}`.
 #[derive(Deserialize)]
-struct BroadcastBody {
+pub struct BroadcastBody {
     messages: Vec<Message>,
 }
 
@@ -38,7 +40,7 @@ struct Message {
 }
 
 /// Who is broadcasting.
-enum Sender {
+pub enum Sender {
     /// The app's back end (the API key).
     Server,
     /// A client with a token (or anyone in development mode).
@@ -95,10 +97,20 @@ pub async fn broadcast(
     if let Sender::Client(_) = &sender {
         app.limits.check_http_request(admission::client_ip(&app, peer, &headers))?;
     }
-    let unprocessable =
-        |m: String| ApiError::with_status(StatusCode::UNPROCESSABLE_ENTITY, HeraldError::new(ErrorCode::BadRequest, m));
-    let req: BroadcastBody = serde_json::from_slice(&body)
-        .map_err(|e| unprocessable(format!("expected {{\"messages\":[{{\"topic\",\"event\",\"payload\"}}]}}: {e}")))?;
+    let req: BroadcastBody = serde_json::from_slice(&body).map_err(|e| {
+        unprocessable(format!("expected {{\"messages\":[{{\"topic\",\"event\",\"payload\"}}]}}: {e}"))
+    })?;
+    publish(&app, &sender, &req).await
+}
+
+fn unprocessable(m: String) -> ApiError {
+    ApiError::with_status(StatusCode::UNPROCESSABLE_ENTITY, HeraldError::new(ErrorCode::BadRequest, m))
+}
+
+/// Publish every message of `req` as `sender` → 202, or the first refusal.
+/// Also `POST /api/broadcast` with this body (as the server: behind the API key),
+/// the path realtime-js posts to when its URL ends in `/socket`.
+pub async fn publish(app: &App, sender: &Sender, req: &BroadcastBody) -> Result<Response<Body>, ApiError> {
     let max = app.config.supabase.max_rest_messages;
     if req.messages.is_empty() || req.messages.len() > max {
         return Err(unprocessable(format!("\"messages\" must hold 1 to {max} messages")));
@@ -111,7 +123,7 @@ pub async fn broadcast(
         out.push((channel, data));
     }
     for (channel, data) in out {
-        let caller = match &sender {
+        let caller = match sender {
             Sender::Server => Caller::Server,
             Sender::Client(identity) => Caller::Identity(identity),
         };

@@ -75,13 +75,24 @@ test('the HTTP API reaches realtime-js, and realtime-js reaches native subscribe
   n.close();
 });
 
-test('the other WebSocket path serves the same channels', async () => {
+test('the other WebSocket path serves the same channels, and its REST broadcast (/api/broadcast) too', async () => {
   const a = open({ path: '/socket' });
   const got = [];
   const ca = a.channel('paths').on('broadcast', { event: 'e' }, (m) => got.push(m.payload));
   await subscribed(ca);
   await herald.publish('realtime:paths', { event: 'e', data: 1 });
   await waitFor('the publication', () => got.length === 1);
+  // realtime-js posts to /api/broadcast for a URL ending in /socket; Herald's
+  // own /api/broadcast body ({"channels","data"}) still works there.
+  assert.deepEqual(await ca.httpSend('e', 2), { success: true });
+  const r = await fetch(`${herald.base}/api/broadcast`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ channels: ['realtime:paths'], data: { event: 'e', data: 3 } }),
+  });
+  assert.equal(r.status, 200);
+  await waitFor('both REST broadcasts', () => got.length === 3);
+  assert.deepEqual(got, [1, 2, 3]);
 });
 
 test('presence: track, sync, join and leave across two clients and a native member', async () => {
@@ -193,6 +204,31 @@ test('a socket without apikey or with an unknown vsn is refused before the upgra
     });
     assert.equal(status, want, q);
     ws.terminate();
+  }
+});
+
+test('a socket silent past the heartbeat timeout is closed and its presence leaves', async () => {
+  const h = await startHerald('[supabase]\nheartbeat_timeout_secs = 1\n');
+  try {
+    // realtime-js beats every 300 ms here, so it stays.
+    const watcher = client(h, { heartbeatIntervalMs: 300 });
+    clients.push(watcher);
+    const ch = watcher.channel('beats').on('presence', { event: 'sync' }, () => {});
+    await subscribed(ch);
+    const ws = new WebSocket(`ws://127.0.0.1:${h.port}/realtime/v1/websocket?apikey=k&vsn=2.0.0`);
+    const closed = new Promise((r) => ws.once('close', (code) => r(code)));
+    await new Promise((r) => ws.once('open', r));
+    ws.send(JSON.stringify(['1', '1', 'realtime:beats', 'phx_join', { config: { presence: { key: 'silent' } } }]));
+    ws.send(JSON.stringify(['1', '2', 'realtime:beats', 'presence', { type: 'presence', event: 'track', payload: { x: 1 } }]));
+    await waitFor('the silent member', () => ch.presenceState().silent);
+    const started = Date.now();
+    assert.ok(typeof (await closed) === 'number');
+    assert.ok(Date.now() - started < 5000, 'closed after about a second');
+    await waitFor('its leave', () => !ch.presenceState().silent);
+    await sleep(1500);
+    assert.equal(ch.state, 'joined', 'a beating client stays');
+  } finally {
+    await h.close();
   }
 });
 
