@@ -19,7 +19,7 @@ pub mod pusher;
 pub mod scale_out;
 pub mod server;
 pub mod sse;
-pub mod supabase;
 pub mod stores;
+pub mod supabase;
 pub mod tls;
 pub mod yjs;

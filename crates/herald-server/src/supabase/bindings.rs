@@ -57,7 +57,8 @@ pub fn payload(ids: &[u64], change: &Value) -> Option<Value> {
     for key in ["schema", "table", "commit_timestamp", "type", "columns"] {
         data.insert(key.into(), change.get(key).cloned().unwrap_or(Value::Null));
     }
-    let image = |name: &str| change.get(name).filter(|v| v.is_object()).cloned().unwrap_or_else(|| Value::Object(Map::new()));
+    let image =
+        |name: &str| change.get(name).filter(|v| v.is_object()).cloned().unwrap_or_else(|| Value::Object(Map::new()));
     match kind {
         "INSERT" => {
             data.insert("record".into(), image("new"));

@@ -100,12 +100,18 @@ impl Session<'_> {
         let identity = self.conn.identity();
         self.app.hub.authorize(&identity, &channel, Rights::SUBSCRIBE).map_err(|e| e.message)?;
         let bindings = self.bindings(cfg)?;
-        let route = TopicRoute { topic: m.topic.clone(), join_ref: m.join_ref.clone(), self_broadcast: cfg.broadcast_self };
+        let route =
+            TopicRoute { topic: m.topic.clone(), join_ref: m.join_ref.clone(), self_broadcast: cfg.broadcast_self };
         self.encoder.route_channel(channel.clone(), route);
-        let mut joined =
-            Joined { channel: channel.clone(), join_ref: m.join_ref.clone(), ack: cfg.broadcast_ack, change_channels: Vec::new() };
+        let mut joined = Joined {
+            channel: channel.clone(),
+            join_ref: m.join_ref.clone(),
+            ack: cfg.broadcast_ack,
+            change_channels: Vec::new(),
+        };
         // Authorized above: the grant only names the presence member.
-        let grant = SubscriptionGrant { rights: Rights::SUBSCRIBE, user: Some(self.presence_key(cfg).into()), info: None };
+        let grant =
+            SubscriptionGrant { rights: Rights::SUBSCRIBE, user: Some(self.presence_key(cfg).into()), info: None };
         let pending = match self.app.hub.subscribe_granted(self.conn, channel.clone(), None, Some(grant)).await {
             Ok(p) => p,
             Err(e) => {
@@ -120,7 +126,8 @@ impl Session<'_> {
             self.release(&m.topic, &joined);
             return Err(reason);
         }
-        let echoed: Vec<Value> = cfg.postgres_changes.iter().zip(&bindings).map(|(raw, b)| bindings::echo(raw, b.id)).collect();
+        let echoed: Vec<Value> =
+            cfg.postgres_changes.iter().zip(&bindings).map(|(raw, b)| bindings::echo(raw, b.id)).collect();
         self.reply_ok(m, &json!({ "postgres_changes": echoed }));
         let state = presence::state(pending.presence_snapshot.as_deref().unwrap_or_default());
         self.send(&m.topic, m.join_ref.as_deref(), "presence_state", &state);

@@ -62,7 +62,11 @@ mod tests {
     use super::*;
 
     fn info(client: &str, user: &str, payload: &str) -> ClientInfo {
-        ClientInfo { client: client.into(), user: Some(user.into()), info: Payload::from_json_text(payload).ok() }
+        ClientInfo {
+            client: client.into(),
+            user: Some(user.into()),
+            info: Payload::from_json_text(payload.to_string()).ok(),
+        }
     }
 
     #[test]
@@ -76,8 +80,14 @@ mod tests {
         let state_now = Payload::from_json_text(r#"{"typing":true}"#).ok();
         let member = PresenceMember { info: alice, connections: 1, state: state_now };
         let gone = PresenceMember { connections: 0, ..member.clone() };
-        assert_eq!(state(&[member.clone(), gone])["alice"]["metas"][0], serde_json::json!({"phx_ref":"c1","typing":true}));
+        assert_eq!(
+            state(&[member.clone(), gone])["alice"]["metas"][0],
+            serde_json::json!({"phx_ref":"c1","typing":true})
+        );
         assert_eq!(update(&member)["joins"]["alice"]["metas"][0]["typing"], true);
-        assert_eq!(meta("r", Payload::from_json_text("5").ok().as_ref()), serde_json::json!({"phx_ref":"r","payload":5}));
+        assert_eq!(
+            meta("r", Payload::from_json_text("5").ok().as_ref()),
+            serde_json::json!({"phx_ref":"r","payload":5})
+        );
     }
 }

@@ -73,7 +73,8 @@ fn sender(app: &App, headers: &HeaderMap) -> Result<Sender, HeraldError> {
     if app.auth.is_development() {
         return Ok(Sender::Client(Identity::development()));
     }
-    let mut last = HeraldError::new(ErrorCode::Unauthorized, "send the API key or a token (Authorization: Bearer, or apikey)");
+    let mut last =
+        HeraldError::new(ErrorCode::Unauthorized, "send the API key or a token (Authorization: Bearer, or apikey)");
     for token in &given {
         match app.auth.authenticate(Some(token)) {
             Ok(identity) => return Ok(Sender::Client(identity)),
@@ -97,9 +98,8 @@ pub async fn broadcast(
     if let Sender::Client(_) = &sender {
         app.limits.check_http_request(admission::client_ip(&app, peer, &headers))?;
     }
-    let req: BroadcastBody = serde_json::from_slice(&body).map_err(|e| {
-        unprocessable(format!("expected {{\"messages\":[{{\"topic\",\"event\",\"payload\"}}]}}: {e}"))
-    })?;
+    let req: BroadcastBody = serde_json::from_slice(&body)
+        .map_err(|e| unprocessable(format!("expected {{\"messages\":[{{\"topic\",\"event\",\"payload\"}}]}}: {e}")))?;
     publish(&app, &sender, &req).await
 }
 

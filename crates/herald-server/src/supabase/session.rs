@@ -149,7 +149,14 @@ impl Session<'_> {
             "phx_leave" => {
                 self.leave(&m.topic);
                 self.reply_ok(&m, &json!({}));
-                let close = frames::text_frame(self.vsn, m.join_ref.as_deref(), m.join_ref.as_deref(), &m.topic, "phx_close", "{}");
+                let close = frames::text_frame(
+                    self.vsn,
+                    m.join_ref.as_deref(),
+                    m.join_ref.as_deref(),
+                    &m.topic,
+                    "phx_close",
+                    "{}",
+                );
                 self.push(close);
             }
             "broadcast" => self.broadcast(&m).await,
@@ -169,8 +176,11 @@ impl Session<'_> {
         };
         let data = m.payload.get("payload").unwrap_or(&Value::Null);
         let envelope = json!({ "event": event, "data": data });
-        let result =
-            self.app.hub.publish(Caller::Client(self.conn), joined.channel.clone(), Payload::from_value(&envelope), None).await;
+        let result = self
+            .app
+            .hub
+            .publish(Caller::Client(self.conn), joined.channel.clone(), Payload::from_value(&envelope), None)
+            .await;
         match result {
             Ok(_) if ack => self.reply_ok(m, &json!({})),
             Ok(_) => {}
