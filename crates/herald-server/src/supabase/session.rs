@@ -58,29 +58,13 @@ impl DoorSession for Session<'_> {
     }
 
     async fn on_text(&mut self, text: &str) -> Flow {
-        if let Some(end) = self.over_limit() {
-            return end;
-        }
-        match frames::decode_text(self.vsn, text) {
-            Ok(m) => self.dispatch(m).await,
-            Err(e) => {
-                self.bad_frame(&e.to_string());
-                Flow::Continue
-            }
-        }
+        let decoded = frames::decode_text(self.vsn, text);
+        self.handle(decoded).await
     }
 
     async fn on_binary(&mut self, bytes: &[u8]) -> Flow {
-        if let Some(end) = self.over_limit() {
-            return end;
-        }
-        match frames::decode_binary(self.vsn, bytes) {
-            Ok(m) => self.dispatch(m).await,
-            Err(e) => {
-                self.bad_frame(&e.to_string());
-                Flow::Continue
-            }
-        }
+        let decoded = frames::decode_binary(self.vsn, bytes);
+        self.handle(decoded).await
     }
 
     fn read_error(&self, e: &WsError) -> Option<Ending> {
@@ -119,6 +103,20 @@ impl Session<'_> {
         let e = self.limits.check(ConnectionLimit::Request).err()?;
         self.bad_frame(&e.message);
         self.limits.record_refusal().then(|| DisconnectReason::TooManyRequests.into())
+    }
+
+    /// A decoded frame (text or binary), counted against `[limits]`.
+    async fn handle(&mut self, decoded: Result<Message, frames::FrameError>) -> Flow {
+        if let Some(end) = self.over_limit() {
+            return end;
+        }
+        match decoded {
+            Ok(m) => self.dispatch(m).await,
+            Err(e) => {
+                self.bad_frame(&e.to_string());
+                Flow::Continue
+            }
+        }
     }
 
     async fn dispatch(&mut self, m: Message) -> Flow {
