@@ -1,6 +1,8 @@
 //! `[supabase]` in `herald.toml`: the Supabase Realtime door
 //! (`docs/supabase.md`). Every value has a documented default.
 
+use std::collections::HashMap;
+
 use serde::Deserialize;
 
 /// The Supabase Realtime door's configuration.
@@ -24,6 +26,22 @@ pub struct SupabaseConfig {
     pub max_bindings_per_join: usize,
     /// Most messages in one REST broadcast request. Default 100.
     pub max_rest_messages: usize,
+    /// Grants for a valid token that carries a Supabase `role` claim but no
+    /// Herald `capabilities` (Supabase's anon key, a user's session token),
+    /// by role: `[supabase.roles] authenticated = [{ channels = ["realtime:*"],
+    /// allow = ["subscribe", "publish", "presence"] }]`. Default none: such a
+    /// token grants nothing.
+    pub roles: HashMap<String, Vec<RoleGrant>>,
+}
+
+/// Rights on channels for a role, in the token `capabilities` format.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RoleGrant {
+    /// Channel patterns: exact, `prefix*` or `*` (never opening a private channel).
+    pub channels: Vec<String>,
+    /// `subscribe`, `publish`, `presence`, `history` or `*`.
+    pub allow: Vec<String>,
 }
 
 impl Default for SupabaseConfig {
@@ -35,6 +53,7 @@ impl Default for SupabaseConfig {
             max_topic_len: 255,
             max_bindings_per_join: 100,
             max_rest_messages: 100,
+            roles: HashMap::new(),
         }
     }
 }

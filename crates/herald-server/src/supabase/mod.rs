@@ -10,7 +10,7 @@
 //! `channel` (joining and leaving), `bindings` (`postgres_changes`),
 //! `presence` (Herald members as Phoenix presences), `encoder` (hub events
 //! as Phoenix messages, per socket), `session` (one socket on the door
-//! runtime), `upgrade` (the handshake), `rest` (REST broadcast).
+//! runtime), `upgrade` (the handshake), `rest` (REST broadcast), `roles` (grants for Supabase tokens by `role`).
 
 pub mod bindings;
 mod channel;
@@ -19,6 +19,7 @@ pub mod frames;
 pub mod join;
 pub mod presence;
 pub mod rest;
+pub mod roles;
 mod session;
 pub mod upgrade;
 
@@ -42,15 +43,18 @@ pub fn router() -> Router<Arc<App>> {
         .route("/realtime/v1/api/broadcast", post(rest::broadcast))
 }
 
-/// Give the door's namespace what Supabase channels need, unless the
-/// operator configured it: presence on, a leave reported at once (no grace).
-pub fn add_namespace(cfg: &SupabaseConfig, named: &mut HashMap<String, NamespaceOptions>) {
+/// Check `[supabase]` and give the door's namespace what Supabase channels
+/// need, unless the operator configured it: presence on, a leave reported
+/// at once (no grace).
+pub fn add_namespace(cfg: &SupabaseConfig, named: &mut HashMap<String, NamespaceOptions>) -> Result<(), String> {
+    roles::validate(cfg)?;
     if !cfg.enabled {
-        return;
+        return Ok(());
     }
     named.entry(cfg.namespace.clone()).or_insert_with(|| NamespaceOptions {
         presence: true,
         presence_grace_ms: 0,
         ..NamespaceOptions::default()
     });
+    Ok(())
 }

@@ -77,7 +77,9 @@ fn sender(app: &App, headers: &HeaderMap) -> Result<Sender, HeraldError> {
         HeraldError::new(ErrorCode::Unauthorized, "send the API key or a token (Authorization: Bearer, or apikey)");
     for token in &given {
         match app.auth.authenticate(Some(token)) {
-            Ok(identity) => return Ok(Sender::Client(identity)),
+            Ok(identity) => {
+                return Ok(Sender::Client(super::roles::with_role_grants(&app.config.supabase, token, identity)));
+            }
             Err(e) => last = e,
         }
     }

@@ -211,6 +211,7 @@ impl Session<'_> {
             Some(_) => self.app.auth.refresh(&current, token),
         }
         .map_err(|e| e.message)?;
+        let next = super::roles::with_role_grants(&self.app.config.supabase, token, next);
         self.conn.refresh_identity(next);
         Ok(())
     }

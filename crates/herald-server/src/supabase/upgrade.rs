@@ -52,7 +52,10 @@ pub async fn upgrade(
         return Err(HeraldError::new(ErrorCode::Unauthorized, "apikey is required").into());
     };
     let (admitted, upgrade) = admission::admit_websocket(&app, peer, &mut req, Credentials::Later, Compression::Off)?;
-    let identity = app.auth.authenticate(Some(&apikey)).unwrap_or_else(|_| Identity::anonymous());
+    let identity = match app.auth.authenticate(Some(&apikey)) {
+        Ok(identity) => super::roles::with_role_grants(&app.config.supabase, &apikey, identity),
+        Err(_) => Identity::anonymous(),
+    };
     let span = tracing::debug_span!("supabase", client_ip = %admitted.client_ip);
     let slot = admitted.slot;
     Ok(upgrade.start(span, move |io, _| run(app, io, identity, vsn, slot)))

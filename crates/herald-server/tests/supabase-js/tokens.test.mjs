@@ -10,10 +10,10 @@ import { client, sleep, startHerald, subscribe, subscribed, waitFor } from './ha
 const SECRET = 'supabase-door-secret';
 const API_KEY = 'server-api-key';
 const b64url = (v) => Buffer.from(JSON.stringify(v)).toString('base64url');
-function token(sub, capabilities, ttlSecs = 3600) {
+function token(sub, capabilities, ttlSecs = 3600, extra = {}) {
   const head = b64url({ alg: 'HS256', typ: 'JWT' });
   const now = Math.floor(Date.now() / 1000);
-  const body = b64url({ sub, iat: now, exp: now + ttlSecs, capabilities });
+  const body = b64url({ sub, iat: now, exp: now + ttlSecs, capabilities, ...extra });
   const sig = createHmac('sha256', SECRET).update(`${head}.${body}`).digest('base64url');
   return `${head}.${body}.${sig}`;
 }
@@ -28,7 +28,11 @@ const open = (apikey) => {
 };
 
 before(async () => {
-  herald = await startHerald(`[auth]\ntoken_secret = "${SECRET}"\nleeway_secs = 0\n`, { top: `api_key = "${API_KEY}"\n` });
+  const roles = `[supabase.roles]
+anon = [{ channels = ["realtime:public-*"], allow = ["subscribe"] }]
+authenticated = [{ channels = ["realtime:*"], allow = ["subscribe", "publish", "presence"] }]
+`;
+  herald = await startHerald(`[auth]\ntoken_secret = "${SECRET}"\nleeway_secs = 0\n${roles}`, { top: `api_key = "${API_KEY}"\n` });
 });
 
 after(async () => {
@@ -57,6 +61,23 @@ test('a Herald token as apikey: its capabilities apply; no token: nothing', asyn
   const { status, err } = await subscribe(anon.channel('team'));
   assert.equal(status, 'CHANNEL_ERROR');
   assert.match(String(err), /may not subscribe/);
+});
+
+test('Supabase tokens (a role, no capabilities) get what [supabase.roles] grants that role', async () => {
+  // Supabase's anon key and a user's session token, signed with the same secret.
+  const anonKey = token(undefined, undefined, 3600, { role: 'anon', iss: 'supabase' });
+  const session = token('3f1c-user', undefined, 3600, { role: 'authenticated', aud: 'authenticated' });
+  const anon = open(anonKey);
+  await subscribed(anon.channel('public-news'));
+  assert.equal((await subscribe(anon.channel('team-roles'))).status, 'CHANNEL_ERROR');
+  const user = open(anonKey);
+  await user.setAuth(session);
+  const ch = user.channel('team-roles');
+  await subscribed(ch);
+  await ch.track({ here: true });
+  await waitFor('presence keyed by the session user', () => ch.presenceState()['3f1c-user']);
+  const other = open(token('x', undefined, 3600, { role: 'service_role' }));
+  assert.equal((await subscribe(other.channel('public-news'))).status, 'CHANNEL_ERROR', 'an unlisted role gets nothing');
 });
 
 test('access_token signs an anonymous socket in', async () => {
