@@ -121,6 +121,32 @@ test('an expired token ends the channel with a system error', async () => {
   await waitFor('the channel closes', () => statuses.includes('CLOSED'));
 });
 
+test('an access_token push with a fresh token outlives the old expiry; an expired one ends the channel', async () => {
+  const c = open(token('fay', [{ channels: ['realtime:*'], allow: ALL }], 2));
+  const statuses = [];
+  const system = [];
+  const got = [];
+  const ch = c
+    .channel('refresh')
+    .on('system', {}, (m) => system.push(m))
+    .on('broadcast', { event: 'b' }, (m) => got.push(m.payload));
+  ch.subscribe((s) => statuses.push(s));
+  await waitFor('SUBSCRIBED', () => statuses.includes('SUBSCRIBED'));
+  await c.setAuth(token('fay', [{ channels: ['realtime:*'], allow: ALL }], 3600));
+  await sleep(3000);
+  const r = await fetch(`${herald.base}/api/publish`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', authorization: `Bearer ${API_KEY}` },
+    body: JSON.stringify({ channel: 'realtime:refresh', data: { event: 'b', data: 'still here' } }),
+  });
+  assert.equal(r.status, 200);
+  await waitFor('a broadcast after the first token expired', () => got.length === 1);
+  assert.ok(!statuses.includes('CLOSED'));
+  await c.setAuth(token('fay', [{ channels: ['realtime:*'], allow: ALL }], -60));
+  await waitFor('the system error', () => system.some((m) => m.status === 'error'));
+  await waitFor('the channel closes', () => statuses.includes('CLOSED'));
+});
+
 test('REST broadcast: 202 with the API key or a publishing token; 401, 403, 422 otherwise', async () => {
   const rx = open(token('rex', [{ channels: ['realtime:*'], allow: ALL }]));
   const got = [];
