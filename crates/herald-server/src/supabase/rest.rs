@@ -22,6 +22,7 @@ use super::channel_of;
 use crate::api_error::ApiError;
 use crate::app::App;
 use crate::door::admission;
+use crate::http_api::auth::same;
 
 /// The body: `{"messages":[…]}`.
 #[derive(Deserialize)]
@@ -45,10 +46,6 @@ pub enum Sender {
     Server,
     /// A client with a token (or anyone in development mode).
     Client(Identity),
-}
-
-fn same(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
 /// The credentials: `Authorization: Bearer …`, else the `apikey` header.
