@@ -20,6 +20,10 @@ fi
 # `cargo test --test pusher_js`), and the pusher-js browser test below.
 PUSHER_JS_TESTS=crates/herald-server/tests/pusher-js
 (cd "$PUSHER_JS_TESTS" && npm ci --no-audit --no-fund)
+# Supabase Realtime compatibility: @supabase/realtime-js 2.x (run by
+# `cargo test --test supabase_js`), and its browser test below.
+SUPABASE_JS_TESTS=crates/herald-server/tests/supabase-js
+(cd "$SUPABASE_JS_TESTS" && npm ci --no-audit --no-fund)
 # yjs 13 + y-websocket 3 for the collaborative-editing tests (tests/yjs_js.rs, and
 # tests/yjs_cluster.rs: two nodes on Redis + PostgreSQL).
 (cd crates/herald-server/tests/yjs-js && npm ci --no-audit --no-fund)
@@ -52,6 +56,8 @@ CHROMIUM="$CHROMIUM" node "$PUSHER_JS_TESTS/browser.test.mjs"
 
 echo "== browser test (chromium page with socket.io-client against the Socket.IO door: polling, then websocket)"
 CHROMIUM="$CHROMIUM" node "$SOCKETIO_JS_TESTS/browser.test.mjs"
+echo "== browser test (chromium page with @supabase/realtime-js against the Supabase door)"
+CHROMIUM="$CHROMIUM" node "$SUPABASE_JS_TESTS/browser.test.mjs"
 
 echo "== SDK (sdk/): npm ci && npm run build && npm test"
 (cd sdk && npm ci --no-audit --no-fund && npm run build && npm test)

@@ -87,6 +87,9 @@ pub struct Subscription {
     pub member: ClientInfo,
     /// Rights on this channel from the subscription's own grant, if any.
     pub granted: Rights,
+    /// Whether this subscription counts in the channel's presence (joined
+    /// at activation, or tracked later with `Hub::track_presence`).
+    pub(crate) in_presence: std::sync::atomic::AtomicBool,
     state: Mutex<State>,
     buffer_max: usize,
     /// Database change filter: publications that fail it are skipped (their
@@ -115,6 +118,7 @@ impl Subscription {
             connection,
             member,
             granted,
+            in_presence: std::sync::atomic::AtomicBool::new(false),
             state: Mutex::new(State::Buffering(Vec::new())),
             buffer_max,
             filter: None,

@@ -87,6 +87,7 @@ impl App {
         config.pusher.validate().map_err(StartError::Config)?;
         let mut named = config.namespaces.clone();
         crate::pusher::add_namespaces(&config.pusher, &mut named);
+        crate::supabase::add_namespace(&config.supabase, &mut named).map_err(StartError::Config)?;
         if config.changes.url.is_some() {
             named.entry(config.changes.namespace.clone()).or_insert_with(crate::changes::default_namespace_options);
         }

@@ -21,5 +21,6 @@ pub mod server;
 pub mod socketio;
 pub mod sse;
 pub mod stores;
+pub mod supabase;
 pub mod tls;
 pub mod yjs;

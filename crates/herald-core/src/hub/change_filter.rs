@@ -30,8 +30,10 @@ impl Hub {
     }
 
     /// Refuse a filter on a channel that is not a change channel, on a table
-    /// outside the publication, or that does not fit the table's columns.
-    fn check_change_filter(&self, channel: &ChannelName, filter: &mut ChangeFilter) -> Result<(), HeraldError> {
+    /// outside the publication, or that does not fit the table's columns
+    /// (the check of [`Hub::subscribe_filtered`], for a door that applies
+    /// several filters of one subscription itself: Supabase's bindings).
+    pub fn check_change_filter(&self, channel: &ChannelName, filter: &mut ChangeFilter) -> Result<(), HeraldError> {
         let invalid = |m: String| HeraldError::new(ErrorCode::InvalidFilter, m);
         let Some(catalog) = self.column_catalog.get() else {
             return Err(invalid(format!(

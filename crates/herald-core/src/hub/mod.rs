@@ -38,6 +38,7 @@ mod channels;
 mod inbox;
 mod occupancy;
 mod presence;
+mod presence_track;
 mod publish;
 mod read_state;
 mod scale_out;

@@ -29,6 +29,9 @@ impl Hub {
     pub(crate) fn presence_join(&self, sub: &Arc<Subscription>) {
         let entry = self.channels.read().get(&sub.channel).cloned();
         let Some(entry) = entry else { return };
+        if sub.in_presence.swap(true, std::sync::atomic::Ordering::AcqRel) {
+            return;
+        }
         let joined = entry.presence.lock().add(&sub.member);
         if joined {
             let except = Some(sub.connection.id().clone());

@@ -214,7 +214,12 @@ impl Hub {
             self.typing_ended_by(conn, channel);
             let (presence, grace) =
                 self.options(channel).map(|o| (o.presence, o.presence_grace_ms)).unwrap_or((false, 0));
-            let removal = entry.presence.lock().remove(&sub.member, grace > 0);
+            // Only a subscription that joined presence leaves it.
+            let removal = if sub.in_presence.swap(false, std::sync::atomic::Ordering::AcqRel) {
+                entry.presence.lock().remove(&sub.member, grace > 0)
+            } else {
+                Removal::Stays
+            };
             match removal {
                 Removal::Stays => {
                     if presence {

@@ -14,6 +14,7 @@ use serde::Deserialize;
 mod overrides;
 mod sections;
 mod socketio;
+pub mod supabase;
 
 pub use overrides::Overrides;
 pub use sections::*;
@@ -69,6 +70,8 @@ pub struct Config {
     pub broker: BrokerConfig,
     /// Database change feeds (`[changes]`; unset `url`: none).
     pub changes: ChangesConfig,
+    /// Supabase Realtime compatibility (`[supabase]`).
+    pub supabase: supabase::SupabaseConfig,
 }
 
 impl Default for Config {
@@ -97,6 +100,7 @@ impl Default for Config {
             socketio: SocketIoConfig::default(),
             broker: BrokerConfig::default(),
             changes: ChangesConfig::default(),
+            supabase: supabase::SupabaseConfig::default(),
         }
     }
 }

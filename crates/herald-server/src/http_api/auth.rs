@@ -16,7 +16,7 @@ use crate::api_error::ApiError;
 use crate::app::App;
 
 /// Constant-time comparison, so the key cannot be guessed byte by byte from timing.
-fn same(a: &[u8], b: &[u8]) -> bool {
+pub(crate) fn same(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 

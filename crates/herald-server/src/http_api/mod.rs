@@ -2,7 +2,7 @@
 //! channels, history, presence, disconnect. Every route goes through the hub;
 //! errors are JSON with the protocol's codes (`crate::api_error`).
 
-mod auth;
+pub(crate) mod auth;
 mod docs;
 mod json_body;
 mod routes;

@@ -70,12 +70,17 @@ async fn publish(State(app): State<Arc<App>>, body: JsonBody) -> Result<Json<Val
     }
 }
 
-async fn broadcast(State(app): State<Arc<App>>, body: JsonBody) -> Result<Json<Value>, ApiError> {
+async fn broadcast(State(app): State<Arc<App>>, body: JsonBody) -> Result<axum::response::Response, ApiError> {
+    // Supabase Realtime's REST broadcast (`{"messages":[…]}`) shares this
+    // path: realtime-js posts here when its URL ends in `/socket`.
+    if let Ok(messages) = body.parse::<crate::supabase::rest::BroadcastBody>() {
+        return crate::supabase::rest::publish(&app, &crate::supabase::rest::Sender::Server, &messages).await;
+    }
     let req: PublishBody<'_> = body.parse()?;
     if req.channel.is_some() {
         return Err(HeraldError::bad_request("broadcast takes \"channels\", a list").into());
     }
-    publish_many(&app, req).await
+    publish_many(&app, req).await.map(axum::response::IntoResponse::into_response)
 }
 
 /// The same data to several channels; each succeeds or fails on its own.
