@@ -72,7 +72,7 @@ echo "== herald-bench --quick (smoke test: the tool works end to end; not a meas
 cargo build --locked -p herald-server -p herald-bench
 bench_bin="${CARGO_TARGET_DIR:-target}/debug/herald-bench"
 bench_out="$(mktemp -d)"
-"$bench_bin" fanout --quick --targets herald,raw --out "$bench_out/fanout"
+"$bench_bin" fanout --quick --targets herald,raw,herald-socketio --out "$bench_out/fanout"
 # The Pusher dialect: subscribers on /app/{key}, the publisher on the signed
 # HTTP API. sockudo runs only where it is installed (bench/peers/README.md);
 # elsewhere it is skipped with a message and the run still passes.
