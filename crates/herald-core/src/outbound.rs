@@ -91,7 +91,8 @@ impl Outbound {
             st.queue.clear();
             st.bytes = 0;
             drop(st);
-            metrics::counter!("herald_slow_consumer_disconnects_total").increment(1);
+            // Counted by the door that serves the connection
+            // (`herald_slow_consumer_disconnects_total{door}`), which knows it.
             self.notify.notify_one();
             self.aborted.notify_waiters();
             return Err(PushError::Closed(DisconnectReason::SlowConsumer));
