@@ -101,8 +101,12 @@ pub async fn serve(
 
 /// Serve HTTP/1 (with upgrades) on one connection; on shutdown, finish the
 /// request in flight and close.
-async fn serve_connection<I>(io: I, service: ConnectionService, header_timeout: Duration, mut stopping: watch::Receiver<bool>)
-where
+async fn serve_connection<I>(
+    io: I,
+    service: ConnectionService,
+    header_timeout: Duration,
+    mut stopping: watch::Receiver<bool>,
+) where
     I: AsyncRead + AsyncWrite + Send + Unpin + 'static,
 {
     let peer = service.peer;

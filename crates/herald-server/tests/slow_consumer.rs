@@ -88,8 +88,7 @@ async fn a_pusher_reader_cut_for_overflow_gets_4100_once_it_reads_again() {
     assert_eq!(next(ws).await.unwrap()["event"], "pusher_internal:subscription_succeeded");
 
     let payload = "p".repeat(30_000);
-    flood_until_cut(&server, "pusher:flood", |i| json!({"event": "e", "data": {"i": i, "p": payload}}), "pusher")
-        .await;
+    flood_until_cut(&server, "pusher:flood", |i| json!({"event": "e", "data": {"i": i, "p": payload}}), "pusher").await;
     let code = tokio::time::timeout(Duration::from_secs(10), async {
         loop {
             match ws.next().await {

@@ -82,10 +82,7 @@ async fn native_client_from(
 }
 
 /// The next frame that `pred` accepts, within 5 s.
-async fn next_matching(
-    ws: &mut tokio_tungstenite::WebSocketStream<TcpStream>,
-    pred: impl Fn(&Value) -> bool,
-) -> Value {
+async fn next_matching(ws: &mut tokio_tungstenite::WebSocketStream<TcpStream>, pred: impl Fn(&Value) -> bool) -> Value {
     tokio::time::timeout(Duration::from_secs(5), async {
         loop {
             let Some(Ok(Message::Text(t))) = ws.next().await else { panic!("socket ended") };

@@ -195,7 +195,8 @@ async fn write_loop<W: AsyncWrite + Unpin>(
                         None => closing.frames(reason),
                     }
                 };
-                let sent = matches!(tokio::time::timeout(write_timeout, writer.write_frames(&frames)).await, Ok(Ok(())));
+                let sent =
+                    matches!(tokio::time::timeout(write_timeout, writer.write_frames(&frames)).await, Ok(Ok(())));
                 let _ = tokio::time::timeout(write_timeout, writer.shutdown()).await;
                 return sent;
             }

@@ -56,10 +56,8 @@ impl Session<'_> {
         }
         if self.client_events.check().is_err() {
             let n = self.papp.config.client_events_per_sec;
-            return self.error(
-                close::CLIENT_EVENT_RATE,
-                &format!("Client event rejected - only {n} accepted per second"),
-            );
+            return self
+                .error(close::CLIENT_EVENT_RATE, &format!("Client event rejected - only {n} accepted per second"));
         }
         let payload = match data {
             Some(raw) => Payload::from_raw(raw),

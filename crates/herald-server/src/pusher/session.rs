@@ -217,7 +217,9 @@ impl Session<'_> {
                 }
                 match data_as::<SubscribeData>(f.data) {
                     Some(d) => self.subscribe(d).await,
-                    None => self.error(close::OTHER_ERROR, "pusher:subscribe needs data {channel, auth?, channel_data?}"),
+                    None => {
+                        self.error(close::OTHER_ERROR, "pusher:subscribe needs data {channel, auth?, channel_data?}")
+                    }
                 }
             }
             "pusher:unsubscribe" => {
