@@ -78,20 +78,26 @@ impl Outbound {
         }
     }
 
-    /// Queue a frame; on overflow the connection is closed as a slow consumer.
+    /// Queue a frame; on overflow the connection is closed as a slow
+    /// consumer. A frame larger than `max_bytes` fits an empty queue (the
+    /// client is not behind, and the frame is in memory anyway): a
+    /// recovering subscribe's reply may be larger than the bound, and
+    /// refusing it would cut the client again at every reconnect.
     pub fn push(&self, item: Outgoing) -> Result<(), PushError> {
         let mut st = self.state.lock();
         if let Some(reason) = st.closed {
             return Err(PushError::Closed(reason));
         }
         let len = item.frame.len();
-        if st.queue.len() >= self.limits.max_messages || st.bytes + len > self.limits.max_bytes {
+        let over_bytes = st.bytes + len > self.limits.max_bytes && !st.queue.is_empty();
+        if st.queue.len() >= self.limits.max_messages || over_bytes {
             st.closed = Some(DisconnectReason::SlowConsumer);
             st.aborted = true;
             st.queue.clear();
             st.bytes = 0;
             drop(st);
-            metrics::counter!("herald_slow_consumer_disconnects_total").increment(1);
+            // Counted by the door that serves the connection
+            // (`herald_slow_consumer_disconnects_total{door}`), which knows it.
             self.notify.notify_one();
             self.aborted.notify_waiters();
             return Err(PushError::Closed(DisconnectReason::SlowConsumer));
@@ -212,6 +218,13 @@ mod tests {
         let q = Outbound::new(QueueLimits { max_messages: 100, max_bytes: 10 });
         q.push_frame(frame(6)).unwrap();
         assert!(q.push_frame(frame(6)).is_err());
+    }
+
+    #[tokio::test]
+    async fn one_frame_over_the_byte_bound_fits_an_empty_queue_only() {
+        let q = Outbound::new(QueueLimits { max_messages: 100, max_bytes: 10 });
+        q.push_frame(frame(50)).unwrap();
+        assert!(q.push_frame(frame(1)).is_err(), "anything behind it overflows");
     }
 
     #[tokio::test]

@@ -61,7 +61,8 @@ impl ProxyPolicy {
         Ok(Self { trusted: ranges.iter().map(|r| IpRange::parse(r)).collect::<Result<_, _>>()? })
     }
 
-    fn trusts(&self, ip: IpAddr) -> bool {
+    /// Whether `ip` is a trusted proxy.
+    pub fn trusts(&self, ip: IpAddr) -> bool {
         self.trusted.iter().any(|r| r.contains(ip))
     }
 

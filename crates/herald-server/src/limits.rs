@@ -45,6 +45,8 @@ pub struct RateLimits {
     cfg: RateLimitConfig,
     connects: DefaultKeyedRateLimiter<IpAddr>,
     open_per_ip: Mutex<HashMap<IpAddr, usize>>,
+    /// Accepted sockets per address that no door has taken over yet.
+    pending_per_ip: Mutex<HashMap<IpAddr, usize>>,
     publishes: DefaultKeyedRateLimiter<Arc<str>>,
     /// `POST /sse/publish` and `/sse/request` per client address: the SSE
     /// client's upstream, held to the same rate as one WebSocket
@@ -61,12 +63,41 @@ pub struct IpSlot {
 
 impl Drop for IpSlot {
     fn drop(&mut self) {
-        let mut open = self.limits.open_per_ip.lock();
-        if let Some(n) = open.get_mut(&self.ip) {
-            *n -= 1;
-            if *n == 0 {
-                open.remove(&self.ip);
-            }
+        give_back(&self.limits.open_per_ip, self.ip);
+    }
+}
+
+/// Holds an accepted socket's place in its address's count of sockets not
+/// yet taken over by a door (`max_pending_connections_per_ip`); released on
+/// drop.
+pub struct PendingSlot {
+    limits: Arc<RateLimits>,
+    ip: IpAddr,
+}
+
+impl Drop for PendingSlot {
+    fn drop(&mut self) {
+        give_back(&self.limits.pending_per_ip, self.ip);
+    }
+}
+
+/// Take one of `max` places of `ip` in `counts`; false when all are taken.
+fn take(counts: &Mutex<HashMap<IpAddr, usize>>, ip: IpAddr, max: usize) -> bool {
+    let mut counts = counts.lock();
+    let n = counts.entry(ip).or_insert(0);
+    if *n >= max {
+        return false;
+    }
+    *n += 1;
+    true
+}
+
+fn give_back(counts: &Mutex<HashMap<IpAddr, usize>>, ip: IpAddr) {
+    let mut counts = counts.lock();
+    if let Some(n) = counts.get_mut(&ip) {
+        *n -= 1;
+        if *n == 0 {
+            counts.remove(&ip);
         }
     }
 }
@@ -77,6 +108,7 @@ impl RateLimits {
         Arc::new(Self {
             connects: RateLimiter::keyed(quota(cfg.connections_per_ip_per_sec, cfg.connections_per_ip_burst)),
             open_per_ip: Mutex::new(HashMap::new()),
+            pending_per_ip: Mutex::new(HashMap::new()),
             publishes: RateLimiter::keyed(quota(cfg.publishes_per_user_per_sec, cfg.publishes_per_user_burst)),
             http_requests: RateLimiter::keyed(quota(cfg.messages_per_conn_per_sec, cfg.messages_per_conn_burst)),
             api: RateLimiter::keyed(quota(cfg.api_calls_per_sec, cfg.api_calls_burst)),
@@ -89,19 +121,38 @@ impl RateLimits {
         &self.cfg
     }
 
-    /// Admit a new connection from `ip`: rate and concurrent count.
-    pub fn admit_connection(self: &Arc<Self>, ip: IpAddr) -> Result<IpSlot, HeraldError> {
+    /// Admit a raw TCP connection from `ip` before anything is read from
+    /// it: it counts against the address's new-connection rate, and holds
+    /// one of its `max_pending_connections_per_ip` places until a door takes
+    /// it over (a WebSocket upgrade, an SSE stream) or it closes.
+    pub fn admit_accept(self: &Arc<Self>, ip: IpAddr) -> Result<PendingSlot, HeraldError> {
         check_keyed(&self.connects, &ip, "new connections from this address")?;
-        let mut open = self.open_per_ip.lock();
-        let n = open.entry(ip).or_insert(0);
-        if *n >= self.cfg.max_connections_per_ip {
+        if !take(&self.pending_per_ip, ip, self.cfg.max_pending_connections_per_ip) {
+            metrics::counter!("herald_rate_limited_total", "limit" => "pending connections per address").increment(1);
+            return Err(HeraldError::new(
+                ErrorCode::TooManyRequests,
+                format!(
+                    "this address already has {} connections that sent no complete request (the limit)",
+                    self.cfg.max_pending_connections_per_ip
+                ),
+            ));
+        }
+        Ok(PendingSlot { limits: self.clone(), ip })
+    }
+
+    /// Admit a new connection from `ip`: rate (unless its socket was
+    /// already counted when it was accepted) and concurrent count.
+    pub fn admit_connection(self: &Arc<Self>, ip: IpAddr, rate_counted: bool) -> Result<IpSlot, HeraldError> {
+        if !rate_counted {
+            check_keyed(&self.connects, &ip, "new connections from this address")?;
+        }
+        if !take(&self.open_per_ip, ip, self.cfg.max_connections_per_ip) {
             metrics::counter!("herald_rate_limited_total", "limit" => "connections per address").increment(1);
             return Err(HeraldError::new(
                 ErrorCode::TooManyRequests,
                 format!("this address already has {} open connections (the limit)", self.cfg.max_connections_per_ip),
             ));
         }
-        *n += 1;
         Ok(IpSlot { limits: self.clone(), ip })
     }
 

@@ -32,7 +32,10 @@ fn describe() {
     describe_counter!("herald_messages_published_total", "Publications accepted");
     describe_counter!("herald_messages_delivered_total", "Publications queued to subscribers");
     describe_counter!("herald_frames_sent_total", "Frames written to sockets");
-    describe_counter!("herald_slow_consumer_disconnects_total", "Connections cut because their queue overflowed");
+    describe_counter!(
+        "herald_slow_consumer_disconnects_total",
+        "Connections cut as slow consumers (outbound queue full, or a socket write past the write timeout), by door"
+    );
     describe_counter!("herald_disconnects_total", "Server-initiated disconnects by reason");
     describe_counter!("herald_recoveries_total", "Subscriptions that asked to recover, by outcome");
     describe_histogram!("herald_publish_seconds", "Time from publish request to durable, ordered publication");

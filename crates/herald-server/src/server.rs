@@ -1,6 +1,5 @@
 //! The HTTP server: routes, serving, and graceful shutdown.
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -67,20 +66,8 @@ pub async fn serve(
     let stop = async move {
         let _ = stop_rx.await;
     };
-    let server_task = match tls_acceptor(&app)? {
-        Some(acceptor) => {
-            let router = router(app.clone());
-            tokio::spawn(async move {
-                crate::tls::serve(listener, acceptor, router, stop).await;
-                Ok(())
-            })
-        }
-        None => {
-            let service = router(app.clone()).into_make_service_with_connect_info::<SocketAddr>();
-            let server = axum::serve(listener, service).with_graceful_shutdown(stop);
-            tokio::spawn(async move { server.await })
-        }
-    };
+    let tls = tls_acceptor(&app)?;
+    let server_task = tokio::spawn(crate::accept::serve(app.clone(), listener, tls, router(app.clone()), stop));
     shutdown.await;
     tracing::info!("shutting down: telling clients to reconnect elsewhere");
     app.begin_shutdown();

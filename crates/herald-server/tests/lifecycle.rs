@@ -109,7 +109,7 @@ async fn a_slow_reader_is_cut_while_fast_readers_keep_receiving() {
     tokio::join!(reader, writer);
 
     let r = server.get("/metrics").await.unwrap();
-    assert!(r.body.contains("herald_slow_consumer_disconnects_total 1"), "{}", r.body);
+    assert!(r.body.contains("herald_slow_consumer_disconnects_total{door=\"native\"} 1"), "{}", r.body);
     slow.resume_reading();
     let closed = tokio::time::timeout(Duration::from_secs(10), slow.closed()).await.expect("slow reader was cut");
     assert!(closed.code.is_none_or(|c| c == 4001), "{closed:?}");

@@ -174,3 +174,39 @@ async fn a_flooding_socket_is_told_then_closed_with_4100() {
     assert!(errors >= 3, "each refused frame is answered ({errors})");
     assert_eq!(code, 4100, "over capacity: pusher-js backs off, then reconnects");
 }
+
+/// Issue 22: a huge channel or event name is never echoed back whole, and
+/// every `pusher:error` carries one of Pusher's codes, never `null`.
+#[tokio::test]
+async fn huge_names_are_not_echoed_and_errors_carry_pusher_codes() {
+    let server = Server::start(CONFIG).await;
+    let mut ws = open(&server, "key-1", "?protocol=7").await;
+    established(&mut ws).await;
+    let huge = "c".repeat(100_000);
+    send(&mut ws, json!({"event": "pusher:subscribe", "data": {"channel": huge}})).await;
+    let e = next(&mut ws).await.unwrap();
+    assert_eq!((e["event"].as_str(), e["data"]["status"].as_u64()), (Some("pusher:subscription_error"), Some(400)));
+    let echoed = e["channel"].as_str().expect("channel");
+    assert!(echoed.len() <= 210 && echoed.starts_with("ccc"), "echoed {} bytes of the name", echoed.len());
+
+    let code_of = |e: &serde_json::Value| {
+        assert_eq!(e["event"], "pusher:error", "{e}");
+        e["data"]["code"].as_u64().unwrap_or_else(|| panic!("pusher:error without a code: {e}"))
+    };
+    ws.send(Message::text("not json")).await.unwrap();
+    assert_eq!(code_of(&next(&mut ws).await.unwrap()), 4300);
+    ws.send(Message::binary(vec![1u8, 2, 3])).await.unwrap();
+    assert_eq!(code_of(&next(&mut ws).await.unwrap()), 4300);
+    send(&mut ws, json!({"event": format!("pusher:{huge}"), "data": {}})).await;
+    let e = next(&mut ws).await.unwrap();
+    assert_eq!(code_of(&e), 4300);
+    assert!(e.to_string().len() < 1000, "the event name is not echoed whole");
+    send(&mut ws, json!({"event": "client-x", "channel": huge, "data": {}})).await;
+    let e = next(&mut ws).await.unwrap();
+    assert_eq!(code_of(&e), 4300);
+    assert!(e.to_string().len() < 1000, "the channel name is not echoed whole");
+    send(&mut ws, json!({"event": "client-x", "channel": "private-a", "data": {}})).await;
+    assert!(matches!(code_of(&next(&mut ws).await.unwrap()), 4009 | 4300), "client event before subscribing");
+    send(&mut ws, json!({"event": "pusher:subscribe"})).await;
+    assert_eq!(code_of(&next(&mut ws).await.unwrap()), 4300);
+}

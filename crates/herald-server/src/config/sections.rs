@@ -209,12 +209,19 @@ impl AuthConfig {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct RateLimitConfig {
-    /// New connections per client IP: per second. Default 100.
+    /// New connections per client IP: per second. Default 100. Every
+    /// accepted TCP connection counts, before anything is read from it
+    /// (behind a trusted proxy: every WebSocket or SSE client it forwards).
     pub connections_per_ip_per_sec: u32,
     /// New connections per client IP: burst. Default 500.
     pub connections_per_ip_burst: u32,
     /// Open connections per client IP at once. Default 5000.
     pub max_connections_per_ip: usize,
+    /// Accepted sockets per address that no door has taken over yet (no
+    /// WebSocket upgrade, no SSE stream: idle, sending a request, or between
+    /// keep-alive requests). Over it a new socket is refused at once.
+    /// Trusted proxies are exempt. Default 256.
+    pub max_pending_connections_per_ip: usize,
     /// Open connections per user at once. Default 100.
     pub max_connections_per_user: usize,
     /// Requests per connection: per second. Default 100.
@@ -247,6 +254,7 @@ impl Default for RateLimitConfig {
             connections_per_ip_per_sec: 100,
             connections_per_ip_burst: 500,
             max_connections_per_ip: 5000,
+            max_pending_connections_per_ip: 256,
             max_connections_per_user: 100,
             messages_per_conn_per_sec: 100,
             messages_per_conn_burst: 500,
@@ -288,6 +296,12 @@ pub struct ConnectionConfig {
     pub connect_timeout_secs: u64,
     /// Seconds one socket write may take before the client is dropped. Default 10.
     pub write_timeout_secs: u64,
+    /// Seconds an HTTP connection has to deliver a complete request head,
+    /// counted from when the server starts waiting for it: after the accept
+    /// (and the TLS handshake), and after each response on a keep-alive
+    /// connection. So it is also the idle timeout before the first request
+    /// and between keep-alive requests. Default 10.
+    pub header_read_timeout_secs: u64,
     /// Most channels per connection. Default 128.
     pub max_channels: usize,
     /// The outbound queue bound.
@@ -306,6 +320,7 @@ impl Default for ConnectionConfig {
             pong_timeout_secs: 10,
             connect_timeout_secs: 10,
             write_timeout_secs: 10,
+            header_read_timeout_secs: 10,
             max_channels: 128,
             queue: QueueLimits::default(),
             recovery_buffer_max: 10_000,

@@ -16,6 +16,7 @@ use hyper::upgrade::Upgraded;
 use hyper_util::rt::TokioIo;
 use tracing::Instrument;
 
+use crate::accept::PendingConnection;
 use crate::app::App;
 use crate::limits::IpSlot;
 
@@ -66,7 +67,9 @@ pub fn admit(
     }
     check_origin(app, headers)?;
     let client_ip = client_ip(app, peer, headers);
-    let slot = app.limits.admit_connection(client_ip)?;
+    // A direct client's socket was counted against its address's rate when
+    // it was accepted (`crate::accept`); a proxy's clients are counted here.
+    let slot = app.limits.admit_connection(client_ip, !app.proxies.trusts(peer.ip()))?;
     let identity = match credentials {
         Credentials::Later => None,
         Credentials::QueryParam => Some(app.auth.authenticate(query_token(uri.query()).as_deref())?),
@@ -150,6 +153,7 @@ pub struct Upgrade {
     pub deflate: Option<DeflateParams>,
     negotiated: Negotiated,
     on_upgrade: hyper::upgrade::OnUpgrade,
+    pending: Option<PendingConnection>,
 }
 
 /// Validate a WebSocket upgrade request and negotiate its extensions.
@@ -166,7 +170,8 @@ pub fn upgrade(app: &App, req: &mut Request<Body>, compression: Compression) -> 
     let Some(on_upgrade) = req.extensions_mut().remove::<hyper::upgrade::OnUpgrade>() else {
         return Err(HeraldError::bad_request("connection cannot be upgraded (HTTP/1.1 required)"));
     };
-    Ok(Upgrade { deflate: negotiated.deflate, negotiated, on_upgrade })
+    let pending = req.extensions().get::<PendingConnection>().cloned();
+    Ok(Upgrade { deflate: negotiated.deflate, negotiated, on_upgrade, pending })
 }
 
 /// The upgraded socket a door's session runs on.
@@ -179,7 +184,11 @@ impl Upgrade {
         F: FnOnce(UpgradedIo, Option<DeflateParams>) -> Fut + Send + 'static,
         Fut: Future<Output = ()> + Send + 'static,
     {
-        let Upgrade { deflate, negotiated, on_upgrade } = self;
+        let Upgrade { deflate, negotiated, on_upgrade, pending } = self;
+        // The door takes the connection over: it no longer counts as pending.
+        if let Some(p) = pending {
+            p.release();
+        }
         tokio::spawn(
             async move {
                 match on_upgrade.await {

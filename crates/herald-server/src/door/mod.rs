@@ -20,6 +20,7 @@
 
 pub mod admission;
 pub mod runtime;
+pub mod slow_consumer;
 pub mod socket;
 
 use std::future::Future;

@@ -5,6 +5,7 @@
 //! and idle timeout, the token's expiry, the close (the door's frames, or
 //! 1000 when the client closed first) and a lingering close.
 
+use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
@@ -17,9 +18,10 @@ use herald_ws::writer::WsWriter;
 use parking_lot::Mutex;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::task::JoinHandle;
-use tokio::time::Instant;
+use tokio::time::{Instant, Sleep};
 use tracing::Instrument;
 
+use super::slow_consumer::{Cause, Cut};
 use super::socket::{Socket, linger, write_batch};
 use super::{Closing, DoorSession, Ending, Flow, Framing, KeepAlive};
 use crate::app::App;
@@ -29,7 +31,7 @@ use crate::app::App;
 /// server ended it (`None`: the client left).
 pub async fn run<S, D>(
     app: &App,
-    socket: Socket<S>,
+    socket: &mut Socket<S>,
     conn: &Arc<Connection>,
     closing: Arc<dyn Closing>,
     door: &mut D,
@@ -45,7 +47,7 @@ where
 /// writer, one connection at a time and in queue order ([`Framing`]).
 pub async fn run_framed<S, D>(
     app: &App,
-    socket: Socket<S>,
+    socket: &mut Socket<S>,
     conn: &Arc<Connection>,
     closing: Arc<dyn Closing>,
     door: &mut D,
@@ -55,13 +57,19 @@ where
     S: AsyncRead + AsyncWrite + Send + Unpin + 'static,
     D: DoorSession,
 {
-    let Socket { mut reader, writer, write_timeout } = socket;
+    let write_timeout = socket.write_timeout;
+    let Some(writer) = socket.take_writer() else {
+        // Lent twice: the first run has the writer.
+        app.hub.disconnect(conn);
+        return None;
+    };
+    let reader = &mut socket.reader;
     let shared = Arc::new(CloseState::default());
     let write = write_loop(conn.clone(), writer, write_timeout, closing, shared.clone(), D::DOOR, framing);
     let mut writer_task = tokio::spawn(write.in_current_span());
-    let (end, writer_done) = match door.start().await {
-        Flow::Close(end) => (Some(end), false),
-        Flow::Continue | Flow::Refreshed => read_loop(door, conn, &mut reader, &mut writer_task).await,
+    let (end, writer_result) = match door.start().await {
+        Flow::Close(end) => (Some(end), None),
+        Flow::Continue | Flow::Refreshed => read_loop(door, conn, reader, &mut writer_task).await,
     };
     door.left();
     app.hub.disconnect(conn);
@@ -76,14 +84,21 @@ where
             conn.outbound.close(DisconnectReason::Disconnected, false);
         }
     }
-    if !writer_done && tokio::time::timeout(write_timeout, &mut writer_task).await.is_err() {
-        writer_task.abort();
-    }
-    if end.is_some() && conn.outbound.closed() != Some(DisconnectReason::SlowConsumer) {
+    let close_sent = match writer_result {
+        Some(sent) => sent,
+        None => match tokio::time::timeout(write_timeout, &mut writer_task).await {
+            Ok(sent) => sent.unwrap_or(false),
+            Err(_) => {
+                writer_task.abort();
+                false
+            }
+        },
+    };
+    if end.is_some() && close_sent {
         // The writer sent the close frame and FIN; read what the client still
         // sends until it closes too, so the kernel does not answer its unread
         // data with a reset that would discard our close frame.
-        linger(&mut reader).await;
+        linger(reader).await;
     }
     tracing::debug!(reason = ?end, "closed");
     end
@@ -102,8 +117,8 @@ async fn read_loop<R: AsyncRead + Unpin, D: DoorSession>(
     door: &mut D,
     conn: &Connection,
     reader: &mut WsReader<R>,
-    writer_task: &mut JoinHandle<()>,
-) -> (Option<Ending>, bool) {
+    writer_task: &mut JoinHandle<bool>,
+) -> (Option<Ending>, Option<bool>) {
     let mut keep_alive = KeepAliveTimer::new(door.keep_alive());
     let mut expiry = Expiry::of(conn, door.expiry_warning());
     let received = metrics::counter!("herald_messages_received_total", "door" => D::DOOR);
@@ -112,8 +127,8 @@ async fn read_loop<R: AsyncRead + Unpin, D: DoorSession>(
             msg = reader.next() => {
                 let msg = match msg {
                     Ok(Some(m)) => m,
-                    Ok(None) => return (None, false),
-                    Err(e) => return (door.read_error(&e), false),
+                    Ok(None) => return (None, None),
+                    Err(e) => return (door.read_error(&e), None),
                 };
                 keep_alive.seen();
                 received.increment(1);
@@ -125,7 +140,7 @@ async fn read_loop<R: AsyncRead + Unpin, D: DoorSession>(
                         Flow::Continue
                     }
                     Message::Pong(_) => Flow::Continue,
-                    Message::Close(_) => return (None, false),
+                    Message::Close(_) => return (None, None),
                 }
             }
             () = keep_alive.due() => match keep_alive.fire() {
@@ -143,18 +158,18 @@ async fn read_loop<R: AsyncRead + Unpin, D: DoorSession>(
                     DisconnectReason::TokenExpired.into()
                 }
             }
-            _ = &mut *writer_task => return (conn.outbound.closed().map(Ending::from), true),
+            sent = &mut *writer_task => return (conn.outbound.closed().map(Ending::from), Some(sent.unwrap_or(false))),
         };
         match flow {
             Flow::Continue => {}
             Flow::Refreshed => expiry = Expiry::of(conn, door.expiry_warning()),
-            Flow::Close(end) => return (Some(end), false),
+            Flow::Close(end) => return (Some(end), None),
         }
     }
 }
 
 /// Drain the outbound queue in batches until it closes, then write the
-/// closing frames and FIN.
+/// closing frames and FIN. Returns whether the closing frames were written.
 async fn write_loop<W: AsyncWrite + Unpin>(
     conn: Arc<Connection>,
     mut writer: WsWriter<W>,
@@ -163,11 +178,12 @@ async fn write_loop<W: AsyncWrite + Unpin>(
     shared: Arc<CloseState>,
     door: &'static str,
     mut framing: Option<Box<dyn Framing>>,
-) {
+) -> bool {
     let mut batch = Vec::new();
     let mut frames: Vec<Bytes> = Vec::new();
     // Looked up once per connection, not once per write.
     let frames_sent = metrics::counter!("herald_frames_sent_total", "door" => door);
+    let mut cut = Cut::new(door);
     loop {
         match conn.outbound.next_batch(&mut batch).await {
             Ok(()) => {
@@ -180,13 +196,16 @@ async fn write_loop<W: AsyncWrite + Unpin>(
                     continue;
                 }
                 let n = frames.len() as u64;
-                if !write_batch(&conn, &mut writer, &frames, write_timeout).await {
-                    return;
+                if !write_batch(&conn, &mut writer, &frames, write_timeout, &mut cut).await {
+                    return false;
                 }
                 frames_sent.increment(n);
                 frames.clear();
             }
             Err(reason) => {
+                if reason == DisconnectReason::SlowConsumer {
+                    cut.record(conn.id(), Cause::QueueFull);
+                }
                 let frames: Vec<Bytes> = if shared.client_closed.load(Ordering::Acquire) {
                     vec![frame::close(1000, "")]
                 } else {
@@ -197,29 +216,33 @@ async fn write_loop<W: AsyncWrite + Unpin>(
                         None => closing.frames(reason),
                     }
                 };
-                let _ = tokio::time::timeout(write_timeout, writer.write_frames(&frames)).await;
+                let sent =
+                    matches!(tokio::time::timeout(write_timeout, writer.write_frames(&frames)).await, Ok(Ok(())));
                 let _ = tokio::time::timeout(write_timeout, writer.shutdown()).await;
-                return;
+                return sent;
             }
         }
     }
 }
 
-/// The keep-alive of a [`KeepAlive`] style: when to look next, and what to do then.
+/// The keep-alive of a [`KeepAlive`] style: when to look next, and what to
+/// do then. One timer, allocated once and moved to each next wake-up, so
+/// the read loop's future holds no timer of its own.
 struct KeepAliveTimer {
     style: KeepAlive,
-    interval: Option<tokio::time::Interval>,
+    timer: Pin<Box<Sleep>>,
     last_seen: Instant,
     pinged_at: Option<Instant>,
 }
 
 impl KeepAliveTimer {
     fn new(style: KeepAlive) -> Self {
-        let interval = match &style {
-            KeepAlive::Interval { every, .. } => Some(tokio::time::interval_at(Instant::now() + *every, *every)),
-            KeepAlive::WhenIdle { .. } => None,
+        let now = Instant::now();
+        let first = match &style {
+            KeepAlive::Interval { every, .. } => now + *every,
+            KeepAlive::WhenIdle { idle, .. } => now + *idle,
         };
-        KeepAliveTimer { style, interval, last_seen: Instant::now(), pinged_at: None }
+        KeepAliveTimer { style, timer: Box::pin(tokio::time::sleep_until(first)), last_seen: now, pinged_at: None }
     }
 
     /// A frame came from the peer.
@@ -229,25 +252,25 @@ impl KeepAliveTimer {
     }
 
     async fn due(&mut self) {
-        match (&self.style, &mut self.interval) {
-            (KeepAlive::Interval { .. }, Some(interval)) => {
-                interval.tick().await;
+        if let KeepAlive::WhenIdle { idle, timeout, .. } = &self.style {
+            let wake = match self.pinged_at {
+                Some(at) => at + *timeout,
+                None => self.last_seen + *idle,
+            };
+            if self.timer.deadline() != wake {
+                self.timer.as_mut().reset(wake);
             }
-            (KeepAlive::WhenIdle { idle, timeout, .. }, _) => {
-                let wake = match self.pinged_at {
-                    Some(at) => at + *timeout,
-                    None => self.last_seen + *idle,
-                };
-                tokio::time::sleep_until(wake).await;
-            }
-            (KeepAlive::Interval { .. }, None) => std::future::pending().await,
         }
+        self.timer.as_mut().await;
     }
 
     /// The ping to send now, or `None`: the peer is dead.
     fn fire(&mut self) -> Option<Bytes> {
         match &self.style {
             KeepAlive::Interval { every, timeout, ping } => {
+                // Every `every` from the start, like `tokio::time::interval`.
+                let next = self.timer.deadline() + *every;
+                self.timer.as_mut().reset(next);
                 (self.last_seen.elapsed() <= *every + *timeout).then(|| ping.clone())
             }
             KeepAlive::WhenIdle { ping, .. } => {

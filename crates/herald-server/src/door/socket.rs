@@ -12,18 +12,23 @@ use herald_ws::handshake::DeflateParams;
 use herald_ws::reader::{Message, ReaderConfig, WsReader};
 use herald_ws::writer::WsWriter;
 use tokio::io::{AsyncRead, AsyncWrite, ReadHalf, WriteHalf};
+use tokio::time::error::Elapsed;
 
+use super::slow_consumer::{Cause, Cut};
 use crate::app::App;
 
 /// How long a closing connection keeps reading (and discarding) client data.
 const LINGER: Duration = Duration::from_secs(2);
 
-/// An upgraded socket, split into its reader and writer.
+/// An upgraded socket, split into its reader and writer. A session keeps it
+/// in place and lends it to [`runtime::run`](super::runtime::run) (which
+/// takes the writer for its writer task), so the reader is stored once per
+/// connection, not once more in every future it passes through.
 pub struct Socket<S> {
     /// Frames from the client.
     pub reader: WsReader<ReadHalf<S>>,
-    /// Frames to the client.
-    pub writer: WsWriter<WriteHalf<S>>,
+    /// Frames to the client (taken by the runtime's writer task).
+    writer: Option<WsWriter<WriteHalf<S>>>,
     /// `[connection] write_timeout_secs`: a write that blocks longer cuts the connection.
     pub write_timeout: Duration,
 }
@@ -35,21 +40,29 @@ impl<S: AsyncRead + AsyncWrite + Send + Unpin + 'static> Socket<S> {
         let cfg = ReaderConfig { max_message_size, max_frame_size: max_message_size };
         Socket {
             reader: WsReader::new(rd, cfg, deflate),
-            writer: WsWriter::new(wr),
+            writer: Some(WsWriter::new(wr)),
             write_timeout: Duration::from_secs(app.config.connection.write_timeout_secs.max(1)),
         }
     }
 
     /// Write `frames` (within the write timeout), as before a hub connection exists.
     pub async fn send(&mut self, frames: &[Bytes]) -> bool {
-        matches!(tokio::time::timeout(self.write_timeout, self.writer.write_frames(frames)).await, Ok(Ok(())))
+        let Some(writer) = self.writer.as_mut() else { return false };
+        matches!(tokio::time::timeout(self.write_timeout, writer.write_frames(frames)).await, Ok(Ok(())))
+    }
+
+    /// The writer, for the runtime's writer task (once).
+    pub(super) fn take_writer(&mut self) -> Option<WsWriter<WriteHalf<S>>> {
+        self.writer.take()
     }
 
     /// End a socket that has no hub connection: write `frames` (the last a
     /// close frame), send FIN, then linger.
     pub async fn refuse(mut self, frames: &[Bytes]) {
         self.send(frames).await;
-        let _ = self.writer.shutdown().await;
+        if let Some(writer) = self.writer.as_mut() {
+            let _ = writer.shutdown().await;
+        }
         linger(&mut self.reader).await;
     }
 }
@@ -69,26 +82,51 @@ pub async fn linger<R: AsyncRead + Unpin>(reader: &mut WsReader<R>) {
 
 /// Write one batch of frames for `conn`. Most writes complete on the first
 /// poll (the socket buffer has room), so no timer and no abort watch is set
-/// up; a write that blocks gets `write_timeout` and is abandoned when the
-/// connection is cut. Returns false when the writer must stop: the
-/// connection was cut, or the write failed or timed out (then it is closed
-/// as a slow consumer).
+/// up; a write that blocks gets `write_timeout`. When the hub cuts the
+/// connection meanwhile as a slow consumer (its queue overflowed), the write
+/// in flight may still finish within that time, so that the close code can
+/// follow it; any other abort (kicked, the client left) abandons it.
+/// Returns false when the writer must stop: the connection was aborted, or
+/// the write failed or timed out (then it is closed as a slow consumer).
+/// Every slow consumer cut seen here is recorded in `cut`.
 pub async fn write_batch<W: AsyncWrite + Unpin>(
     conn: &Connection,
     writer: &mut WsWriter<W>,
     frames: &[Bytes],
     write_timeout: Duration,
+    cut: &mut Cut,
 ) -> bool {
     let mut write = std::pin::pin!(writer.write_frames(frames));
-    let written = match std::future::poll_fn(|cx| Poll::Ready(write.as_mut().poll(cx))).await {
-        Poll::Ready(r) => r.is_ok(),
-        Poll::Pending => tokio::select! {
-            r = tokio::time::timeout(write_timeout, write) => matches!(r, Ok(Ok(()))),
-            _ = conn.outbound.aborted() => return false,
-        },
+    // Ok(true): written; Ok(false): the write failed (the peer is gone); Err: timed out.
+    let written: Result<bool, Elapsed> = match std::future::poll_fn(|cx| Poll::Ready(write.as_mut().poll(cx))).await {
+        Poll::Ready(r) => Ok(r.is_ok()),
+        Poll::Pending => {
+            let mut write = std::pin::pin!(tokio::time::timeout(write_timeout, write));
+            tokio::select! {
+                r = &mut write => r.map(|r| r.is_ok()),
+                reason = conn.outbound.aborted() => {
+                    // Kicked, or the client left: drop the socket now.
+                    if reason != DisconnectReason::SlowConsumer {
+                        return false;
+                    }
+                    cut.record(conn.id(), Cause::QueueFull);
+                    write.await.map(|r| r.is_ok())
+                }
+            }
+        }
     };
-    if !written {
-        conn.outbound.close(DisconnectReason::SlowConsumer, false);
+    match written {
+        Ok(true) => true,
+        Ok(false) => {
+            conn.outbound.close(DisconnectReason::SlowConsumer, false);
+            false
+        }
+        Err(_elapsed) => {
+            if conn.outbound.closed().is_none() {
+                conn.outbound.close(DisconnectReason::SlowConsumer, false);
+                cut.record(conn.id(), Cause::WriteTimeout);
+            }
+            false
+        }
     }
-    written
 }

@@ -58,7 +58,7 @@ where
         limits: app.limits.for_connection(),
         documents: Default::default(),
     };
-    runtime::run(&app, socket, &conn, closing, &mut dispatcher).instrument(span).await;
+    runtime::run(&app, &mut socket, &conn, closing, &mut dispatcher).instrument(span).await;
 }
 
 pub(super) fn binary_error() -> HeraldError {

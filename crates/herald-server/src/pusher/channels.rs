@@ -10,6 +10,17 @@ use herald_core::{ChannelName, ErrorCode, HeraldError};
 /// fit in Herald's 200 too, see [`to_herald`]).
 pub const MAX_NAME: usize = 200;
 
+/// `name` as it may be echoed back to a client: a name over [`MAX_NAME`]
+/// (refused anyway) is cut to its first [`MAX_NAME`] bytes (at a character
+/// boundary) and marked with `…`, so a huge name is never sent back whole.
+pub fn echoed(name: &str) -> std::borrow::Cow<'_, str> {
+    if name.len() <= MAX_NAME {
+        return std::borrow::Cow::Borrowed(name);
+    }
+    let end = (0..=MAX_NAME).rev().find(|&i| name.is_char_boundary(i)).unwrap_or(0);
+    std::borrow::Cow::Owned(format!("{}…", &name[..end]))
+}
+
 /// What a channel's name makes it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {

@@ -53,8 +53,8 @@ pub fn event_frame(event: &str, channel: Option<&str>, data_json: &str) -> Bytes
     frame::text(&event_json(event, channel, data_json))
 }
 
-/// `pusher:error` with `code` (None for Pusher's `null`) and `message`.
-pub fn error_frame(code: Option<u16>, message: &str) -> Bytes {
+/// `pusher:error` with `code` (one of Pusher's, see `session::close`) and `message`.
+pub fn error_frame(code: u16, message: &str) -> Bytes {
     let data = serde_json::json!({ "code": code, "message": message });
     event_frame("pusher:error", None, &data.to_string())
 }
@@ -126,8 +126,8 @@ impl WireEncoder for PusherEncoder {
                 serde_json::to_vec(&f).unwrap_or_default()
             }
             ChannelEvent::Unsubscribed(ch, err) => {
-                let data =
-                    serde_json::json!({ "code": null, "message": format!("{}: {}", self.name(ch), err.message) });
+                let message = format!("{}: {}", self.name(ch), err.message);
+                let data = serde_json::json!({ "code": super::session::close::OTHER_ERROR, "message": message });
                 event_json("pusher:error", None, &data.to_string())
             }
             // Herald-only events (presence state, typing, read marks,

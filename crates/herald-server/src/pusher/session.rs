@@ -20,6 +20,7 @@ use tokio::io::{AsyncRead, AsyncWrite};
 use tracing::Instrument;
 
 use super::PusherApp;
+use super::channels;
 use super::events::SigninData;
 use super::frames::{error_frame, event_frame};
 use super::subscribe::SubscribeData;
@@ -44,8 +45,12 @@ pub mod close {
     pub const RECONNECT: u16 = 4200;
     /// No pong in time: reconnect now.
     pub const PONG_TIMEOUT: u16 = 4201;
-    /// `pusher:error` only: client event rate limit.
+    /// `pusher:error` only: a rate limit refused the frame (Pusher's
+    /// "client event rejected due to rate limit"; Herald's `[limits]` too).
     pub const CLIENT_EVENT_RATE: u16 = 4301;
+    /// `pusher:error` only: any other refused frame (Pusher's 4300–4399
+    /// "any other type of error": the socket stays open, nothing to retry).
+    pub const OTHER_ERROR: u16 = 4300;
 }
 
 /// The Pusher close code for a Herald disconnect reason.
@@ -76,13 +81,13 @@ where
     S: AsyncRead + AsyncWrite + Send + Unpin + 'static,
 {
     let cc = &app.config.connection;
-    let socket = Socket::new(&app, io, cc.max_message_size, None);
+    let mut socket = Socket::new(&app, io, cc.max_message_size, None);
     let encoder: Arc<dyn WireEncoder> = papp.encoder.clone();
     let init = ConnectionInit { identity: Identity::anonymous(), encoder, queue: cc.queue };
     let conn = match app.hub.connect(init) {
         Ok(c) => c,
         Err(e) => {
-            let frames = [error_frame(Some(close::OVER_CAPACITY), &e.message), frame::close(close::OVER_CAPACITY, "")];
+            let frames = [error_frame(close::OVER_CAPACITY, &e.message), frame::close(close::OVER_CAPACITY, "")];
             return socket.refuse(&frames).await;
         }
     };
@@ -108,7 +113,7 @@ where
         client_events: RateLimiter::direct(Quota::per_second(per_sec)),
         limits: app.limits.for_connection(),
     };
-    runtime::run(&app, socket, &conn, Arc::new(PusherClosing), &mut session).instrument(span).await;
+    runtime::run(&app, &mut socket, &conn, Arc::new(PusherClosing), &mut session).instrument(span).await;
 }
 
 /// Pusher's close: `pusher:error` with the code, then the close frame
@@ -121,7 +126,7 @@ impl Closing for PusherClosing {
             return vec![frame::close(1000, "")];
         }
         let code = close_code(reason);
-        vec![error_frame(Some(code), reason.message()), frame::close(code, reason.message())]
+        vec![error_frame(code, reason.message()), frame::close(code, reason.message())]
     }
 }
 
@@ -145,7 +150,7 @@ impl DoorSession for Session<'_> {
     }
 
     async fn on_binary(&mut self, _bytes: &[u8]) -> Flow {
-        self.error(None, "binary frames are not part of the Pusher protocol");
+        self.error(close::OTHER_ERROR, "binary frames are not part of the Pusher protocol");
         Flow::Continue
     }
 
@@ -182,7 +187,7 @@ impl Session<'_> {
         let _ = self.conn.outbound.push_frame(frame);
     }
 
-    pub(super) fn error(&self, code: Option<u16>, message: &str) {
+    pub(super) fn error(&self, code: u16, message: &str) {
         self.push(error_frame(code, message));
     }
 
@@ -190,7 +195,7 @@ impl Session<'_> {
     /// `pusher:error`, and too many refusals close the socket (4100: back off).
     fn over_limit(&self, kind: ConnectionLimit) -> Option<Option<DisconnectReason>> {
         let e = self.limits.check(kind).err()?;
-        self.error(None, &e.message);
+        self.error(close::CLIENT_EVENT_RATE, &e.message);
         Some(self.limits.record_refusal().then_some(DisconnectReason::TooManyRequests))
     }
 
@@ -200,7 +205,7 @@ impl Session<'_> {
             return end;
         }
         let Ok(f) = serde_json::from_str::<ClientFrame<'_>>(text) else {
-            self.error(None, "frames must be JSON objects with an \"event\"");
+            self.error(close::OTHER_ERROR, "frames must be JSON objects with an \"event\"");
             return None;
         };
         match &*f.event {
@@ -212,7 +217,9 @@ impl Session<'_> {
                 }
                 match data_as::<SubscribeData>(f.data) {
                     Some(d) => self.subscribe(d).await,
-                    None => self.error(None, "pusher:subscribe needs data {channel, auth?, channel_data?}"),
+                    None => {
+                        self.error(close::OTHER_ERROR, "pusher:subscribe needs data {channel, auth?, channel_data?}")
+                    }
                 }
             }
             "pusher:unsubscribe" => {
@@ -228,10 +235,10 @@ impl Session<'_> {
             }
             "pusher:signin" => match data_as::<SigninData>(f.data) {
                 Some(d) => return self.signin(d),
-                None => self.error(None, "pusher:signin needs data {auth, user_data}"),
+                None => self.error(close::OTHER_ERROR, "pusher:signin needs data {auth, user_data}"),
             },
             e if e.starts_with("client-") => self.client_event(e, f.channel.as_deref(), f.data),
-            other => self.error(None, &format!("unsupported event {other:?}")),
+            other => self.error(close::OTHER_ERROR, &format!("unsupported event {:?}", channels::echoed(other))),
         }
         None
     }

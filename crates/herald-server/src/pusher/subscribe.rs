@@ -20,9 +20,10 @@ pub(super) struct SubscribeData {
 }
 
 impl Session<'_> {
+    /// `pusher:subscription_error` on `channel` (cut when it is too long to be a channel).
     fn subscription_error(&self, channel: &str, status: u16, message: &str) {
         let data = serde_json::json!({ "type": "AuthError", "error": message, "status": status });
-        self.push(event_frame("pusher:subscription_error", Some(channel), &data.to_string()));
+        self.push(event_frame("pusher:subscription_error", Some(&channels::echoed(channel)), &data.to_string()));
     }
 
     /// Check the subscription's signature; the grant it earns.
@@ -80,7 +81,7 @@ impl Session<'_> {
             Err((status, message)) => {
                 self.subscription_error(&d.channel, status, &message);
                 if status == 401 {
-                    self.error(Some(close::UNAUTHORIZED), &message);
+                    self.error(close::UNAUTHORIZED, &message);
                 }
                 return;
             }

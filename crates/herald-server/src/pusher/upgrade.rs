@@ -44,7 +44,7 @@ pub async fn upgrade(
         match refusal {
             Ok(papp) => super::session::run(app, papp, io, slot).await,
             Err((code, message)) => {
-                let frames = [error_frame(Some(code), &message), frame::close(code, &message)];
+                let frames = [error_frame(code, &message), frame::close(code, &message)];
                 Socket::new(&app, io, REFUSED_MESSAGE_MAX, None).refuse(&frames).await;
             }
         }

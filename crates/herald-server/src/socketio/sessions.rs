@@ -223,6 +223,12 @@ async fn pump(app: Arc<App>, session: Arc<PollingSession>) -> Option<Stamper> {
                     session.wake.notify_waiters();
                 }
                 Err(reason) => {
+                    if reason == DisconnectReason::SlowConsumer
+                        && let Some(conn) = conn.as_deref()
+                    {
+                        // A polling client that stopped polling (or a full hub queue): counted and logged as on every door.
+                        crate::door::slow_consumer::record(super::DOOR, conn.id(), crate::door::slow_consumer::Cause::QueueFull);
+                    }
                     metrics::counter!("herald_disconnects_total", "reason" => reason.name(), "door" => super::DOOR)
                         .increment(1);
                     session.end(reason);

@@ -18,6 +18,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use axum::Extension;
 use axum::body::Body;
 use axum::extract::{ConnectInfo, State};
 use axum::http::{HeaderMap, HeaderValue, Response, Uri, header};
@@ -30,9 +31,11 @@ use tokio::sync::mpsc;
 use super::encoder::SseEncoder;
 use super::position_id;
 use super::request::{self, Opened, QueryParams, Registration};
+use crate::accept::PendingConnection;
 use crate::api_error::ApiError;
 use crate::app::App;
 use crate::door::admission::{self, Credentials};
+use crate::door::slow_consumer::{self, Cause};
 
 /// Chunks buffered between the pump and the response body. One slot is
 /// always kept free for the final `disconnect` event.
@@ -49,12 +52,17 @@ fn control(frame: Bytes) -> Outgoing {
 pub async fn sse(
     State(app): State<Arc<App>>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    pending: Option<Extension<PendingConnection>>,
     uri: Uri,
     headers: HeaderMap,
 ) -> Result<Response<Body>, ApiError> {
     let opened = open(&app, peer, &uri, &headers).await.inspect_err(|e| {
         metrics::counter!("herald_sse_refused_total", "code" => e.code.name()).increment(1);
     })?;
+    // The stream takes the connection over: it no longer counts as pending.
+    if let Some(Extension(p)) = pending {
+        p.release();
+    }
     Ok(start(app, opened))
 }
 
@@ -251,6 +259,9 @@ async fn pump(app: Arc<App>, mut writer: Writer, registration: Registration, ope
     let end = writer.run(opening, every).await;
     drop(registration);
     if let End::Closed(reason) = end {
+        if reason == DisconnectReason::SlowConsumer {
+            slow_consumer::record("sse", writer.conn.id(), Cause::QueueFull);
+        }
         metrics::counter!("herald_disconnects_total", "reason" => reason.name(), "door" => "sse").increment(1);
         let mut chunk = BytesMut::new();
         event_with_id(&mut chunk, &SseEncoder::lines("disconnect", &encode::disconnect(reason)), &writer.sent_id);

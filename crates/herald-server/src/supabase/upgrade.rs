@@ -67,7 +67,7 @@ where
     S: AsyncRead + AsyncWrite + Send + Unpin + 'static,
 {
     let cc = &app.config.connection;
-    let socket = Socket::new(&app, io, cc.max_message_size, None);
+    let mut socket = Socket::new(&app, io, cc.max_message_size, None);
     let encoder = SupabaseEncoder::new(vsn);
     let wire: Arc<dyn WireEncoder> = encoder.clone();
     let conn = match app.hub.connect(ConnectionInit { identity, encoder: wire, queue: cc.queue }) {
@@ -86,5 +86,5 @@ where
         next_binding: 1,
         limits: app.limits.for_connection(),
     };
-    runtime::run(&app, socket, &conn, closing, &mut session).instrument(span).await;
+    runtime::run(&app, &mut socket, &conn, closing, &mut session).instrument(span).await;
 }

@@ -43,11 +43,11 @@ impl Session {
         S: AsyncRead + AsyncWrite + Send + Unpin + 'static,
     {
         let Session { app, docs, registered, channel, writable } = self;
-        let socket = Socket::new(&app, io, app.config.yjs.max_update_bytes + MESSAGE_OVERHEAD, None);
+        let mut socket = Socket::new(&app, io, app.config.yjs.max_update_bytes + MESSAGE_OVERHEAD, None);
         let conn = registered.conn.clone();
         let limits = app.limits.for_connection();
         let mut door = YjsDoor { app: &app, docs, conn: &conn, channel, writable, lease: None, limits };
-        runtime::run(&app, socket, &conn, Arc::new(YjsClosing), &mut door).await;
+        runtime::run(&app, &mut socket, &conn, Arc::new(YjsClosing), &mut door).await;
         drop(registered);
     }
 }
