@@ -23,6 +23,9 @@ PUSHER_JS_TESTS=crates/herald-server/tests/pusher-js
 # yjs 13 + y-websocket 3 for the collaborative-editing tests (tests/yjs_js.rs, and
 # tests/yjs_cluster.rs: two nodes on Redis + PostgreSQL).
 (cd crates/herald-server/tests/yjs-js && npm ci --no-audit --no-fund)
+# Ably compatibility: the real ably 2.x client (tests/ably_js.rs) and its browser test below.
+ABLY_JS_TESTS=crates/herald-server/tests/ably-js
+(cd "$ABLY_JS_TESTS" && npm ci --no-audit --no-fund)
 
 echo "== cargo fmt --check"
 cargo fmt --all -- --check

@@ -33,6 +33,8 @@ pub struct App {
     pub proxies: crate::client_ip::ProxyPolicy,
     /// The Pusher door's apps and sockets.
     pub pusher: Arc<crate::pusher::PusherDoor>,
+    /// The Ably door's resumable connections.
+    pub ably_resumes: crate::ably::resume::Resumes,
     /// Renders `/metrics`.
     pub metrics: Option<PrometheusHandle>,
     /// Open collaborative documents (`None` when `[yjs] enabled = false`).
@@ -144,6 +146,7 @@ impl App {
             limits: limits.clone(),
             proxies,
             pusher,
+            ably_resumes: Default::default(),
             metrics,
             nodes,
             shutting_down: AtomicBool::new(false),

@@ -1,6 +1,7 @@
 //! The `herald` server: wires the core hub to its doors (native WebSocket,
 //! SSE and long-polling, HTTP API), its store, and operations (health, metrics, shutdown).
 
+pub mod ably;
 pub mod api_error;
 pub mod app;
 pub mod auth;

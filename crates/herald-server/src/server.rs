@@ -23,6 +23,7 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/yjs/{room}", get(crate::yjs::upgrade::yjs_upgrade))
         .merge(crate::sse::router())
         .merge(crate::pusher::router())
+        .merge(crate::ably::router())
         .nest("/api", crate::http_api::router(app.clone()))
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(readyz))

@@ -1,0 +1,12 @@
+//! The Ably door with the real `ably` client library (2.x) in Node against
+//! the built `herald` binary (`tests/ably-js/*.test.mjs`), each with
+//! MessagePack (the Node default) and JSON (`useBinaryProtocol: false`).
+//! Needs `node`: fails under `CI=true` without it (skipped loudly elsewhere).
+//! The browser test (`tests/ably-js/browser.test.mjs`) runs from `scripts/test.sh`.
+
+mod common;
+
+#[test]
+fn ably_js_realtime_publishes_subscribes_and_is_refused_like_ably() {
+    common::run_node_test("ably-js", "realtime.test.mjs");
+}
