@@ -10,3 +10,8 @@ mod common;
 fn ably_js_realtime_publishes_subscribes_and_is_refused_like_ably() {
     common::run_node_test("ably-js", "realtime.test.mjs");
 }
+
+#[test]
+fn ably_js_presence_history_rest_and_rewind_work_against_herald() {
+    common::run_node_test("ably-js", "presence.test.mjs");
+}
