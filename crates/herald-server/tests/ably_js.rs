@@ -15,3 +15,8 @@ fn ably_js_realtime_publishes_subscribes_and_is_refused_like_ably() {
 fn ably_js_presence_history_rest_and_rewind_work_against_herald() {
     common::run_node_test("ably-js", "presence.test.mjs");
 }
+
+#[test]
+fn ably_js_token_auth_renewal_and_refusals_work_against_herald() {
+    common::run_node_test("ably-js", "tokens.test.mjs");
+}
