@@ -20,3 +20,8 @@ fn ably_js_presence_history_rest_and_rewind_work_against_herald() {
 fn ably_js_token_auth_renewal_and_refusals_work_against_herald() {
     common::run_node_test("ably-js", "tokens.test.mjs");
 }
+
+#[test]
+fn ably_js_resumes_with_the_missed_messages_or_says_80008() {
+    common::run_node_test("ably-js", "resume.test.mjs");
+}

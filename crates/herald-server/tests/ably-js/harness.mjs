@@ -32,7 +32,6 @@ capability = { "chat:*" = ["subscribe"] }
 ${extra}
 `);
   await herald.start();
-  delete process.env.HERALD_ABLY_KEY;
   return herald;
 }
 
@@ -65,6 +64,42 @@ export function closeAll() {
 /** Wait for a connection state. */
 export async function state(client, wanted, timeoutMs = 10000) {
   await waitFor(`connection ${wanted} (is ${client.connection.state})`, () => client.connection.state === wanted, timeoutMs);
+}
+
+/** A TCP proxy to herald that can cut every connection and refuse new
+ * ones for a while (`cut()`), then let clients back in (`restore()`). */
+export async function proxy(herald) {
+  const net = await import('node:net');
+  const sockets = new Set();
+  let open = true;
+  const server = net.createServer((client) => {
+    if (!open) return client.destroy();
+    const upstream = net.connect(herald.port, '127.0.0.1');
+    for (const s of [client, upstream]) {
+      sockets.add(s);
+      s.on('close', () => sockets.delete(s));
+      s.on('error', () => {});
+    }
+    client.pipe(upstream).pipe(client);
+    client.on('close', () => upstream.destroy());
+    upstream.on('close', () => client.destroy());
+  });
+  const port = await freePort();
+  await new Promise((r) => server.listen(port, '127.0.0.1', r));
+  return {
+    port,
+    cut() {
+      open = false;
+      for (const s of sockets) s.destroy();
+    },
+    restore() {
+      open = true;
+    },
+    close() {
+      server.close();
+      for (const s of sockets) s.destroy();
+    },
+  };
 }
 
 /** A native Herald WebSocket client subscribed to `channel`: its publications' data. */
