@@ -26,7 +26,7 @@ use tokio_tungstenite::tungstenite::Message;
 const PUSHER_APP: &str = "[pusher]\n[[pusher.apps]]\nid = \"1\"\nkey = \"key-1\"\nsecret = \"secret-1\"\n";
 
 /// The WebSocket doors, by the path a client opens.
-const WS_DOORS: [&str; 3] = ["/ws", "/app/key-1?protocol=7", "/yjs/runtime"];
+const WS_DOORS: [&str; 4] = ["/ws", "/app/key-1?protocol=7", "/yjs/runtime", "/?format=json"];
 
 /// The response head of a WebSocket upgrade for `path` with `headers`, lower-cased.
 async fn handshake(server: &Server, path: &str, headers: &[(&str, &str)]) -> String {
