@@ -50,6 +50,9 @@ CHROMIUM="$CHROMIUM" node "$JS_TESTS/browser.test.mjs"
 echo "== browser test (chromium page with pusher-js against the Pusher door)"
 CHROMIUM="$CHROMIUM" node "$PUSHER_JS_TESTS/browser.test.mjs"
 
+echo "== browser test (chromium page with ably-js against the Ably door)"
+CHROMIUM="$CHROMIUM" node "$ABLY_JS_TESTS/browser.test.mjs"
+
 echo "== SDK (sdk/): npm ci && npm run build && npm test"
 (cd sdk && npm ci --no-audit --no-fund && npm run build && npm test)
 
