@@ -187,10 +187,10 @@ impl Config {
             let app = crate::pusher::config::PusherAppConfig::new(id.clone(), key.clone(), secret.clone());
             self.pusher.apps.push(app);
         }
-        if let Some(v) = &o.ably_key {
-            if !self.ably.add_env_key(v) {
-                tracing::warn!("HERALD_ABLY_KEY must be appId.keyId:secret; ignored");
-            }
+        if let Some(v) = &o.ably_key
+            && !self.ably.add_env_key(v)
+        {
+            tracing::warn!("HERALD_ABLY_KEY must be appId.keyId:secret; ignored");
         }
         if let Some(v) = &o.broker {
             self.broker.url = Some(v.clone()).filter(|u| !u.is_empty());

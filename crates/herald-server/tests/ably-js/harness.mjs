@@ -1,5 +1,6 @@
 // Shared set-up for the Ably tests: a running herald with Ably keys and a
 // presence namespace, and helpers around the real `ably` client library.
+import { after, before } from 'node:test';
 import * as Ably from 'ably';
 import WebSocket from 'ws';
 import { Herald, freePort, sleep, waitFor } from '../node/herald.mjs';
@@ -33,6 +34,20 @@ ${extra}
 `);
   await herald.start();
   return herald;
+}
+
+/** Start herald (with `extra`) before a test file's tests and stop it, and
+ * every client, after them: `env.herald` is the running server. */
+export function serve(extra) {
+  const env = {};
+  before(async () => {
+    env.herald = await start(extra);
+  });
+  after(async () => {
+    closeAll();
+    await env.herald?.close();
+  });
+  return env;
 }
 
 /** Client options pointing ably-js at herald; `binary` false = JSON. */

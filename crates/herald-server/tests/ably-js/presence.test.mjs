@@ -5,27 +5,20 @@
 // pagination, REST publish, /time and REST presence; rewind on attach.
 // Run: HERALD_BIN=target/debug/herald node --test-force-exit presence.test.mjs
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
-import { Ably, closeAll, options, realtime, sleep, start, state, waitFor } from './harness.mjs';
+import { describe, test } from 'node:test';
+import { Ably, options, realtime, sleep, serve, waitFor } from './harness.mjs';
 
-let herald;
-before(async () => {
-  herald = await start();
-});
-after(async () => {
-  closeAll();
-  await herald?.close();
-});
+const env = serve();
 
-const rest = (binary, extra) => new Ably.Rest(options(herald, binary, extra));
+const rest = (binary, extra) => new Ably.Rest(options(env.herald, binary, extra));
 
 for (const binary of [true, false]) {
   const fmt = binary ? 'msgpack' : 'json';
   describe(`presence and history over ${fmt}`, () => {
     test('enter, update and leave reach other members; a late joiner gets them by SYNC and get()', async () => {
       const name = `chat:${fmt}-presence`;
-      const ann = realtime(herald, binary, { clientId: 'ann' });
-      const bob = realtime(herald, binary, { clientId: 'bob' });
+      const ann = realtime(env.herald, binary, { clientId: 'ann' });
+      const bob = realtime(env.herald, binary, { clientId: 'bob' });
       const seen = [];
       const bobCh = bob.channels.get(name);
       await bobCh.presence.subscribe((m) => seen.push([m.action, m.clientId, m.data]));
@@ -39,7 +32,7 @@ for (const binary of [true, false]) {
         ['update', 'ann', { status: 'away' }],
       ]);
       // A late joiner: its members come by SYNC after ATTACHED.
-      const cat = realtime(herald, binary, { clientId: 'cat' });
+      const cat = realtime(env.herald, binary, { clientId: 'cat' });
       const members = await cat.channels.get(name).presence.get();
       assert.deepEqual(members.map((m) => [m.clientId, m.data, m.action]), [['ann', { status: 'away' }, 'present']]);
       assert.equal(members[0].connectionId, ann.connection.id);
@@ -51,11 +44,11 @@ for (const binary of [true, false]) {
 
     test('a dropped connection leaves presence', async () => {
       const name = `chat:${fmt}-drop`;
-      const watcher = realtime(herald, binary);
+      const watcher = realtime(env.herald, binary);
       const left = [];
       const ch = watcher.channels.get(name);
       await ch.presence.subscribe('leave', (m) => left.push(m.clientId));
-      const dan = realtime(herald, binary, { clientId: 'dan' });
+      const dan = realtime(env.herald, binary, { clientId: 'dan' });
       await dan.channels.get(name).presence.enter('here');
       await waitFor('dan present', async () => (await ch.presence.get()).length === 1);
       // Cut the socket without a close: the server sees the transport drop.
@@ -86,7 +79,7 @@ for (const binary of [true, false]) {
 
     test('REST publish reaches realtime subscribers; /time; REST presence', async () => {
       const name = `chat:${fmt}-rest`;
-      const sub = realtime(herald, binary, { clientId: 'eve' });
+      const sub = realtime(env.herald, binary, { clientId: 'eve' });
       const got = [];
       const ch = sub.channels.get(name);
       await ch.subscribe((m) => got.push([m.name, m.data]));
@@ -108,7 +101,7 @@ for (const binary of [true, false]) {
       const name = `chat:${fmt}-rewind`;
       const pub = rest(binary).channels.get(name);
       for (let i = 0; i < 5; i++) await pub.publish('r', `r${i}`);
-      const c = realtime(herald, binary);
+      const c = realtime(env.herald, binary);
       const got = [];
       await c.channels.get(name, { params: { rewind: '3' } }).subscribe((m) => got.push(m.data));
       await waitFor('3 rewound', () => got.length === 3);

@@ -5,23 +5,16 @@
 // 40101, capability 40160), detach.
 // Run: HERALD_BIN=target/debug/herald node --test-force-exit realtime.test.mjs
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
-import { Ably, KEY, RO_KEY, closeAll, nativeSubscriber, options, realtime, sleep, start, state, waitFor } from './harness.mjs';
+import { describe, test } from 'node:test';
+import { Ably, KEY, RO_KEY, nativeSubscriber, options, realtime, sleep, serve, state, waitFor } from './harness.mjs';
 
-let herald;
-before(async () => {
-  herald = await start();
-});
-after(async () => {
-  closeAll();
-  await herald?.close();
-});
+const env = serve();
 
 for (const binary of [true, false]) {
   const fmt = binary ? 'msgpack' : 'json';
   describe(`realtime over ${fmt}`, () => {
     test('connects with a key and gets its connection details', async () => {
-      const c = realtime(herald, binary, { clientId: 'ann' });
+      const c = realtime(env.herald, binary, { clientId: 'ann' });
       await state(c, 'connected');
       assert.ok(c.connection.id, 'connectionId');
       assert.ok(c.connection.key, 'connectionKey');
@@ -29,8 +22,8 @@ for (const binary of [true, false]) {
     });
 
     test('publish is acknowledged and delivered with id, connectionId, timestamp, clientId and data', async () => {
-      const a = realtime(herald, binary, { clientId: 'ann' });
-      const b = realtime(herald, binary);
+      const a = realtime(env.herald, binary, { clientId: 'ann' });
+      const b = realtime(env.herald, binary);
       const name = `chat:${fmt}-basic`;
       const got = [];
       await b.channels.get(name).subscribe('greeting', (m) => got.push(m));
@@ -47,8 +40,8 @@ for (const binary of [true, false]) {
     });
 
     test('50 messages arrive in order, strings and binary data intact', async () => {
-      const a = realtime(herald, binary);
-      const b = realtime(herald, !binary);
+      const a = realtime(env.herald, binary);
+      const b = realtime(env.herald, !binary);
       const name = `chat:${fmt}-order`;
       const got = [];
       await b.channels.get(name).subscribe((m) => got.push(m));
@@ -63,8 +56,8 @@ for (const binary of [true, false]) {
     });
 
     test('echoMessages:false keeps a connection from receiving its own messages', async () => {
-      const a = realtime(herald, binary, { echoMessages: false });
-      const b = realtime(herald, binary);
+      const a = realtime(env.herald, binary, { echoMessages: false });
+      const b = realtime(env.herald, binary);
       const name = `chat:${fmt}-echo`;
       const mine = [];
       const theirs = [];
@@ -79,11 +72,11 @@ for (const binary of [true, false]) {
     });
 
     test('POST /api/publish {"event","data"} reaches Ably subscribers as that message name', async () => {
-      const c = realtime(herald, binary);
+      const c = realtime(env.herald, binary);
       const name = `chat:${fmt}-cross-in`;
       const got = [];
       await c.channels.get(name).subscribe('news', (m) => got.push(m.data));
-      const r = await fetch(`${herald.base}/api/publish`, {
+      const r = await fetch(`${env.herald.base}/api/publish`, {
         method: 'POST',
         headers: { 'content-type': 'application/json' },
         body: JSON.stringify({ channel: name, data: { event: 'news', data: { headline: 'ok' } } }),
@@ -95,8 +88,8 @@ for (const binary of [true, false]) {
 
     test('an Ably publish reaches a native Herald subscriber as {event, data}', async () => {
       const name = `chat:${fmt}-cross-out`;
-      const native = await nativeSubscriber(herald, name);
-      const c = realtime(herald, binary);
+      const native = await nativeSubscriber(env.herald, name);
+      const c = realtime(env.herald, binary);
       await c.channels.get(name).publish('greeting', { text: 'to native' });
       await waitFor('the native delivery', () => native.got.length === 1);
       assert.equal(native.got[0].event, 'greeting');
@@ -105,7 +98,7 @@ for (const binary of [true, false]) {
     });
 
     test('a wrong secret is refused with 40101 and the connection fails', async () => {
-      const c = new Ably.Realtime(options(herald, binary, { key: 'app.key:wrong' }));
+      const c = new Ably.Realtime(options(env.herald, binary, { key: 'app.key:wrong' }));
       const failed = new Promise((r) => c.connection.once('failed', r));
       const change = await failed;
       assert.equal(change.reason?.code, 40101);
@@ -113,7 +106,7 @@ for (const binary of [true, false]) {
     });
 
     test('attaching without the capability fails the channel with 40160; allowed channels attach', async () => {
-      const c = realtime(herald, binary, { key: RO_KEY });
+      const c = realtime(env.herald, binary, { key: RO_KEY });
       const denied = c.channels.get('news');
       await assert.rejects(denied.attach(), (e) => e.code === 40160);
       assert.equal(denied.state, 'failed');
@@ -126,8 +119,8 @@ for (const binary of [true, false]) {
     });
 
     test('detach stops delivery', async () => {
-      const a = realtime(herald, binary);
-      const b = realtime(herald, binary);
+      const a = realtime(env.herald, binary);
+      const b = realtime(env.herald, binary);
       const name = `chat:${fmt}-detach`;
       const got = [];
       const ch = b.channels.get(name);
@@ -144,10 +137,10 @@ for (const binary of [true, false]) {
 }
 
 test('the key from HERALD_ABLY_KEY has every right; GET / without an upgrade is still 404', async () => {
-  const c = realtime(herald, true, { key: KEY });
+  const c = realtime(env.herald, true, { key: KEY });
   const ch = c.channels.get('anything');
   await ch.attach();
   assert.deepEqual(ch.modes.sort(), ['presence', 'presence_subscribe', 'publish', 'subscribe']);
-  assert.equal((await fetch(`${herald.base}/`)).status, 404);
-  assert.equal((await fetch(`${herald.base}/healthz`)).status, 200);
+  assert.equal((await fetch(`${env.herald.base}/`)).status, 404);
+  assert.equal((await fetch(`${env.herald.base}/healthz`)).status, 200);
 });

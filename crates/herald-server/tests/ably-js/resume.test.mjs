@@ -4,17 +4,10 @@
 // new connection with error 80008 and channels re-attached without RESUMED.
 // Run: HERALD_BIN=target/debug/herald node --test-force-exit resume.test.mjs
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
-import { Ably, closeAll, options, proxy, realtime, sleep, start, state, waitFor } from './harness.mjs';
+import { describe, test } from 'node:test';
+import { Ably, options, proxy, realtime, sleep, serve, state, waitFor } from './harness.mjs';
 
-let herald;
-before(async () => {
-  herald = await start();
-});
-after(async () => {
-  closeAll();
-  await herald?.close();
-});
+const env = serve();
 
 
 for (const binary of [true, false]) {
@@ -22,12 +15,12 @@ for (const binary of [true, false]) {
   describe(`resume over ${fmt}`, () => {
     test('a cut connection resumes with the same connectionId and exactly the missed messages', async () => {
       const name = `chat:${fmt}-resume`;
-      const gate = await proxy(herald);
-      const c = realtime(herald, binary, { port: gate.port, disconnectedRetryTimeout: 300 });
+      const gate = await proxy(env.herald);
+      const c = realtime(env.herald, binary, { port: gate.port, disconnectedRetryTimeout: 300 });
       const got = [];
       const ch = c.channels.get(name);
       await ch.subscribe((m) => got.push(m.data));
-      const pub = new Ably.Rest(options(herald, binary)).channels.get(name);
+      const pub = new Ably.Rest(options(env.herald, binary)).channels.get(name);
       await pub.publish('m', 'before');
       await waitFor('before', () => got.length === 1);
       await state(c, 'connected');
@@ -50,7 +43,7 @@ for (const binary of [true, false]) {
 
 test('when herald cannot resume, a new connection with 80008 and channels re-attached without RESUMED', async () => {
   const name = 'chat:restart';
-  const c = realtime(herald, true, { disconnectedRetryTimeout: 500 });
+  const c = realtime(env.herald, true, { disconnectedRetryTimeout: 500 });
   const ch = c.channels.get(name);
   const changes = [];
   await ch.subscribe(() => {});
@@ -59,7 +52,7 @@ test('when herald cannot resume, a new connection with 80008 and channels re-att
   const id = c.connection.id;
   const reasons = [];
   c.connection.on((change) => change.reason && reasons.push(change.reason.code));
-  await herald.restart('SIGKILL');
+  await env.herald.restart('SIGKILL');
   await waitFor('a new connection', () => c.connection.state === 'connected' && c.connection.id !== id, 20000);
   await waitFor('80008', () => reasons.includes(80008), 5000).catch(() => {
     throw new Error(`reasons ${reasons}`);

@@ -7,19 +7,12 @@
 // Run: HERALD_BIN=target/debug/herald node --test-force-exit tokens.test.mjs
 import assert from 'node:assert/strict';
 import { createHmac } from 'node:crypto';
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import { hs256Token } from '../node/herald.mjs';
-import { Ably, KEY, TOKEN_SECRET, closeAll, options, realtime, sleep, start, state, waitFor } from './harness.mjs';
+import { Ably, KEY, TOKEN_SECRET, options, realtime, sleep, serve, state, waitFor } from './harness.mjs';
 
-let herald;
-before(async () => {
-  // Tokens expire fast here: the server asks for a new one 2 s before.
-  herald = await start(`[auth]\ntoken_secret = "${TOKEN_SECRET}"\n[ably]\nreauth_before_expiry_ms = 2000\n`);
-});
-after(async () => {
-  closeAll();
-  await herald?.close();
-});
+// Tokens expire fast here: the server asks for a new one 2 s before.
+const env = serve(`[auth]\ntoken_secret = "${TOKEN_SECRET}"\n[ably]\nreauth_before_expiry_ms = 2000\n`);
 
 const [KEY_NAME, KEY_SECRET] = KEY.split(':');
 const b64url = (v) => Buffer.from(JSON.stringify(v)).toString('base64url');
@@ -36,15 +29,15 @@ function ablyJwt({ clientId, capability = { '*': ['*'] }, ttlSecs = 3600 }) {
 }
 
 /** Token options: no key, the given authCallback. */
-const tokenOptions = (binary, authCallback) => ({ ...options(herald, binary), key: undefined, authCallback });
+const tokenOptions = (binary, authCallback) => ({ ...options(env.herald, binary), key: undefined, authCallback });
 
 for (const binary of [true, false]) {
   const fmt = binary ? 'msgpack' : 'json';
   describe(`tokens over ${fmt}`, () => {
     test('authCallback with a TokenRequest: exchanged, clientId and capability enforced', async () => {
-      const server = new Ably.Rest(options(herald, binary));
+      const server = new Ably.Rest(options(env.herald, binary));
       let calls = 0;
-      const c = realtime(herald, binary, tokenOptions(binary, (params, cb) => {
+      const c = realtime(env.herald, binary, tokenOptions(binary, (params, cb) => {
         calls += 1;
         server.auth
           .createTokenRequest({ clientId: 'tok', capability: { 'chat:*': ['subscribe', 'publish'] } })
@@ -63,7 +56,7 @@ for (const binary of [true, false]) {
     });
 
     test('authCallback with an Ably JWT', async () => {
-      const c = realtime(herald, binary, tokenOptions(binary, (p, cb) => cb(null, ablyJwt({ clientId: 'jwt-user' }))));
+      const c = realtime(env.herald, binary, tokenOptions(binary, (p, cb) => cb(null, ablyJwt({ clientId: 'jwt-user' }))));
       await state(c, 'connected');
       assert.equal(c.auth.clientId, 'jwt-user');
       await c.channels.get(`chat:${fmt}-jwt`).presence.enter('hi');
@@ -71,7 +64,7 @@ for (const binary of [true, false]) {
 
     test('authCallback with a Herald token: its grants are the capability', async () => {
       const token = hs256Token(TOKEN_SECRET, 'herald-user', [{ channels: ['chat:*'], allow: ['subscribe', 'publish'] }]);
-      const c = realtime(herald, binary, tokenOptions(binary, (p, cb) => cb(null, token)));
+      const c = realtime(env.herald, binary, tokenOptions(binary, (p, cb) => cb(null, token)));
       await state(c, 'connected');
       assert.equal(c.auth.clientId, 'herald-user');
       await c.channels.get(`chat:${fmt}-herald`).publish('x', 'ok');
@@ -80,7 +73,7 @@ for (const binary of [true, false]) {
 
     test('an expired token is refused with 40142 and the client renews it', async () => {
       let calls = 0;
-      const c = realtime(herald, binary, tokenOptions(binary, (p, cb) => {
+      const c = realtime(env.herald, binary, tokenOptions(binary, (p, cb) => {
         calls += 1;
         cb(null, ablyJwt({ clientId: 'late', ttlSecs: calls === 1 ? -10 : 3600 }));
       }));
@@ -90,7 +83,7 @@ for (const binary of [true, false]) {
 
     test('a token about to expire is renewed over the live connection (AUTH), nothing lost', async () => {
       let calls = 0;
-      const c = realtime(herald, binary, tokenOptions(binary, (p, cb) => {
+      const c = realtime(env.herald, binary, tokenOptions(binary, (p, cb) => {
         calls += 1;
         cb(null, ablyJwt({ clientId: 'renew', ttlSecs: 3 }));
       }));
@@ -111,7 +104,7 @@ for (const binary of [true, false]) {
     });
 
     test('a TokenRequest signed with a wrong secret is refused with 40101', async () => {
-      const wrong = new Ably.Rest(options(herald, binary, { key: `${KEY_NAME}:wrong` }));
+      const wrong = new Ably.Rest(options(env.herald, binary, { key: `${KEY_NAME}:wrong` }));
       await assert.rejects(wrong.auth.requestToken(), (e) => e.code === 40101);
     });
   });
