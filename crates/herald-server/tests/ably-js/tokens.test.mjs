@@ -1,5 +1,5 @@
 // Token auth with the real `ably` client library (2.x), in MessagePack and
-// JSON: authCallback with a TokenRequest (exchanged at
+// JSON: authCallback and authUrl with a TokenRequest (exchanged at
 // /keys/{keyName}/requestToken), with an Ably JWT, with a Herald token;
 // the token's capability and clientId enforced; an expired token renewed
 // (40142) and a token renewed before expiry (AUTH) without losing the
@@ -7,9 +7,10 @@
 // Run: HERALD_BIN=target/debug/herald node --test-force-exit tokens.test.mjs
 import assert from 'node:assert/strict';
 import { createHmac } from 'node:crypto';
+import http from 'node:http';
 import { describe, test } from 'node:test';
 import { hs256Token } from '../node/herald.mjs';
-import { Ably, KEY, TOKEN_SECRET, options, realtime, sleep, serve, state, waitFor } from './harness.mjs';
+import { Ably, KEY, TOKEN_SECRET, freePort, options, realtime, sleep, serve, state, waitFor } from './harness.mjs';
 
 // Tokens expire fast here: the server asks for a new one 2 s before.
 const env = serve(`[auth]\ntoken_secret = "${TOKEN_SECRET}"\n[ably]\nreauth_before_expiry_ms = 2000\n`);
@@ -53,6 +54,26 @@ for (const binary of [true, false]) {
       await waitFor('own message', () => got.length === 1);
       assert.deepEqual(got[0], ['tok', 'hello']);
       await assert.rejects(c.channels.get('news').attach(), (e) => e.code === 40160);
+    });
+
+    test('authUrl answering a TokenRequest (the app back end signs it with the key)', async () => {
+      const server = new Ably.Rest(options(env.herald, binary));
+      const backend = http.createServer(async (req, res) => {
+        const tr = await server.auth.createTokenRequest({ clientId: 'url-user' });
+        res.setHeader('content-type', 'application/json');
+        res.end(JSON.stringify(tr));
+      });
+      const port = await freePort();
+      await new Promise((r) => backend.listen(port, '127.0.0.1', r));
+      try {
+        const c = realtime(env.herald, binary, { ...options(env.herald, binary), key: undefined, authUrl: `http://127.0.0.1:${port}/token` });
+        await state(c, 'connected');
+        assert.equal(c.auth.clientId, 'url-user');
+        await c.channels.get(`chat:${fmt}-url`).publish('x', 'ok');
+      } finally {
+        backend.close();
+        backend.closeAllConnections();
+      }
     });
 
     test('authCallback with an Ably JWT', async () => {
