@@ -37,13 +37,17 @@ impl Session<'_> {
         let mut modes = 0;
         let subscribe = check(Rights::SUBSCRIBE);
         if subscribe.is_ok() {
-            modes |= flags::SUBSCRIBE | flags::PRESENCE_SUBSCRIBE;
+            modes |= flags::SUBSCRIBE;
         }
         if check(Rights::PUBLISH).is_ok() {
             modes |= flags::PUBLISH;
         }
+        // Herald's presence right is both entering and reading the member list.
         if check(Rights::PRESENCE).is_ok() {
             modes |= flags::PRESENCE;
+            if modes & flags::SUBSCRIBE != 0 {
+                modes |= flags::PRESENCE_SUBSCRIBE;
+            }
         }
         (modes, subscribe.err())
     }

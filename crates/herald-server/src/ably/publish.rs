@@ -1,8 +1,11 @@
 //! MESSAGE from the client: each message becomes a Herald publication
-//! (`envelope::to_publication`, id `connectionId:msgSerial:index`), then
+//! (`envelope::to_publication`, id `connectionId:msgSerial:index`, also its
+//! idempotency key, so a message re-sent after a resume is published once), then
 //! one ACK for the protocol message — or a NACK with the Ably code of the
 //! first refusal (40160 capability, 40009 too large, 40013 bad data,
 //! 40012 clientId, 42910 rate).
+
+use std::sync::Arc;
 
 use herald_ably::envelope::{self, Origin};
 use herald_ably::error::code;
@@ -55,13 +58,16 @@ impl Session<'_> {
             return Err(ErrorInfo::new(code::TOO_LARGE, format!("message is {size} bytes; at most {max} allowed")));
         }
         let client_id = self.message_client_id(m.client_id.as_deref())?;
-        let origin =
-            Origin { id: Some(m.id.as_deref().unwrap_or(id)), client_id, connection_id: Some(&self.connection_id) };
+        let id = m.id.as_deref().unwrap_or(id);
+        let origin = Origin { id: Some(id), client_id, connection_id: Some(&self.connection_id) };
         let json = envelope::to_publication(m, &origin)?;
         let payload = Payload::from_json_text(json).map_err(|e| ErrorInfo::new(code::INVALID_DATA, e.message))?;
+        // The id is the idempotency key: a message ably-js sends again after a
+        // resume (its ACK was lost with the transport) is published once.
+        let key = Some(Arc::from(id));
         self.app
             .hub
-            .publish(Caller::Client(self.conn), ch.clone(), payload, None)
+            .publish(Caller::Client(self.conn), ch.clone(), payload, key)
             .await
             .map_err(|e| super::error_info(&e))?;
         Ok(())
