@@ -1,6 +1,6 @@
 // Resume with the real `ably` client library (2.x), in MessagePack and
 // JSON: a cut transport resumes with the same connectionId and exactly the
-// messages missed meanwhile; when herald cannot resume (it restarted), a
+// messages missed meanwhile (and its presence member is back); when herald cannot resume (it restarted), a
 // new connection with error 80008 and channels re-attached without RESUMED.
 // Run: HERALD_BIN=target/debug/herald node --test-force-exit resume.test.mjs
 import assert from 'node:assert/strict';
@@ -16,10 +16,11 @@ for (const binary of [true, false]) {
     test('a cut connection resumes with the same connectionId and exactly the missed messages', async () => {
       const name = `chat:${fmt}-resume`;
       const gate = await proxy(env.herald);
-      const c = realtime(env.herald, binary, { port: gate.port, disconnectedRetryTimeout: 300 });
+      const c = realtime(env.herald, binary, { port: gate.port, disconnectedRetryTimeout: 300, clientId: `r-${fmt}` });
       const got = [];
       const ch = c.channels.get(name);
       await ch.subscribe((m) => got.push(m.data));
+      await ch.presence.enter('here');
       const pub = new Ably.Rest(options(env.herald, binary)).channels.get(name);
       await pub.publish('m', 'before');
       await waitFor('before', () => got.length === 1);
@@ -35,6 +36,8 @@ for (const binary of [true, false]) {
       await waitFor('after', () => got.includes('after'));
       await sleep(300);
       assert.equal(c.connection.id, id, 'same connectionId');
+      // The member left with the transport and ably-js re-entered it on re-attach.
+      await waitFor('the member back', async () => (await pub.presence.get()).items.some((m) => m.clientId === `r-${fmt}`));
       assert.deepEqual(got, ['before', 'missed0', 'missed1', 'missed2', 'missed3', 'missed4', 'after']);
       gate.close();
     });
