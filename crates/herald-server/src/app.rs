@@ -146,7 +146,7 @@ impl App {
             limits: limits.clone(),
             proxies,
             pusher,
-            ably_resumes: Default::default(),
+            ably_resumes: crate::ably::resume::Resumes::new(redis_for_docs.clone().map(herald_redis::Handoffs::new)),
             metrics,
             nodes,
             shutting_down: AtomicBool::new(false),

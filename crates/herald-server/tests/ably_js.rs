@@ -25,3 +25,18 @@ fn ably_js_token_auth_renewal_and_refusals_work_against_herald() {
 fn ably_js_resumes_with_the_missed_messages_or_says_80008() {
     common::run_node_test("ably-js", "resume.test.mjs");
 }
+
+/// A Redis key prefix of this test's own, removed when it ends (even by a panic).
+struct Prefix(String);
+
+impl Drop for Prefix {
+    fn drop(&mut self) {
+        common::cluster::delete_prefix(6379, &self.0);
+    }
+}
+
+#[test]
+fn ably_js_resumes_through_another_node_of_a_redis_cluster() {
+    let prefix = Prefix(common::cluster::fresh_prefix("ably"));
+    common::run_node_test_with("ably-js", "cluster.test.mjs", &[("HERALD_TEST_REDIS_PREFIX", prefix.0.clone())]);
+}

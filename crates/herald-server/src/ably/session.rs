@@ -67,7 +67,7 @@ where
     };
     conn.set_echo(q.echo.as_deref() != Some("false"));
     let asked = q.resume.as_deref().or(q.recover.as_deref());
-    let resumed = app.ably_resumes.start(asked, auth.client_id.as_deref(), conn.id());
+    let resumed = app.ably_resumes.start(asked, auth.client_id.as_deref(), conn.id()).await;
     if resumed.connection_id != conn.id().as_ref() {
         // Publications of the earlier transport count as this connection's (echo).
         conn.set_alias(Arc::from(resumed.connection_id.as_str()));
@@ -100,10 +100,10 @@ where
         )
     });
     if session.closed_for_good || fatal {
-        app.ably_resumes.closed(&session.connection_key);
+        app.ably_resumes.closed(&session.connection_key).await;
     } else {
         let ttl = Duration::from_millis(app.config.ably.connection_state_ttl_ms);
-        app.ably_resumes.dropped(&session.connection_key, ttl);
+        app.ably_resumes.dropped(&session.connection_key, ttl).await;
     }
 }
 

@@ -82,14 +82,16 @@ export async function state(client, wanted, timeoutMs = 10000) {
 }
 
 /** A TCP proxy to herald that can cut every connection and refuse new
- * ones for a while (`cut()`), then let clients back in (`restore()`). */
+ * ones for a while (`cut()`), then let clients back in (`restore()`, to
+ * another node with `restore(otherHerald)`). */
 export async function proxy(herald) {
   const net = await import('node:net');
   const sockets = new Set();
   let open = true;
+  let target = herald;
   const server = net.createServer((client) => {
     if (!open) return client.destroy();
-    const upstream = net.connect(herald.port, '127.0.0.1');
+    const upstream = net.connect(target.port, '127.0.0.1');
     for (const s of [client, upstream]) {
       sockets.add(s);
       s.on('close', () => sockets.delete(s));
@@ -107,7 +109,8 @@ export async function proxy(herald) {
       open = false;
       for (const s of sockets) s.destroy();
     },
-    restore() {
+    restore(to = herald) {
+      target = to;
       open = true;
     },
     close() {
