@@ -60,8 +60,11 @@ impl Session<'_> {
         };
         let mut params = channel::split_qualifier(&name).map(|(_, p)| p).unwrap_or_default();
         params.extend(pm.params.clone().unwrap_or_default());
-        // A re-attach (after the server detached it, or new params): start over from its serial.
-        if self.attached.remove(&name).is_some() || self.conn.is_subscribed(&ch) {
+        // A re-attach (after the server detached it, or new params): start over
+        // from its serial. The channel is attached under one name at a time: a
+        // second name for it (`[?rewind=1]x` after `x`) takes its place.
+        self.attached.retain(|_, c| c != &ch);
+        if self.conn.is_subscribed(&ch) {
             let _ = self.app.hub.unsubscribe(self.conn, &ch);
         }
         let (granted, refused) = self.modes(&ch);
