@@ -6,8 +6,7 @@
 // Run by tests/ably_js.rs with HERALD_TEST_REDIS_PREFIX (a key prefix of its own).
 import assert from 'node:assert/strict';
 import { after, test } from 'node:test';
-import { Herald } from '../node/herald.mjs';
-import { Ably, KEY, options, proxy, realtime, closeAll, state, waitFor } from './harness.mjs';
+import { Ably, KEY, closeAll, options, proxy, realtime, start, state, waitFor } from './harness.mjs';
 
 const prefix = process.env.HERALD_TEST_REDIS_PREFIX;
 if (!prefix) throw new Error('set HERALD_TEST_REDIS_PREFIX (tests/ably_js.rs does)');
@@ -15,21 +14,7 @@ const redisUrl = process.env.HERALD_TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
 
 const nodes = [];
 async function node() {
-  process.env.HERALD_ABLY_KEY = KEY;
-  const h = new Herald(`ephemeral = true
-[limits]
-messages_per_conn_per_sec = 10000
-messages_per_conn_burst = 10000
-api_calls_per_sec = 100000
-api_calls_burst = 100000
-[broker]
-url = "${redisUrl}"
-key_prefix = "${prefix}"
-[namespaces.chat]
-presence = true
-presence_grace_ms = 0
-`);
-  await h.start();
+  const h = await start(`[broker]\nurl = "${redisUrl}"\nkey_prefix = "${prefix}"\n`);
   nodes.push(h);
   return h;
 }
