@@ -1,6 +1,6 @@
 // Token auth with the real `ably` client library (2.x), in MessagePack and
 // JSON: authCallback and authUrl with a TokenRequest (exchanged at
-// /keys/{keyName}/requestToken), with an Ably JWT, with a Herald token;
+// /keys/{keyName}/requestToken), with TokenDetails, with an Ably JWT, with a Herald token;
 // the token's capability and clientId enforced; an expired token renewed
 // (40142) and a token renewed before expiry (AUTH) without losing the
 // connection; a TokenRequest signed with a wrong secret refused.
@@ -74,6 +74,17 @@ for (const binary of [true, false]) {
         backend.close();
         backend.closeAllConnections();
       }
+    });
+
+    test('authCallback with TokenDetails from the REST requestToken', async () => {
+      const server = new Ably.Rest(options(env.herald, binary));
+      const details = await server.auth.requestToken({ clientId: 'details-user', capability: { 'chat:*': ['*'] } });
+      assert.equal(details.clientId, 'details-user');
+      assert.ok(details.expires > Date.now());
+      const c = realtime(env.herald, binary, tokenOptions(binary, (p, cb) => cb(null, details)));
+      await state(c, 'connected');
+      assert.equal(c.auth.clientId, 'details-user');
+      await c.channels.get(`chat:${fmt}-details`).publish('x', 'ok');
     });
 
     test('authCallback with an Ably JWT', async () => {
