@@ -30,6 +30,9 @@ SUPABASE_JS_TESTS=crates/herald-server/tests/supabase-js
 # socket.io-client 4.8 for the Socket.IO door (tests/socketio_js.rs) and its browser test below.
 SOCKETIO_JS_TESTS=crates/herald-server/tests/socketio-js
 (cd "$SOCKETIO_JS_TESTS" && npm ci --no-audit --no-fund)
+# Ably compatibility: the real ably 2.x client (tests/ably_js.rs) and its browser test below.
+ABLY_JS_TESTS=crates/herald-server/tests/ably-js
+(cd "$ABLY_JS_TESTS" && npm ci --no-audit --no-fund)
 
 echo "== cargo fmt --check"
 cargo fmt --all -- --check
@@ -58,6 +61,8 @@ echo "== browser test (chromium page with socket.io-client against the Socket.IO
 CHROMIUM="$CHROMIUM" node "$SOCKETIO_JS_TESTS/browser.test.mjs"
 echo "== browser test (chromium page with @supabase/realtime-js against the Supabase door)"
 CHROMIUM="$CHROMIUM" node "$SUPABASE_JS_TESTS/browser.test.mjs"
+echo "== browser test (chromium page with ably-js against the Ably door)"
+CHROMIUM="$CHROMIUM" node "$ABLY_JS_TESTS/browser.test.mjs"
 
 echo "== SDK (sdk/): npm ci && npm run build && npm test"
 (cd sdk && npm ci --no-audit --no-fund && npm run build && npm test)

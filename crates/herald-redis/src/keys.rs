@@ -18,6 +18,7 @@
 //! | `P:doc:C` | pub/sub channel | document `C`'s messages between nodes: `node m<y-websocket message>`, `node g<dead node>` |
 //! | `P:doc:{C}:compactor` | string | the node compacting document `C` (a token), expiring |
 //! | `P:node:N:docs` | set | documents node `N` has open, for telling them when it dies |
+//! | `P:handoff:K:I` | string | a value of kind `K` one node left for any node to take once (a dropped Ably connection's resume state), expiring |
 
 use herald_core::ChannelName;
 
@@ -62,6 +63,11 @@ impl Keys {
     /// counts); every node subscribes to it.
     pub fn users(&self) -> String {
         format!("{}:users", self.prefix)
+    }
+
+    /// A value of kind `kind` left for any node to take once ([`crate::Handoffs`]).
+    pub fn handoff(&self, kind: &str, id: &str) -> String {
+        format!("{}:handoff:{kind}:{id}", self.prefix)
     }
 
     /// A channel's presence records: field `node\nmember` → record JSON.

@@ -35,6 +35,8 @@ pub struct App {
     pub pusher: Arc<crate::pusher::PusherDoor>,
     /// The Socket.IO door's encoder and polling sessions.
     pub socketio: Arc<crate::socketio::SocketIoDoor>,
+    /// The Ably door's resumable connections.
+    pub ably_resumes: crate::ably::resume::Resumes,
     /// Renders `/metrics`.
     pub metrics: Option<PrometheusHandle>,
     /// Open collaborative documents (`None` when `[yjs] enabled = false`).
@@ -149,6 +151,7 @@ impl App {
             proxies,
             pusher,
             socketio: crate::socketio::SocketIoDoor::new(),
+            ably_resumes: crate::ably::resume::Resumes::new(redis_for_docs.clone().map(herald_redis::Handoffs::new)),
             metrics,
             nodes,
             shutting_down: AtomicBool::new(false),

@@ -2,6 +2,7 @@
 //! SSE and long-polling, HTTP API), its store, and operations (health, metrics, shutdown).
 
 pub mod accept;
+pub mod ably;
 pub mod api_error;
 pub mod app;
 pub mod auth;

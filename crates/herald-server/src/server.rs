@@ -24,6 +24,7 @@ pub fn router(app: Arc<App>) -> Router {
         .merge(crate::pusher::router())
         .merge(crate::socketio::router(&app))
         .merge(crate::supabase::router())
+        .merge(crate::ably::router())
         .nest("/api", crate::http_api::router(app.clone()))
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(readyz))

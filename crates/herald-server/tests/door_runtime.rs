@@ -26,12 +26,13 @@ use tokio_tungstenite::tungstenite::Message;
 const PUSHER_APP: &str = "[pusher]\n[[pusher.apps]]\nid = \"1\"\nkey = \"key-1\"\nsecret = \"secret-1\"\n";
 
 /// The WebSocket doors, by the path a client opens.
-const WS_DOORS: [&str; 5] = [
+const WS_DOORS: [&str; 6] = [
     "/ws",
     "/app/key-1?protocol=7",
     "/yjs/runtime",
     "/socket.io/?EIO=4&transport=websocket",
     "/realtime/v1/websocket?apikey=k&vsn=2.0.0",
+    "/?format=json",
 ];
 
 /// The doors admitted by a plain HTTP request (a polling session holds its slot as a socket does).

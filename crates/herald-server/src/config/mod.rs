@@ -11,6 +11,7 @@ use std::path::{Path, PathBuf};
 use herald_core::{NamespaceOptions, QueueLimits};
 use serde::Deserialize;
 
+pub mod ably;
 mod overrides;
 mod sections;
 mod socketio;
@@ -62,6 +63,8 @@ pub struct Config {
     pub store: StoreConfig,
     /// Pusher Channels compatibility (`[pusher]`, `[[pusher.apps]]`).
     pub pusher: crate::pusher::config::PusherConfig,
+    /// Ably compatibility (`[ably]`, `[[ably.keys]]`).
+    pub ably: ably::AblyConfig,
     /// Collaborative documents: the y-websocket door (`[yjs]`).
     pub yjs: crate::yjs::YjsConfig,
     /// The Socket.IO door (`[socketio]`).
@@ -96,6 +99,7 @@ impl Default for Config {
             chat: ChatConfig::default(),
             store: StoreConfig::default(),
             pusher: Default::default(),
+            ably: Default::default(),
             yjs: crate::yjs::YjsConfig::default(),
             socketio: SocketIoConfig::default(),
             broker: BrokerConfig::default(),
@@ -191,6 +195,11 @@ impl Config {
             self.pusher.apps.retain(|a| &a.id != id);
             let app = crate::pusher::config::PusherAppConfig::new(id.clone(), key.clone(), secret.clone());
             self.pusher.apps.push(app);
+        }
+        if let Some(v) = &o.ably_key
+            && !self.ably.add_env_key(v)
+        {
+            tracing::warn!("HERALD_ABLY_KEY must be appId.keyId:secret; ignored");
         }
         if let Some(v) = &o.broker {
             self.broker.url = Some(v.clone()).filter(|u| !u.is_empty());

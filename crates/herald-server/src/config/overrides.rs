@@ -57,6 +57,9 @@ pub struct Overrides {
     /// Pusher app secret.
     #[arg(long, env = "HERALD_PUSHER_APP_SECRET")]
     pub pusher_app_secret: Option<String>,
+    /// One Ably API key with every right, `appId.keyId:secret`.
+    #[arg(long, env = "HERALD_ABLY_KEY")]
+    pub ably_key: Option<String>,
     /// Scale-out broker URL (`redis://host:6379`); unset: one node, embedded broker.
     #[arg(long, env = "HERALD_BROKER")]
     pub broker: Option<String>,
