@@ -1,8 +1,8 @@
 //! The `herald` server: wires the core hub to its doors (native WebSocket,
 //! SSE and long-polling, HTTP API), its store, and operations (health, metrics, shutdown).
 
-pub mod accept;
 pub mod ably;
+pub mod accept;
 pub mod api_error;
 pub mod app;
 pub mod auth;

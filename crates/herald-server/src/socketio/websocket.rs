@@ -159,7 +159,9 @@ where
     let span = tracing::info_span!("conn", id = %conn.id(), user = conn.user().map(|u| u.to_string()));
     let mut session = WsSession { app: app.clone(), sock };
     let closing = Arc::new(SocketIoClosing);
-    runtime::run_framed(&app, &mut socket, &conn, closing, &mut session, Some(Box::new(stamper))).instrument(span).await;
+    runtime::run_framed(&app, &mut socket, &conn, closing, &mut session, Some(Box::new(stamper)))
+        .instrument(span)
+        .await;
 }
 
 /// Read until a CONNECT succeeds (refusals are answered and the wait goes
