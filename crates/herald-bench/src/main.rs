@@ -18,6 +18,7 @@
 mod clock;
 mod connect;
 mod fanout;
+mod phoenix;
 mod plot;
 mod procfs;
 mod publisher;
@@ -76,7 +77,7 @@ enum Command {
 #[derive(Args, Clone)]
 struct Common {
     /// Targets, in order: herald, herald-sqlite, herald+redis, herald-pusher,
-    /// herald-socketio, raw, ws, socketio, sockudo.
+    /// herald-socketio, herald-supabase, raw, ws, socketio, sockudo.
     #[arg(long, value_delimiter = ',', default_value = "herald,raw,ws,socketio")]
     targets: Vec<Target>,
     /// Generator worker threads (the server gets the other cores).

@@ -105,6 +105,12 @@ impl Publisher {
         channels: usize,
     ) -> anyhow::Result<PublishStats> {
         let names: Vec<String> = (0..channels.max(1)).map(wire::channel_name).collect();
+        // A Phoenix client may push only to topics it has joined.
+        if let (Dialect::Supabase, Link::Ws(conn)) = (self.dialect, &mut self.link) {
+            for (i, name) in names.iter().enumerate() {
+                conn.phoenix_join(name, i + 1).await.context("publisher phx_join")?;
+            }
+        }
         let pad = wire::padding(size);
         let interval = 1e9 / rate.max(0.001);
         let mut stats = PublishStats { measured_per_channel: vec![0; names.len()], ..PublishStats::default() };

@@ -40,6 +40,10 @@ pub enum Target {
     /// `herald` (as the `herald` target) driven through its Socket.IO door
     /// (`/socket.io/`, WebSocket transport), publisher on the same door.
     HeraldSocketio,
+    /// `herald` (as the `herald` target) driven through its Supabase Realtime
+    /// door (`/realtime/v1/websocket`, vsn 1.0.0): subscribers and the
+    /// publisher join `realtime:{channel}`, the publisher sends broadcasts.
+    HeraldSupabase,
     /// Sockudo (Rust, Pusher protocol), driven as `herald-pusher`: the binary
     /// at `$SOCKUDO_BIN`, else `bench/peers/sockudo/bin/sockudo`, else
     /// `sockudo` on the `PATH` (see `bench/peers/README.md`); skipped when
@@ -59,6 +63,7 @@ impl Target {
             Target::Socketio => "socketio",
             Target::HeraldPusher => "herald-pusher",
             Target::HeraldSocketio => "herald-socketio",
+            Target::HeraldSupabase => "herald-supabase",
             Target::Sockudo => "sockudo",
         }
     }
@@ -68,6 +73,7 @@ impl Target {
         match self {
             Target::Socketio => Dialect::SocketIo,
             Target::HeraldSocketio => Dialect::HeraldSocketIo,
+            Target::HeraldSupabase => Dialect::Supabase,
             Target::HeraldPusher | Target::Sockudo => Dialect::Pusher,
             _ => Dialect::Native,
         }
@@ -274,7 +280,11 @@ pub fn start_with(target: Target, paths: &Paths, extra_config: &str) -> anyhow::
             wait_listening(publish_addr)?;
             node(port)?
         }
-        Target::Herald | Target::HeraldSqlite | Target::HeraldPusher | Target::HeraldSocketio => {
+        Target::Herald
+        | Target::HeraldSqlite
+        | Target::HeraldPusher
+        | Target::HeraldSocketio
+        | Target::HeraldSupabase => {
             let mut c = Command::new(herald_binary(paths)?);
             c.args(["serve", "--listen", &addr.to_string()]).env("RUST_LOG", "warn");
             if target == Target::HeraldPusher {

@@ -41,6 +41,10 @@ pub enum Dialect {
     /// `{channel, data}` (no ack asked, as for the Node peer), and
     /// publications arriving as `42["message", data, meta]`.
     HeraldSocketIo,
+    /// Supabase Realtime through Herald's Supabase door ([`crate::phoenix`]):
+    /// subscribers and the publisher join `realtime:{channel}`, the publisher
+    /// sends client broadcasts.
+    Supabase,
 }
 
 impl Dialect {
@@ -49,6 +53,7 @@ impl Dialect {
         match self {
             Dialect::Native => "/ws",
             Dialect::SocketIo | Dialect::HeraldSocketIo => "/socket.io/?EIO=4&transport=websocket",
+            Dialect::Supabase => crate::phoenix::PATH,
             // The key is `pusher_api::APP_KEY` (a test checks they agree).
             Dialect::Pusher => "/app/herald-bench-key?protocol=7&client=js&version=8.4.0&flash=false",
         }
@@ -230,6 +235,13 @@ impl Conn {
                         self.send_text("3").await?;
                     }
                 }
+                Dialect::Supabase => {
+                    if crate::phoenix::is_broadcast(payload)
+                        && let Some(stamps) = publication(payload)
+                    {
+                        return Ok(stamps);
+                    }
+                }
                 Dialect::Pusher => {
                     if let Some(stamps) = pusher_publication(payload) {
                         return Ok(stamps);
@@ -328,6 +340,7 @@ impl Conn {
         match dialect {
             Dialect::Native => self.native_subscribe(channel).await,
             Dialect::SocketIo | Dialect::HeraldSocketIo => self.socketio_join(dialect, Some(channel)).await,
+            Dialect::Supabase => self.phoenix_join(channel, 0).await,
             Dialect::Pusher => self.pusher_join(Some(channel)).await,
         }
     }
@@ -340,6 +353,8 @@ impl Conn {
                 self.wait_for(Dialect::Native, |p| p.starts_with(b"{\"id\":1")).await.map(drop)
             }
             Dialect::SocketIo | Dialect::HeraldSocketIo => self.socketio_join(dialect, None).await,
+            // Joins the topics it publishes to in `Publisher::run`, once it knows them.
+            Dialect::Supabase => Ok(()),
             Dialect::Pusher => self.pusher_join(None).await,
         }
     }
@@ -401,6 +416,7 @@ pub fn publish_text(dialect: Dialect, channel: &str, id: u64, sent_ns: u64, sche
         Dialect::SocketIo | Dialect::HeraldSocketIo => format!(
             "42[\"publish\",{{\"channel\":\"{channel}\",\"data\":{{\"ts\":{sent_ns},\"sch\":{sched_ns},\"pad\":\"{pad}\"}}}}]"
         ),
+        Dialect::Supabase => crate::phoenix::broadcast_text(channel, id, sent_ns, sched_ns, pad),
         Dialect::Pusher => format!(
             "{{\"name\":\"bench\",\"channel\":\"{channel}\",\
              \"data\":\"{{\\\"ts\\\":{sent_ns},\\\"sch\\\":{sched_ns},\\\"pad\\\":\\\"{pad}\\\"}}\"}}"
