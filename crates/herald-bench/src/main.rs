@@ -15,6 +15,7 @@
 //!
 //! See `BENCHMARKS.md` at the repository root for method and results.
 
+mod ably;
 mod clock;
 mod connect;
 mod fanout;
@@ -77,7 +78,7 @@ enum Command {
 #[derive(Args, Clone)]
 struct Common {
     /// Targets, in order: herald, herald-sqlite, herald+redis, herald-pusher,
-    /// herald-socketio, herald-supabase, raw, ws, socketio, sockudo.
+    /// herald-socketio, herald-supabase, herald-ably, raw, ws, socketio, sockudo.
     #[arg(long, value_delimiter = ',', default_value = "herald,raw,ws,socketio")]
     targets: Vec<Target>,
     /// Generator worker threads (the server gets the other cores).

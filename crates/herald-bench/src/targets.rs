@@ -44,6 +44,10 @@ pub enum Target {
     /// door (`/realtime/v1/websocket`, vsn 1.0.0): subscribers and the
     /// publisher join `realtime:{channel}`, the publisher sends broadcasts.
     HeraldSupabase,
+    /// `herald` (as the `herald` target) with one Ably key, driven through
+    /// its Ably door in JSON (`/?key=…&format=json`): subscribers ATTACH, the
+    /// publisher sends MESSAGEs with a msgSerial (ACKed).
+    HeraldAbly,
     /// Sockudo (Rust, Pusher protocol), driven as `herald-pusher`: the binary
     /// at `$SOCKUDO_BIN`, else `bench/peers/sockudo/bin/sockudo`, else
     /// `sockudo` on the `PATH` (see `bench/peers/README.md`); skipped when
@@ -64,6 +68,7 @@ impl Target {
             Target::HeraldPusher => "herald-pusher",
             Target::HeraldSocketio => "herald-socketio",
             Target::HeraldSupabase => "herald-supabase",
+            Target::HeraldAbly => "herald-ably",
             Target::Sockudo => "sockudo",
         }
     }
@@ -74,6 +79,7 @@ impl Target {
             Target::Socketio => Dialect::SocketIo,
             Target::HeraldSocketio => Dialect::HeraldSocketIo,
             Target::HeraldSupabase => Dialect::Supabase,
+            Target::HeraldAbly => Dialect::Ably,
             Target::HeraldPusher | Target::Sockudo => Dialect::Pusher,
             _ => Dialect::Native,
         }
@@ -284,13 +290,17 @@ pub fn start_with(target: Target, paths: &Paths, extra_config: &str) -> anyhow::
         | Target::HeraldSqlite
         | Target::HeraldPusher
         | Target::HeraldSocketio
-        | Target::HeraldSupabase => {
+        | Target::HeraldSupabase
+        | Target::HeraldAbly => {
             let mut c = Command::new(herald_binary(paths)?);
             c.args(["serve", "--listen", &addr.to_string()]).env("RUST_LOG", "warn");
             if target == Target::HeraldPusher {
                 c.env("HERALD_PUSHER_APP_ID", pusher_api::APP_ID)
                     .env("HERALD_PUSHER_APP_KEY", pusher_api::APP_KEY)
                     .env("HERALD_PUSHER_APP_SECRET", pusher_api::APP_SECRET);
+            }
+            if target == Target::HeraldAbly {
+                c.env("HERALD_ABLY_KEY", crate::ably::KEY);
             }
             if target != Target::HeraldSqlite {
                 c.arg("--ephemeral");

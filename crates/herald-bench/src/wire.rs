@@ -45,6 +45,8 @@ pub enum Dialect {
     /// subscribers and the publisher join `realtime:{channel}`, the publisher
     /// sends client broadcasts.
     Supabase,
+    /// Ably through Herald's Ably door, JSON format ([`crate::ably`]).
+    Ably,
 }
 
 impl Dialect {
@@ -54,6 +56,7 @@ impl Dialect {
             Dialect::Native => "/ws",
             Dialect::SocketIo | Dialect::HeraldSocketIo => "/socket.io/?EIO=4&transport=websocket",
             Dialect::Supabase => crate::phoenix::PATH,
+            Dialect::Ably => crate::ably::PATH,
             // The key is `pusher_api::APP_KEY` (a test checks they agree).
             Dialect::Pusher => "/app/herald-bench-key?protocol=7&client=js&version=8.4.0&flash=false",
         }
@@ -235,6 +238,13 @@ impl Conn {
                         self.send_text("3").await?;
                     }
                 }
+                Dialect::Ably => {
+                    if crate::ably::is_message(payload)
+                        && let Some(stamps) = pusher_publication(payload)
+                    {
+                        return Ok(stamps);
+                    }
+                }
                 Dialect::Supabase => {
                     if crate::phoenix::is_broadcast(payload)
                         && let Some(stamps) = publication(payload)
@@ -341,6 +351,7 @@ impl Conn {
             Dialect::Native => self.native_subscribe(channel).await,
             Dialect::SocketIo | Dialect::HeraldSocketIo => self.socketio_join(dialect, Some(channel)).await,
             Dialect::Supabase => self.phoenix_join(channel, 0).await,
+            Dialect::Ably => self.ably_join(Some(channel)).await,
             Dialect::Pusher => self.pusher_join(Some(channel)).await,
         }
     }
@@ -355,6 +366,7 @@ impl Conn {
             Dialect::SocketIo | Dialect::HeraldSocketIo => self.socketio_join(dialect, None).await,
             // Joins the topics it publishes to in `Publisher::run`, once it knows them.
             Dialect::Supabase => Ok(()),
+            Dialect::Ably => self.ably_join(None).await,
             Dialect::Pusher => self.pusher_join(None).await,
         }
     }
@@ -383,7 +395,7 @@ fn publication(payload: &[u8]) -> Option<Incoming> {
     Some(Incoming::Publication { sent_ns, sched_ns })
 }
 
-/// The stamps of a Pusher event frame, if it is one of the generator's.
+/// The stamps of a Pusher event frame (or an Ably MESSAGE), if it is one of the generator's.
 /// The server sends `data` as a JSON-encoded string, so the stamps' keys
 /// arrive escaped (`\"ts\":`); a server that relays the object as is is
 /// read too.
@@ -417,6 +429,7 @@ pub fn publish_text(dialect: Dialect, channel: &str, id: u64, sent_ns: u64, sche
             "42[\"publish\",{{\"channel\":\"{channel}\",\"data\":{{\"ts\":{sent_ns},\"sch\":{sched_ns},\"pad\":\"{pad}\"}}}}]"
         ),
         Dialect::Supabase => crate::phoenix::broadcast_text(channel, id, sent_ns, sched_ns, pad),
+        Dialect::Ably => crate::ably::message_text(channel, id, sent_ns, sched_ns, pad),
         Dialect::Pusher => format!(
             "{{\"name\":\"bench\",\"channel\":\"{channel}\",\
              \"data\":\"{{\\\"ts\\\":{sent_ns},\\\"sch\\\":{sched_ns},\\\"pad\\\":\\\"{pad}\\\"}}\"}}"
